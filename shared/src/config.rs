@@ -1,0 +1,148 @@
+//! Typed settings, read from the environment once per cold start.
+
+use std::{env, path::PathBuf};
+
+/// Where relational data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseSettings {
+    /// `mysql://user:pass@host:3306/db` (RDS in AWS).
+    MySql { url: String },
+    /// The embedded file used for local runs.
+    Sqlite { path: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// From `DATABASE_URL` (`mysql://…` or `sqlite://path`); `None` when unset.
+    pub database: Option<DatabaseSettings>,
+    /// Most pooled connections per process (`DB_MAX_CONNECTIONS`, default 4). One Lambda
+    /// sandbox serves one request at a time, so a few connections suffice and spare RDS.
+    pub db_max_connections: u32,
+    /// DynamoDB endpoint override (`DDB_ENDPOINT_URL`) for emulators; AWS's own when unset.
+    pub ddb_endpoint_url: Option<String>,
+    pub dynamodb_table_chats: String,
+    pub dynamodb_table_rooms: String,
+    pub dynamodb_table_connections: String,
+    pub auth_service_url: Option<String>,
+    pub project_service_url: Option<String>,
+    pub team_service_url: Option<String>,
+    pub ai_service_url: Option<String>,
+    /// OAuth scope a sibling service's client-credentials token must carry to create
+    /// notifications for any user (`INTERNAL_NOTIFY_SCOPE`).
+    pub internal_notify_scope: String,
+    /// Offset of the calendar that decides whether an event is upcoming, ongoing or past
+    /// (`EVENTS_UTC_OFFSET_MINUTES`, default 540 = KST).
+    pub events_utc_offset_minutes: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub const DEFAULT_NOTIFY_SCOPE: &'static str = "portforge-support/notifications.write";
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply them without touching the process env.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                    Ok(Some(v.trim_end_matches('/').to_owned()))
+                }
+                Some(_) => Err(ConfigError {
+                    name,
+                    problem: "must be an http:// or https:// URL".into(),
+                }),
+                None => Ok(None),
+            }
+        };
+        let number = |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or(ConfigError {
+                    name,
+                    problem: format!("must be an integer in {}..={}", range.start(), range.end()),
+                }),
+            }
+        };
+        let database = get("DATABASE_URL").map(|v| DatabaseSettings::parse(&v)).transpose()?;
+        Ok(Self {
+            database,
+            db_max_connections: number("DB_MAX_CONNECTIONS", 4, 1..=100)? as u32,
+            ddb_endpoint_url: url("DDB_ENDPOINT_URL")?,
+            dynamodb_table_chats: get("DYNAMODB_TABLE_CHATS").unwrap_or_else(|| "team_chats_ddb".into()),
+            dynamodb_table_rooms: get("DYNAMODB_TABLE_ROOMS").unwrap_or_else(|| "chat_rooms_ddb".into()),
+            dynamodb_table_connections: get("DYNAMODB_TABLE_CONNECTIONS")
+                .unwrap_or_else(|| "ws_connections_ddb".into()),
+            auth_service_url: url("AUTH_SERVICE_URL")?,
+            project_service_url: url("PROJECT_SERVICE_URL")?,
+            team_service_url: url("TEAM_SERVICE_URL")?,
+            ai_service_url: url("AI_SERVICE_URL")?,
+            internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE")
+                .unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
+            events_utc_offset_minutes: number("EVENTS_UTC_OFFSET_MINUTES", 540, -720..=840)? as i32,
+        })
+    }
+
+    /// The database a Lambda function must have: missing `DATABASE_URL` is a deployment error.
+    pub fn require_database(&self) -> Result<DatabaseSettings, ConfigError> {
+        self.database.clone().ok_or(ConfigError {
+            name: "DATABASE_URL",
+            problem: "is required (mysql://user:password@host:3306/database)".into(),
+        })
+    }
+}
+
+impl DatabaseSettings {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        if raw.starts_with("mysql://") {
+            Ok(Self::MySql { url: raw.to_owned() })
+        } else if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+            Ok(Self::Sqlite { path: PathBuf::from(path) })
+        } else {
+            Err(ConfigError {
+                name: "DATABASE_URL",
+                problem: "must start with mysql:// or sqlite://".into(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_seed_names() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database, None);
+        assert_eq!(c.dynamodb_table_chats, "team_chats_ddb");
+        assert_eq!(c.dynamodb_table_rooms, "chat_rooms_ddb");
+        assert_eq!(c.db_max_connections, 4);
+        assert!(c.require_database().is_err());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(config(&[("DATABASE_URL", "postgres://x")]).unwrap_err().name, "DATABASE_URL");
+        assert_eq!(config(&[("PROJECT_SERVICE_URL", "ftp://x")]).unwrap_err().name, "PROJECT_SERVICE_URL");
+        assert_eq!(config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err().name, "DB_MAX_CONNECTIONS");
+        let c = config(&[("DATABASE_URL", "sqlite://data/x.db"), ("TEAM_SERVICE_URL", "http://team:8080/")]).unwrap();
+        assert_eq!(c.database, Some(DatabaseSettings::Sqlite { path: "data/x.db".into() }));
+        assert_eq!(c.team_service_url.as_deref(), Some("http://team:8080"));
+    }
+}

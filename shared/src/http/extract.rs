@@ -1,0 +1,171 @@
+//! Request extractors whose every rejection is an [`AppError`], so clients always get the JSON
+//! error shape (axum's own rejections are plain text).
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Path, Request},
+    http::request::Parts,
+};
+use lambda_http::request::RequestContext;
+use serde::de::DeserializeOwned;
+
+use crate::domain::{Cursor, FieldError, Limit, time::parse_date};
+use crate::error::AppError;
+use crate::identity::Identity;
+
+/// Largest JSON body accepted (a 20,000-character notice in Korean is ~60 KB of UTF-8).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The verified caller. Rejects with 401 when the request carries no identity.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Identity);
+
+/// Reads the identity the API Gateway JWT authorizer (or the local gateway) attached.
+pub fn identity_of(parts: &Parts) -> Option<Identity> {
+    match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
+            Identity::from_claims(&jwt.claims, jwt.scopes.as_deref())
+        }
+        _ => None,
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        identity_of(parts).map(Caller).ok_or(AppError::Unauthorized)
+    }
+}
+
+/// A JSON body: not JSON → 400 `MALFORMED_JSON`; JSON of the wrong shape → 422 with the field.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, AppError> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge(MAX_BODY_BYTES))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(AppError::MalformedJson("the body is empty".into()));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| AppError::MalformedJson(e.to_string()))?;
+        if !value.is_object() {
+            return Err(AppError::Validation(vec![FieldError::new("body", "must be a JSON object")]));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| AppError::Validation(vec![shape_error(&e)]))
+    }
+}
+
+/// Names the field a serde error is about: the path for a wrong type, the field for a missing one.
+fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let message = e.inner().to_string();
+    let path = e.path().to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (missing.or(unknown), path.as_str()) {
+        (Some(name), ".") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, ".") => "body".to_owned(),
+        (None, path) => path.to_owned(),
+    };
+    let message = if missing.is_some() {
+        "is required".to_owned()
+    } else if unknown.is_some() {
+        "is not a field of this request".to_owned()
+    } else {
+        message.split(" at line ").next().unwrap_or(&message).to_owned()
+    };
+    FieldError::new(field, message)
+}
+
+/// A numeric id from the path (`/notices/{id}`): a positive integer, else 400.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::invalid_path("id", "must be a positive integer"))?;
+        match raw.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(Self(id)),
+            _ => Err(AppError::invalid_path("id", "must be a positive integer")),
+        }
+    }
+}
+
+/// The query string as name → value (first occurrence wins), with typed accessors.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()) {
+            map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+        Ok(Self(map))
+    }
+}
+
+impl QueryParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Parses an optional parameter; a present but invalid value is a 400 naming it.
+    pub fn parse<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, AppError> {
+        self.get(name)
+            .map(|raw| parse(raw).map_err(|m| AppError::invalid_query(name, m)))
+            .transpose()
+    }
+
+    pub fn limit(&self) -> Result<Limit, AppError> {
+        Limit::parse(self.get("limit")).map_err(|m| AppError::invalid_query("limit", m))
+    }
+
+    /// A cursor of a time-ordered list.
+    pub fn time_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
+        self.parse(name, |raw| {
+            Cursor::decode(raw).and_then(|c| c.instant().map(|_| c).ok_or_else(|| "is out of range".into()))
+        })
+    }
+
+    /// A cursor of a date-ordered list.
+    pub fn date_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
+        self.parse(name, |raw| {
+            Cursor::decode(raw).and_then(|c| c.date().map(|_| c).ok_or_else(|| "is out of range".into()))
+        })
+    }
+
+    pub fn flag(&self, name: &str) -> Result<bool, AppError> {
+        Ok(self
+            .parse(name, |raw| match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err("must be true or false".into()),
+            })?
+            .unwrap_or(false))
+    }
+
+    pub fn date(&self, name: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
+        self.parse(name, parse_date)
+    }
+}

@@ -1,0 +1,99 @@
+//! Who is calling: built only from verified JWT claims (the API Gateway authorizer's output),
+//! never from a body or query parameter.
+
+use std::collections::HashMap;
+
+use crate::domain::UserId;
+use crate::error::{AppError, AppResult};
+
+pub const ADMIN_ROLE: &str = "ADMIN";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's `sub`: a user's Cognito UUID, or a client id for service tokens.
+    pub subject: String,
+    pub is_admin: bool,
+    /// OAuth scopes of the token (client-credentials tokens of sibling services carry these).
+    pub scopes: Vec<String>,
+}
+
+/// Splits a claim API Gateway flattened to a string: `[ADMIN USER]`, `["ADMIN","USER"]` or `ADMIN,USER`.
+fn claim_list(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split(|c: char| c == '[' || c == ']' || c == '"' || c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+}
+
+impl Identity {
+    /// `None` when the claims carry no subject: the request is anonymous.
+    pub fn from_claims(claims: &HashMap<String, String>, scopes: Option<&[String]>) -> Option<Self> {
+        let subject = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?;
+        let in_admin_group = claims
+            .get("cognito:groups")
+            .is_some_and(|groups| claim_list(groups).any(|g| g == ADMIN_ROLE));
+        let has_admin_role = ["custom:role", "role"]
+            .iter()
+            .any(|name| claims.get(*name).is_some_and(|role| role.trim() == ADMIN_ROLE));
+        let scopes = match scopes {
+            Some(list) if !list.is_empty() => list.to_vec(),
+            _ => claims
+                .get("scope")
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        };
+        Some(Self {
+            subject: subject.to_owned(),
+            is_admin: in_admin_group || has_admin_role,
+            scopes,
+        })
+    }
+
+    /// The caller as a PortForge user; a service token (whose subject is a client id) is refused.
+    pub fn user_id(&self) -> AppResult<UserId> {
+        UserId::parse(&self.subject).map_err(|_| AppError::Forbidden("this route is for signed-in users"))
+    }
+
+    pub fn require_admin(&self) -> AppResult<()> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("administrator role required"))
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn admin_from_groups_or_role_claims() {
+        let sub = ("sub", "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
+        for extra in [
+            ("cognito:groups", "[ADMIN USER]"),
+            ("cognito:groups", r#"["USER","ADMIN"]"#),
+            ("custom:role", "ADMIN"),
+            ("role", "ADMIN"),
+        ] {
+            assert!(Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
+        }
+        for extra in [("cognito:groups", "[ADMINS]"), ("role", "admin"), ("custom:role", "USER")] {
+            assert!(!Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn no_subject_is_anonymous_and_service_tokens_are_not_users() {
+        assert!(Identity::from_claims(&claims(&[("role", "ADMIN")]), None).is_none());
+        let service = Identity::from_claims(&claims(&[("sub", "6k2p0clientid"), ("scope", "a b")]), None).unwrap();
+        assert!(service.has_scope("b"));
+        assert!(matches!(service.user_id(), Err(AppError::Forbidden(_))));
+    }
+}
