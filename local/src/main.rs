@@ -17,14 +17,26 @@ const DEFAULT_DB_PATH: &str = ".portforge/local.db";
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init_local();
     let config = Config::from_env()?;
-    let database = config.database.clone().unwrap_or_else(|| DatabaseSettings::Sqlite {
-        path: std::env::var_os("LOCAL_DB_PATH").map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from),
-    });
+    let database = config
+        .database
+        .clone()
+        .unwrap_or_else(|| DatabaseSettings::Sqlite {
+            path: std::env::var_os("LOCAL_DB_PATH")
+                .map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from),
+        });
     let state = shared::build_state(config, &database)?;
     // Create the file and schema now, so a broken setup fails at start rather than on a request.
-    state.stores.health.ping().await.context("opening the database")?;
+    state
+        .stores
+        .health
+        .ping()
+        .await
+        .context("opening the database")?;
 
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await

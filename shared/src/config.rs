@@ -51,7 +51,11 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests can supply them without touching the process env.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
             match get(name) {
                 Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
@@ -67,19 +71,31 @@ impl Config {
         let number = |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| {
             match get(name) {
                 None => Ok(default),
-                Some(v) => v.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or(ConfigError {
-                    name,
-                    problem: format!("must be an integer in {}..={}", range.start(), range.end()),
-                }),
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or(ConfigError {
+                        name,
+                        problem: format!(
+                            "must be an integer in {}..={}",
+                            range.start(),
+                            range.end()
+                        ),
+                    }),
             }
         };
-        let database = get("DATABASE_URL").map(|v| DatabaseSettings::parse(&v)).transpose()?;
+        let database = get("DATABASE_URL")
+            .map(|v| DatabaseSettings::parse(&v))
+            .transpose()?;
         Ok(Self {
             database,
             db_max_connections: number("DB_MAX_CONNECTIONS", 4, 1..=100)? as u32,
             ddb_endpoint_url: url("DDB_ENDPOINT_URL")?,
-            dynamodb_table_chats: get("DYNAMODB_TABLE_CHATS").unwrap_or_else(|| "team_chats_ddb".into()),
-            dynamodb_table_rooms: get("DYNAMODB_TABLE_ROOMS").unwrap_or_else(|| "chat_rooms_ddb".into()),
+            dynamodb_table_chats: get("DYNAMODB_TABLE_CHATS")
+                .unwrap_or_else(|| "team_chats_ddb".into()),
+            dynamodb_table_rooms: get("DYNAMODB_TABLE_ROOMS")
+                .unwrap_or_else(|| "chat_rooms_ddb".into()),
             dynamodb_table_connections: get("DYNAMODB_TABLE_CONNECTIONS")
                 .unwrap_or_else(|| "ws_connections_ddb".into()),
             auth_service_url: url("AUTH_SERVICE_URL")?,
@@ -104,9 +120,16 @@ impl Config {
 impl DatabaseSettings {
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         if raw.starts_with("mysql://") {
-            Ok(Self::MySql { url: raw.to_owned() })
-        } else if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
-            Ok(Self::Sqlite { path: PathBuf::from(path) })
+            Ok(Self::MySql {
+                url: raw.to_owned(),
+            })
+        } else if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            Ok(Self::Sqlite {
+                path: PathBuf::from(path),
+            })
         } else {
             Err(ConfigError {
                 name: "DATABASE_URL",
@@ -122,7 +145,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -138,11 +164,33 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        assert_eq!(config(&[("DATABASE_URL", "postgres://x")]).unwrap_err().name, "DATABASE_URL");
-        assert_eq!(config(&[("PROJECT_SERVICE_URL", "ftp://x")]).unwrap_err().name, "PROJECT_SERVICE_URL");
-        assert_eq!(config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err().name, "DB_MAX_CONNECTIONS");
-        let c = config(&[("DATABASE_URL", "sqlite://data/x.db"), ("TEAM_SERVICE_URL", "http://team:8080/")]).unwrap();
-        assert_eq!(c.database, Some(DatabaseSettings::Sqlite { path: "data/x.db".into() }));
+        assert_eq!(
+            config(&[("DATABASE_URL", "postgres://x")])
+                .unwrap_err()
+                .name,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("PROJECT_SERVICE_URL", "ftp://x")])
+                .unwrap_err()
+                .name,
+            "PROJECT_SERVICE_URL"
+        );
+        assert_eq!(
+            config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err().name,
+            "DB_MAX_CONNECTIONS"
+        );
+        let c = config(&[
+            ("DATABASE_URL", "sqlite://data/x.db"),
+            ("TEAM_SERVICE_URL", "http://team:8080/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.database,
+            Some(DatabaseSettings::Sqlite {
+                path: "data/x.db".into()
+            })
+        );
         assert_eq!(c.team_service_url.as_deref(), Some("http://team:8080"));
     }
 }

@@ -124,7 +124,9 @@ impl IntoResponse for AppError {
         match &self {
             Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
             Self::Unavailable(what) => tracing::warn!(dependency = what, "dependency unavailable"),
-            _ => tracing::info!(status = status.as_u16(), code = self.code(), error = %self, "request rejected"),
+            _ => {
+                tracing::info!(status = status.as_u16(), code = self.code(), error = %self, "request rejected")
+            }
         }
         let mut body = json!({
             "success": false,

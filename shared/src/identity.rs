@@ -25,14 +25,22 @@ fn claim_list(raw: &str) -> impl Iterator<Item = &str> {
 
 impl Identity {
     /// `None` when the claims carry no subject: the request is anonymous.
-    pub fn from_claims(claims: &HashMap<String, String>, scopes: Option<&[String]>) -> Option<Self> {
-        let subject = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?;
+    pub fn from_claims(
+        claims: &HashMap<String, String>,
+        scopes: Option<&[String]>,
+    ) -> Option<Self> {
+        let subject = claims
+            .get("sub")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())?;
         let in_admin_group = claims
             .get("cognito:groups")
             .is_some_and(|groups| claim_list(groups).any(|g| g == ADMIN_ROLE));
-        let has_admin_role = ["custom:role", "role"]
-            .iter()
-            .any(|name| claims.get(*name).is_some_and(|role| role.trim() == ADMIN_ROLE));
+        let has_admin_role = ["custom:role", "role"].iter().any(|name| {
+            claims
+                .get(*name)
+                .is_some_and(|role| role.trim() == ADMIN_ROLE)
+        });
         let scopes = match scopes {
             Some(list) if !list.is_empty() => list.to_vec(),
             _ => claims
@@ -49,7 +57,8 @@ impl Identity {
 
     /// The caller as a PortForge user; a service token (whose subject is a client id) is refused.
     pub fn user_id(&self) -> AppResult<UserId> {
-        UserId::parse(&self.subject).map_err(|_| AppError::Forbidden("this route is for signed-in users"))
+        UserId::parse(&self.subject)
+            .map_err(|_| AppError::Forbidden("this route is for signed-in users"))
     }
 
     pub fn require_admin(&self) -> AppResult<()> {
@@ -70,7 +79,10 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -82,17 +94,33 @@ mod tests {
             ("custom:role", "ADMIN"),
             ("role", "ADMIN"),
         ] {
-            assert!(Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
+            assert!(
+                Identity::from_claims(&claims(&[sub, extra]), None)
+                    .unwrap()
+                    .is_admin,
+                "{extra:?}"
+            );
         }
-        for extra in [("cognito:groups", "[ADMINS]"), ("role", "admin"), ("custom:role", "USER")] {
-            assert!(!Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
+        for extra in [
+            ("cognito:groups", "[ADMINS]"),
+            ("role", "admin"),
+            ("custom:role", "USER"),
+        ] {
+            assert!(
+                !Identity::from_claims(&claims(&[sub, extra]), None)
+                    .unwrap()
+                    .is_admin,
+                "{extra:?}"
+            );
         }
     }
 
     #[test]
     fn no_subject_is_anonymous_and_service_tokens_are_not_users() {
         assert!(Identity::from_claims(&claims(&[("role", "ADMIN")]), None).is_none());
-        let service = Identity::from_claims(&claims(&[("sub", "6k2p0clientid"), ("scope", "a b")]), None).unwrap();
+        let service =
+            Identity::from_claims(&claims(&[("sub", "6k2p0clientid"), ("scope", "a b")]), None)
+                .unwrap();
         assert!(service.has_scope("b"));
         assert!(matches!(service.user_id(), Err(AppError::Forbidden(_))));
     }

@@ -19,7 +19,10 @@ pub use error::{AppError, AppResult};
 pub use http::AppState;
 
 /// Builds the state every binary serves from: stores over the configured database.
-pub fn build_state(config: Config, database: &config::DatabaseSettings) -> Result<AppState, store::StoreError> {
+pub fn build_state(
+    config: Config,
+    database: &config::DatabaseSettings,
+) -> Result<AppState, store::StoreError> {
     let db = store::sql::SqlDb::connect_lazy(database, config.db_max_connections)?;
     Ok(AppState::new(store::Stores::sql(db), config))
 }

@@ -1,1 +1,9 @@
+//! Every endpoint group through its Lambda binary's router, fed API Gateway events, over real
+//! MariaDB; plus the store conformance suite on MariaDB and the embedded SQLite.
 
+mod admin;
+mod conformance;
+mod content;
+mod events;
+mod gateway;
+mod notifications;

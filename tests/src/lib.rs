@@ -1,1 +1,338 @@
+//! Test harness: a fresh database per test (MariaDB or an SQLite file), the routers of the
+//! Lambda binaries, and requests shaped exactly like API Gateway HTTP API (payload v2.0) events
+//! with the JWT authorizer's claims, decoded by lambda_http as in AWS.
 
+use std::{collections::BTreeMap, path::PathBuf};
+
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use shared::{
+    AppState, Config,
+    config::DatabaseSettings,
+    http::{Group, router},
+    store::{Stores, sql::SqlDb},
+};
+use sqlx::{Connection, MySqlConnection};
+use tower::ServiceExt;
+
+/// Server URL without a database, for tests against MariaDB (`TEST_MYSQL_URL`).
+pub fn mysql_server_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    pub settings: DatabaseSettings,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    MySql { server: String, name: String },
+    Dir(PathBuf),
+    Nothing,
+}
+
+fn unique_name() -> String {
+    format!("pft_{}", uuid::Uuid::new_v4().simple())
+}
+
+impl TestDb {
+    pub async fn mariadb() -> Self {
+        let server = mysql_server_url();
+        let name = unique_name();
+        let mut conn = MySqlConnection::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("MariaDB at {server} is required for these tests: {e}"));
+        sqlx::raw_sql(&format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+        let _ = conn.close().await;
+        Self {
+            settings: DatabaseSettings::MySql {
+                url: format!("{server}/{name}"),
+            },
+            cleanup: Cleanup::MySql { server, name },
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(unique_name());
+        Self {
+            settings: DatabaseSettings::Sqlite {
+                path: dir.join("portforge.db"),
+            },
+            cleanup: Cleanup::Dir(dir),
+        }
+    }
+
+    /// A MySQL URL nothing listens on (loopback port 9): every query fails to connect.
+    pub fn unreachable_mysql() -> Self {
+        Self {
+            settings: DatabaseSettings::MySql {
+                url: "mysql://root@127.0.0.1:9/nothing".into(),
+            },
+            cleanup: Cleanup::Nothing,
+        }
+    }
+
+    pub fn sql_db(&self) -> SqlDb {
+        SqlDb::connect_lazy(&self.settings, 4).expect("pool")
+    }
+
+    pub fn stores(&self) -> Stores {
+        Stores::sql(self.sql_db())
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Nothing => {}
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::MySql { server, name } => {
+                let (server, name) = (server.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
+                    rt.block_on(async {
+                        let mut conn = MySqlConnection::connect(&server).await.ok()?;
+                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                            .execute(&mut conn)
+                            .await
+                            .ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Who sends a request: the claims the API Gateway JWT authorizer would pass on.
+#[derive(Debug, Clone)]
+pub enum Who {
+    Anonymous,
+    User(String),
+    Admin(String),
+    /// A sibling service's client-credentials token.
+    Service {
+        client_id: String,
+        scopes: Vec<String>,
+    },
+    /// Arbitrary claims, for identity edge cases.
+    Claims(BTreeMap<String, String>),
+}
+
+pub fn new_user_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn user() -> Who {
+    Who::User(new_user_id())
+}
+
+pub fn admin() -> Who {
+    Who::Admin(new_user_id())
+}
+
+pub fn notify_service() -> Who {
+    Who::Service {
+        client_id: "projectsvc7h3k2".into(),
+        scopes: vec![Config::DEFAULT_NOTIFY_SCOPE.into()],
+    }
+}
+
+impl Who {
+    pub fn user_id(&self) -> &str {
+        match self {
+            Who::User(id) | Who::Admin(id) => id,
+            _ => panic!("{self:?} has no user id"),
+        }
+    }
+
+    fn authorizer(&self) -> Value {
+        let (claims, scopes): (Value, Option<Vec<String>>) = match self {
+            Who::Anonymous => return Value::Null,
+            Who::User(id) => (
+                json!({"sub": id, "cognito:groups": "[USER]", "token_use": "id", "email": "dev@portforge.dev"}),
+                None,
+            ),
+            Who::Admin(id) => (
+                json!({"sub": id, "cognito:groups": "[ADMIN USER]", "token_use": "id"}),
+                None,
+            ),
+            Who::Service { client_id, scopes } => (
+                json!({"sub": client_id, "client_id": client_id, "token_use": "access", "scope": scopes.join(" ")}),
+                Some(scopes.clone()),
+            ),
+            Who::Claims(claims) => (json!(claims), None),
+        };
+        json!({ "jwt": { "claims": claims, "scopes": scopes } })
+    }
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for one request.
+pub fn gateway_event(method: &str, uri: &str, who: &Who, body: Option<&str>) -> Value {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let mut context = json!({
+        "accountId": "123456789012",
+        "apiId": "testapi",
+        "domainName": "testapi.execute-api.ap-northeast-2.amazonaws.com",
+        "domainPrefix": "testapi",
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "26/Nov/2026:12:00:00 +0000",
+        "timeEpoch": 1_795_000_000_000_i64,
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "service-tests"}
+    });
+    let authorizer = who.authorizer();
+    if !authorizer.is_null() {
+        context["authorizer"] = authorizer;
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "testapi.execute-api.ap-northeast-2.amazonaws.com"},
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+/// A decoded response: status and JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts an error reply: status, code, and the error envelope.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["success"], false, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert!(
+            self.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "body: {}",
+            self.body
+        );
+        assert!(self.body["data"].is_null(), "body: {}", self.body);
+        self
+    }
+
+    /// Asserts a success reply and returns its `data`.
+    #[track_caller]
+    pub fn assert_ok(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["success"], true, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        &self.body["data"]
+    }
+
+    /// The `field` names of a validation error's details, in order.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["details"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A Lambda binary's router over a fresh database.
+pub struct TestApp {
+    pub router: Router,
+    pub stores: Stores,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// The routers of `groups` over a fresh MariaDB database.
+    pub async fn mariadb(groups: &[Group]) -> Self {
+        Self::over(TestDb::mariadb().await, groups)
+    }
+
+    pub fn over(db: TestDb, groups: &[Group]) -> Self {
+        Self::with_config(
+            db,
+            groups,
+            Config::from_lookup(|_| None).expect("default config"),
+        )
+    }
+
+    pub fn with_config(db: TestDb, groups: &[Group], config: Config) -> Self {
+        let stores = db.stores();
+        let router = router(groups, AppState::new(stores.clone(), config));
+        Self { router, stores, db }
+    }
+
+    /// Sends one request as API Gateway would deliver it to the function.
+    pub async fn send(&self, method: &str, uri: &str, who: &Who, body: Option<&str>) -> Reply {
+        let event = gateway_event(method, uri, who, body);
+        self.send_event(&event.to_string()).await
+    }
+
+    pub async fn send_event(&self, event_json: &str) -> Reply {
+        let request =
+            lambda_http::request::from_str(event_json).expect("a valid API Gateway event");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert!(
+            content_type.starts_with("application/json"),
+            "every reply is JSON; got {content_type:?}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        let body = serde_json::from_slice(&bytes).expect("JSON body");
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, uri: &str, who: &Who) -> Reply {
+        self.send("GET", uri, who, None).await
+    }
+
+    pub async fn post(&self, uri: &str, who: &Who, body: Value) -> Reply {
+        self.send("POST", uri, who, Some(&body.to_string())).await
+    }
+
+    pub async fn patch(&self, uri: &str, who: &Who, body: Value) -> Reply {
+        self.send("PATCH", uri, who, Some(&body.to_string())).await
+    }
+
+    pub async fn delete(&self, uri: &str, who: &Who) -> Reply {
+        self.send("DELETE", uri, who, None).await
+    }
+}

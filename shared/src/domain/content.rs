@@ -12,6 +12,15 @@ pub const TITLE_MAX_CHARS: usize = 100;
 pub const NOTICE_CONTENT_MAX_CHARS: usize = 20_000;
 pub const SORT_ORDER_RANGE: std::ops::RangeInclusive<i32> = -1_000_000..=1_000_000;
 
+/// For PATCH bodies: a field that may be absent but, when present, may not be null.
+pub fn present<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// For PATCH bodies: tells a field that is absent (`None`) from one set to null (`Some(None)`).
 pub fn nullable<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -71,9 +80,9 @@ impl CreateNoticeBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchNoticeBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub content: Option<String>,
 }
 
@@ -81,10 +90,16 @@ impl PatchNoticeBody {
     /// The notice as it will be after the patch.
     pub fn apply(&self, current: &Notice) -> Result<NoticeDraft, Vec<FieldError>> {
         if self.title.is_none() && self.content.is_none() {
-            return Err(vec![FieldError::new("body", "give at least one of: title, content")]);
+            return Err(vec![FieldError::new(
+                "body",
+                "give at least one of: title, content",
+            )]);
         }
         let mut v = Validator::new();
-        let title = v.check("title", title(self.title.as_deref().unwrap_or(&current.title)));
+        let title = v.check(
+            "title",
+            title(self.title.as_deref().unwrap_or(&current.title)),
+        );
         let content = v.check(
             "content",
             notice_content(self.content.as_deref().unwrap_or(&current.content)),
@@ -140,7 +155,11 @@ fn sort_order(n: i32) -> Result<i32, String> {
     }
 }
 
-fn check_window(v: &mut Validator, start: Option<Option<DateTime<Utc>>>, end: Option<Option<DateTime<Utc>>>) {
+fn check_window(
+    v: &mut Validator,
+    start: Option<Option<DateTime<Utc>>>,
+    end: Option<Option<DateTime<Utc>>>,
+) {
     if let (Some(Some(start)), Some(Some(end))) = (start, end) {
         if end <= start {
             v.error("end_at", "must be after start_at");
@@ -192,15 +211,15 @@ impl CreateBannerBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBannerBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub image_url: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub link: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub is_active: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub sort_order: Option<i32>,
     #[serde(default, deserialize_with = "nullable")]
     pub start_at: Option<Option<String>>,
@@ -222,10 +241,16 @@ impl PatchBannerBody {
     /// The banner as it will be after the patch; absent fields keep their value, null clears.
     pub fn apply(&self, current: &Banner) -> Result<BannerDraft, Vec<FieldError>> {
         if self.is_empty() {
-            return Err(vec![FieldError::new("body", "give at least one field to change")]);
+            return Err(vec![FieldError::new(
+                "body",
+                "give at least one field to change",
+            )]);
         }
         let mut v = Validator::new();
-        let title = v.check("title", title(self.title.as_deref().unwrap_or(&current.title)));
+        let title = v.check(
+            "title",
+            title(self.title.as_deref().unwrap_or(&current.title)),
+        );
         let image_url = v.check(
             "image_url",
             Link::parse(self.image_url.as_deref().unwrap_or(&current.image_url)),
@@ -233,9 +258,20 @@ impl PatchBannerBody {
         let link = match &self.link {
             Some(new) => v.check_opt("link", new.as_deref(), Link::parse),
             // Stored values were validated on the way in.
-            None => Some(current.link.as_deref().map(Link::parse).transpose().ok().flatten()),
+            None => Some(
+                current
+                    .link
+                    .as_deref()
+                    .map(Link::parse)
+                    .transpose()
+                    .ok()
+                    .flatten(),
+            ),
         };
-        let sort_order = v.check("sort_order", sort_order(self.sort_order.unwrap_or(current.sort_order)));
+        let sort_order = v.check(
+            "sort_order",
+            sort_order(self.sort_order.unwrap_or(current.sort_order)),
+        );
         let start_at = match &self.start_at {
             Some(new) => v.check_opt("start_at", new.as_deref(), parse_instant),
             None => Some(current.start_at),
@@ -282,7 +318,8 @@ mod tests {
 
     #[test]
     fn patch_keeps_absent_fields_and_clears_nulls() {
-        let patch: PatchBannerBody = serde_json::from_value(json!({"link": null, "sort_order": 5})).unwrap();
+        let patch: PatchBannerBody =
+            serde_json::from_value(json!({"link": null, "sort_order": 5})).unwrap();
         let draft = patch.apply(&banner()).unwrap();
         assert_eq!(draft.link, None);
         assert_eq!(draft.sort_order, 5);
@@ -292,7 +329,8 @@ mod tests {
 
     #[test]
     fn patch_checks_the_window_against_stored_values() {
-        let patch: PatchBannerBody = serde_json::from_value(json!({"end_at": "2025-12-31T00:00:00Z"})).unwrap();
+        let patch: PatchBannerBody =
+            serde_json::from_value(json!({"end_at": "2025-12-31T00:00:00Z"})).unwrap();
         let errors = patch.apply(&banner()).unwrap_err();
         assert_eq!(errors[0].field, "end_at");
     }

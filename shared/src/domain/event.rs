@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize, Serializer, ser::SerializeStruct};
 
 use super::{
     BoundedText, FieldError, Link, Validator,
-    content::nullable,
+    content::{nullable, present},
     time::{format_iso, parse_date},
 };
 
@@ -24,7 +24,12 @@ pub enum EventCategory {
 }
 
 impl EventCategory {
-    pub const ALL: [Self; 4] = [Self::Hackathon, Self::Conference, Self::Contest, Self::Bootcamp];
+    pub const ALL: [Self; 4] = [
+        Self::Hackathon,
+        Self::Conference,
+        Self::Contest,
+        Self::Bootcamp,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -103,7 +108,10 @@ impl Serialize for Event {
         e.serialize_field("method", &self.method)?;
         e.serialize_field("location", &self.location)?;
         e.serialize_field("link", &self.link)?;
-        e.serialize_field("start_date", &self.start_date.format("%Y-%m-%d").to_string())?;
+        e.serialize_field(
+            "start_date",
+            &self.start_date.format("%Y-%m-%d").to_string(),
+        )?;
         e.serialize_field("end_date", &self.end_date.format("%Y-%m-%d").to_string())?;
         e.serialize_field("created_at", &format_iso(&self.created_at))?;
         e.serialize_field("updated_at", &format_iso(&self.updated_at))?;
@@ -161,10 +169,18 @@ impl CreateEventBody {
         let mut v = Validator::new();
         let title = v.check("title", text(TITLE_MAX_CHARS)(&self.title));
         let category = v.check("category", EventCategory::parse(&self.category));
-        let description = v.check_opt("description", self.description.as_deref(), text(DESCRIPTION_MAX_CHARS));
+        let description = v.check_opt(
+            "description",
+            self.description.as_deref(),
+            text(DESCRIPTION_MAX_CHARS),
+        );
         let image_url = v.check_opt("image_url", self.image_url.as_deref(), Link::parse);
         let method = v.check_opt("method", self.method.as_deref(), text(METHOD_MAX_CHARS));
-        let location = v.check_opt("location", self.location.as_deref(), text(LOCATION_MAX_CHARS));
+        let location = v.check_opt(
+            "location",
+            self.location.as_deref(),
+            text(LOCATION_MAX_CHARS),
+        );
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
         let start_date = v.check("start_date", parse_date(&self.start_date));
         let end_date = v.check("end_date", parse_date(&self.end_date));
@@ -188,13 +204,13 @@ impl CreateEventBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchEventBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub category: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub start_date: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub end_date: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
@@ -224,27 +240,52 @@ impl PatchEventBody {
     /// The event as it will be after the patch; absent fields keep their value, null clears.
     pub fn apply(&self, current: &Event) -> Result<EventDraft, Vec<FieldError>> {
         if self.is_empty() {
-            return Err(vec![FieldError::new("body", "give at least one field to change")]);
+            return Err(vec![FieldError::new(
+                "body",
+                "give at least one field to change",
+            )]);
         }
         let mut v = Validator::new();
-        let title = v.check("title", text(TITLE_MAX_CHARS)(self.title.as_deref().unwrap_or(&current.title)));
+        let title = v.check(
+            "title",
+            text(TITLE_MAX_CHARS)(self.title.as_deref().unwrap_or(&current.title)),
+        );
         let category = match self.category.as_deref() {
             Some(raw) => v.check("category", EventCategory::parse(raw)),
             None => Some(current.category),
         };
-        let mut optional = |field: &str,
-                            patch: &Option<Option<String>>,
-                            stored: &Option<String>,
-                            parse: &dyn Fn(&str) -> Result<BoundedText, String>| {
-            let value = patch.as_ref().unwrap_or(stored);
-            v.check_opt(field, value.as_deref(), parse)
-        };
-        let description = optional("description", &self.description, &current.description, &text(DESCRIPTION_MAX_CHARS));
-        let method = optional("method", &self.method, &current.method, &text(METHOD_MAX_CHARS));
-        let location = optional("location", &self.location, &current.location, &text(LOCATION_MAX_CHARS));
+        let mut optional =
+            |field: &str,
+             patch: &Option<Option<String>>,
+             stored: &Option<String>,
+             parse: &dyn Fn(&str) -> Result<BoundedText, String>| {
+                let value = patch.as_ref().unwrap_or(stored);
+                v.check_opt(field, value.as_deref(), parse)
+            };
+        let description = optional(
+            "description",
+            &self.description,
+            &current.description,
+            &text(DESCRIPTION_MAX_CHARS),
+        );
+        let method = optional(
+            "method",
+            &self.method,
+            &current.method,
+            &text(METHOD_MAX_CHARS),
+        );
+        let location = optional(
+            "location",
+            &self.location,
+            &current.location,
+            &text(LOCATION_MAX_CHARS),
+        );
         let image_url = v.check_opt(
             "image_url",
-            self.image_url.as_ref().unwrap_or(&current.image_url).as_deref(),
+            self.image_url
+                .as_ref()
+                .unwrap_or(&current.image_url)
+                .as_deref(),
             Link::parse,
         );
         let link = v.check_opt(
@@ -317,7 +358,9 @@ impl EventFilter {
                 f.end_from = today;
             }
             Some(EventStatus::Past) => {
-                f.end_to = today.checked_sub_days(Days::new(1)).unwrap_or(Self::EARLIEST)
+                f.end_to = today
+                    .checked_sub_days(Days::new(1))
+                    .unwrap_or(Self::EARLIEST)
             }
             None => {}
         }
@@ -337,7 +380,10 @@ mod tests {
 
     #[test]
     fn categories_parse_from_code_or_label() {
-        assert_eq!(EventCategory::parse("hackathon"), Ok(EventCategory::Hackathon));
+        assert_eq!(
+            EventCategory::parse("hackathon"),
+            Ok(EventCategory::Hackathon)
+        );
         assert_eq!(EventCategory::parse("공모전"), Ok(EventCategory::Contest));
         assert!(EventCategory::parse("MEETUP").is_err());
     }
@@ -350,7 +396,13 @@ mod tests {
         }))
         .unwrap();
         let errors = body.validate().unwrap_err();
-        assert_eq!(errors, vec![FieldError::new("end_date", "must be on or after start_date")]);
+        assert_eq!(
+            errors,
+            vec![FieldError::new(
+                "end_date",
+                "must be on or after start_date"
+            )]
+        );
     }
 
     #[test]
@@ -359,7 +411,10 @@ mod tests {
         let ongoing = EventFilter::new(None, Some(EventStatus::Ongoing), None, None, today);
         assert_eq!((ongoing.start_to, ongoing.end_from), (today, today));
         let upcoming = EventFilter::new(None, Some(EventStatus::Upcoming), None, None, today);
-        assert_eq!(upcoming.start_from, NaiveDate::from_ymd_opt(2026, 5, 11).unwrap());
+        assert_eq!(
+            upcoming.start_from,
+            NaiveDate::from_ymd_opt(2026, 5, 11).unwrap()
+        );
         let past = EventFilter::new(None, Some(EventStatus::Past), None, None, today);
         assert_eq!(past.end_to, NaiveDate::from_ymd_opt(2026, 5, 9).unwrap());
     }

@@ -41,7 +41,10 @@ impl CreateNotificationBody {
     pub fn validate(self) -> Result<NewNotification, Vec<FieldError>> {
         let mut v = Validator::new();
         let user_id = v.check("user_id", UserId::parse(&self.user_id));
-        let message = v.check("message", BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS));
+        let message = v.check(
+            "message",
+            BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS),
+        );
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
         v.finish(|| {
             Some(NewNotification {
@@ -120,13 +123,18 @@ mod tests {
     use super::*;
 
     fn mark(json: &str) -> Result<MarkRead, Vec<FieldError>> {
-        serde_json::from_str::<MarkReadBody>(json).unwrap().validate()
+        serde_json::from_str::<MarkReadBody>(json)
+            .unwrap()
+            .validate()
     }
 
     #[test]
     fn mark_read_forms() {
         assert_eq!(mark(r#"{"all":true}"#), Ok(MarkRead::All));
-        assert_eq!(mark(r#"{"notification_ids":[3,1,3]}"#), Ok(MarkRead::Ids(vec![1, 3])));
+        assert_eq!(
+            mark(r#"{"notification_ids":[3,1,3]}"#),
+            Ok(MarkRead::Ids(vec![1, 3]))
+        );
         assert!(mark(r#"{"all":false}"#).is_err());
         assert!(mark(r#"{}"#).is_err());
         assert!(mark(r#"{"all":true,"notification_ids":[1]}"#).is_err());

@@ -51,12 +51,12 @@ impl Link {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let link = raw.trim();
         if link.is_empty() || link.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "must be 1 to {} characters",
-                Self::MAX_CHARS
-            ));
+            return Err(format!("must be 1 to {} characters", Self::MAX_CHARS));
         }
-        if link.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
+        if link
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        {
             return Err("must not contain whitespace, control characters or backslashes".into());
         }
         let is_relative = link.starts_with('/') && !link.starts_with("//");
@@ -130,7 +130,9 @@ mod tests {
         assert!(BoundedText::parse(&korean, 1, 100).is_ok());
         assert!(BoundedText::parse(&format!("{korean}가"), 1, 100).is_err());
         assert_eq!(
-            BoundedText::parse("  🎉 해커톤  ", 1, 100).unwrap().as_str(),
+            BoundedText::parse("  🎉 해커톤  ", 1, 100)
+                .unwrap()
+                .as_str(),
             "🎉 해커톤"
         );
         assert!(BoundedText::parse("   ", 1, 100).is_err());
@@ -140,7 +142,12 @@ mod tests {
 
     #[test]
     fn links_are_relative_paths_or_https() {
-        for ok in ["/projects/12", "/a?b=c#d", "https://portforge.dev/x", "HTTPS://example.com"] {
+        for ok in [
+            "/projects/12",
+            "/a?b=c#d",
+            "https://portforge.dev/x",
+            "HTTPS://example.com",
+        ] {
             assert!(Link::parse(ok).is_ok(), "{ok}");
         }
         for bad in [

@@ -20,8 +20,13 @@ pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| "must be a date as YYYY-MM-DD".into())
+    let raw = raw.trim();
+    // chrono accepts short years and unpadded fields; the API promises exactly YYYY-MM-DD.
+    let shaped = raw.len() == 10 && raw.as_bytes()[4] == b'-' && raw.as_bytes()[7] == b'-';
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| shaped)
+        .ok_or_else(|| "must be a date as YYYY-MM-DD".into())
 }
 
 /// `#[serde(with = "iso_ms")]` for `DateTime<Utc>` fields in responses.
@@ -37,7 +42,10 @@ pub mod iso_ms {
         use chrono::{DateTime, Utc};
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match at {
                 Some(at) => s.serialize_str(&super::super::format_iso(at)),
                 None => s.serialize_none(),
@@ -55,7 +63,10 @@ mod tests {
         let at = parse_instant("2026-03-01T18:00:00.123456+09:00").unwrap();
         assert_eq!(format_iso(&at), "2026-03-01T09:00:00.123Z");
         assert!(parse_instant("2026-03-01 09:00").is_err());
-        assert!(parse_instant("2026-03-01T09:00:00").is_err(), "offset is required");
+        assert!(
+            parse_instant("2026-03-01T09:00:00").is_err(),
+            "offset is required"
+        );
     }
 
     #[test]
@@ -63,5 +74,7 @@ mod tests {
         assert!(parse_date("2026-02-29").is_err());
         assert!(parse_date("2028-02-29").is_ok());
         assert!(parse_date("26-1-1").is_err());
+        assert!(parse_date("2026-1-01").is_err());
+        assert!(parse_date("+2026-01-1").is_err());
     }
 }

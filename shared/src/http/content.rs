@@ -6,10 +6,12 @@ use axum::{
 
 use super::{
     AppState,
-    extract::{Caller, JsonBody, PathId, QueryParams},
+    extract::{AdminCaller, JsonBody, PathId, QueryParams},
     reply::{Reply, ReplyResult},
 };
-use crate::domain::content::{CreateBannerBody, CreateNoticeBody, PatchBannerBody, PatchNoticeBody};
+use crate::domain::content::{
+    CreateBannerBody, CreateNoticeBody, PatchBannerBody, PatchNoticeBody,
+};
 use crate::services::content as service;
 
 /// Public reads of notices and banners, plus the admin writes the frontend posts here.
@@ -37,12 +39,16 @@ async fn get_notice(State(state): State<AppState>, PathId(id): PathId) -> ReplyR
 /// The newest notice, or `data: null` when there is none yet.
 async fn latest_notice(State(state): State<AppState>) -> ReplyResult {
     let notice = service::latest_notice(state.stores.notices.as_ref()).await?;
-    Reply::ok("LATEST_NOTICE", "the newest notice (null when there is none)", notice)
+    Reply::ok(
+        "LATEST_NOTICE",
+        "the newest notice (null when there is none)",
+        notice,
+    )
 }
 
 pub(super) async fn create_notice(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     JsonBody(body): JsonBody<CreateNoticeBody>,
 ) -> ReplyResult {
     let notice = service::create_notice(state.stores.notices.as_ref(), &caller, body).await?;
@@ -51,7 +57,7 @@ pub(super) async fn create_notice(
 
 pub(super) async fn patch_notice(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
     JsonBody(body): JsonBody<PatchNoticeBody>,
 ) -> ReplyResult {
@@ -61,11 +67,15 @@ pub(super) async fn patch_notice(
 
 pub(super) async fn delete_notice(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
 ) -> ReplyResult {
     service::delete_notice(state.stores.notices.as_ref(), &caller, id).await?;
-    Reply::ok("NOTICE_DELETED", "notice deleted", serde_json::json!({ "notice_id": id }))
+    Reply::ok(
+        "NOTICE_DELETED",
+        "notice deleted",
+        serde_json::json!({ "notice_id": id }),
+    )
 }
 
 async fn visible_banners(State(state): State<AppState>) -> ReplyResult {
@@ -73,14 +83,17 @@ async fn visible_banners(State(state): State<AppState>) -> ReplyResult {
     Reply::list("BANNERS_LISTED", "active banners in display order", banners)
 }
 
-pub(super) async fn all_banners(State(state): State<AppState>, Caller(caller): Caller) -> ReplyResult {
+pub(super) async fn all_banners(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+) -> ReplyResult {
     let banners = service::all_banners(state.stores.banners.as_ref(), &caller).await?;
     Reply::list("BANNERS_LISTED", "every banner in display order", banners)
 }
 
 pub(super) async fn create_banner(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     JsonBody(body): JsonBody<CreateBannerBody>,
 ) -> ReplyResult {
     let banner = service::create_banner(state.stores.banners.as_ref(), &caller, body).await?;
@@ -89,7 +102,7 @@ pub(super) async fn create_banner(
 
 pub(super) async fn patch_banner(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
     JsonBody(body): JsonBody<PatchBannerBody>,
 ) -> ReplyResult {
@@ -99,10 +112,13 @@ pub(super) async fn patch_banner(
 
 pub(super) async fn delete_banner(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
 ) -> ReplyResult {
     service::delete_banner(state.stores.banners.as_ref(), &caller, id).await?;
-    Reply::ok("BANNER_DELETED", "banner deleted", serde_json::json!({ "banner_id": id }))
+    Reply::ok(
+        "BANNER_DELETED",
+        "banner deleted",
+        serde_json::json!({ "banner_id": id }),
+    )
 }
-

@@ -2,10 +2,12 @@ use axum::{Router, extract::State, routing::get};
 
 use super::{
     AppState,
-    extract::{Caller, JsonBody, PathId, QueryParams},
+    extract::{AdminCaller, JsonBody, PathId, QueryParams},
     reply::{Reply, ReplyResult},
 };
-use crate::domain::event::{CreateEventBody, EventCategory, EventFilter, EventStatus, PatchEventBody};
+use crate::domain::event::{
+    CreateEventBody, EventCategory, EventFilter, EventStatus, PatchEventBody,
+};
 use crate::error::AppError;
 use crate::services::events as service;
 
@@ -41,7 +43,7 @@ async fn get_one(State(state): State<AppState>, PathId(id): PathId) -> ReplyResu
 
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     JsonBody(body): JsonBody<CreateEventBody>,
 ) -> ReplyResult {
     let event = service::create(state.stores.events.as_ref(), &caller, body).await?;
@@ -50,7 +52,7 @@ async fn create(
 
 async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
     JsonBody(body): JsonBody<PatchEventBody>,
 ) -> ReplyResult {
@@ -58,7 +60,15 @@ async fn update(
     Reply::ok("EVENT_UPDATED", "event updated", event)
 }
 
-async fn remove(State(state): State<AppState>, Caller(caller): Caller, PathId(id): PathId) -> ReplyResult {
+async fn remove(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    PathId(id): PathId,
+) -> ReplyResult {
     service::delete(state.stores.events.as_ref(), &caller, id).await?;
-    Reply::ok("EVENT_DELETED", "event deleted", serde_json::json!({ "event_id": id }))
+    Reply::ok(
+        "EVENT_DELETED",
+        "event deleted",
+        serde_json::json!({ "event_id": id }),
+    )
 }

@@ -40,6 +40,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// A caller with the ADMIN role: 401 without identity, 403 without the role. As an extractor
+/// it runs before the body is read, so a non-admin gets 403, never a validation report.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub Identity);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        caller.require_admin()?;
+        Ok(Self(caller))
+    }
+}
+
 /// A JSON body: not JSON → 400 `MALFORMED_JSON`; JSON of the wrong shape → 422 with the field.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -57,7 +72,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| AppError::MalformedJson(e.to_string()))?;
         if !value.is_object() {
-            return Err(AppError::Validation(vec![FieldError::new("body", "must be a JSON object")]));
+            return Err(AppError::Validation(vec![FieldError::new(
+                "body",
+                "must be a JSON object",
+            )]));
         }
         serde_path_to_error::deserialize(value)
             .map(JsonBody)
@@ -75,18 +93,24 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
     let unknown = message
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next());
-    let field = match (missing.or(unknown), path.as_str()) {
-        (Some(name), ".") => name.to_owned(),
-        (Some(name), parent) => format!("{parent}.{name}"),
-        (None, ".") => "body".to_owned(),
-        (None, path) => path.to_owned(),
+    // serde_path_to_error stops at the parent for a missing field and at the field itself
+    // for an unknown one.
+    let field = match (missing, unknown, path.as_str()) {
+        (Some(name), _, ".") | (_, Some(name), ".") => name.to_owned(),
+        (Some(name), _, parent) => format!("{parent}.{name}"),
+        (_, _, ".") => "body".to_owned(),
+        (_, _, path) => path.to_owned(),
     };
     let message = if missing.is_some() {
         "is required".to_owned()
     } else if unknown.is_some() {
         "is not a field of this request".to_owned()
     } else {
-        message.split(" at line ").next().unwrap_or(&message).to_owned()
+        message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned()
     };
     FieldError::new(field, message)
 }
@@ -127,11 +151,18 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Parses an optional parameter; a present but invalid value is a 400 naming it.
-    pub fn parse<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, AppError> {
+    pub fn parse<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, AppError> {
         self.get(name)
             .map(|raw| parse(raw).map_err(|m| AppError::invalid_query(name, m)))
             .transpose()
@@ -144,14 +175,19 @@ impl QueryParams {
     /// A cursor of a time-ordered list.
     pub fn time_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
         self.parse(name, |raw| {
-            Cursor::decode(raw).and_then(|c| c.instant().map(|_| c).ok_or_else(|| "is out of range".into()))
+            Cursor::decode(raw).and_then(|c| {
+                c.instant()
+                    .map(|_| c)
+                    .ok_or_else(|| "is out of range".into())
+            })
         })
     }
 
     /// A cursor of a date-ordered list.
     pub fn date_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
         self.parse(name, |raw| {
-            Cursor::decode(raw).and_then(|c| c.date().map(|_| c).ok_or_else(|| "is out of range".into()))
+            Cursor::decode(raw)
+                .and_then(|c| c.date().map(|_| c).ok_or_else(|| "is out of range".into()))
         })
     }
 

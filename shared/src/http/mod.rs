@@ -62,7 +62,9 @@ pub fn router(groups: &[Group], state: AppState) -> Router {
     let names: Vec<&'static str> = groups.iter().map(|g| g.name).collect();
     groups
         .iter()
-        .fold(health::routes(&names), |router, group| router.merge((group.routes)()))
+        .fold(health::routes(&names), |router, group| {
+            router.merge((group.routes)())
+        })
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .with_state(state)

@@ -1,6 +1,7 @@
 use axum::{
     Router,
-    extract::State,
+    extract::{FromRequestParts, State},
+    http::request::Parts,
     routing::{get, post},
 };
 use serde_json::json;
@@ -11,6 +12,8 @@ use super::{
     reply::{Reply, ReplyResult},
 };
 use crate::domain::notification::{CreateNotificationBody, MarkReadBody};
+use crate::error::AppError;
+use crate::identity::Identity;
 use crate::services::notifications as service;
 
 pub fn routes() -> Router<AppState> {
@@ -20,28 +23,67 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications/read", post(mark_read))
 }
 
+/// An admin or a sibling service allowed to notify users; checked before the body is read.
+struct NotificationSender(Identity);
+
+impl FromRequestParts<AppState> for NotificationSender {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        service::authorize_create(&caller, &state.config)?;
+        Ok(Self(caller))
+    }
+}
+
 /// `GET /notifications?limit&cursor&unread_only[&user_id=<self>]`
-async fn list(State(state): State<AppState>, Caller(caller): Caller, query: QueryParams) -> ReplyResult {
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: QueryParams,
+) -> ReplyResult {
     let user = service::owner(&caller, query.get("user_id"))?;
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
     let unread_only = query.flag("unread_only")?;
-    let page = service::list(state.stores.notifications.as_ref(), &user, unread_only, limit, cursor).await?;
-    Reply::page("NOTIFICATIONS_LISTED", "notifications, newest first", page, limit)
+    let page = service::list(
+        state.stores.notifications.as_ref(),
+        &user,
+        unread_only,
+        limit,
+        cursor,
+    )
+    .await?;
+    Reply::page(
+        "NOTIFICATIONS_LISTED",
+        "notifications, newest first",
+        page,
+        limit,
+    )
 }
 
 async fn unread_count(State(state): State<AppState>, Caller(caller): Caller) -> ReplyResult {
     let user = caller.user_id()?;
     let count = service::unread_count(state.stores.notifications.as_ref(), &user).await?;
-    Reply::ok("UNREAD_COUNT", "unread notifications", json!({ "unread_count": count }))
+    Reply::ok(
+        "UNREAD_COUNT",
+        "unread notifications",
+        json!({ "unread_count": count }),
+    )
 }
 
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    NotificationSender(caller): NotificationSender,
     JsonBody(body): JsonBody<CreateNotificationBody>,
 ) -> ReplyResult {
-    let created = service::create(state.stores.notifications.as_ref(), &state.config, &caller, body).await?;
+    let created = service::create(
+        state.stores.notifications.as_ref(),
+        &state.config,
+        &caller,
+        body,
+    )
+    .await?;
     Reply::created("NOTIFICATION_CREATED", "notification created", created)
 }
 

@@ -26,7 +26,11 @@ fn to_value(data: impl Serialize) -> Result<Value, AppError> {
 }
 
 impl Reply {
-    pub fn ok(code: &'static str, message: &'static str, data: impl Serialize) -> Result<Self, AppError> {
+    pub fn ok(
+        code: &'static str,
+        message: &'static str,
+        data: impl Serialize,
+    ) -> Result<Self, AppError> {
         Ok(Self {
             status: StatusCode::OK,
             code,
@@ -36,7 +40,11 @@ impl Reply {
         })
     }
 
-    pub fn created(code: &'static str, message: &'static str, data: impl Serialize) -> Result<Self, AppError> {
+    pub fn created(
+        code: &'static str,
+        message: &'static str,
+        data: impl Serialize,
+    ) -> Result<Self, AppError> {
         Ok(Self {
             status: StatusCode::CREATED,
             ..Self::ok(code, message, data)?
@@ -63,7 +71,11 @@ impl Reply {
     }
 
     /// A complete (unpaged) list, with its size in `meta`.
-    pub fn list<T: Serialize>(code: &'static str, message: &'static str, items: Vec<T>) -> Result<Self, AppError> {
+    pub fn list<T: Serialize>(
+        code: &'static str,
+        message: &'static str,
+        items: Vec<T>,
+    ) -> Result<Self, AppError> {
         let meta = json!({ "count": items.len() });
         Ok(Self {
             meta: Some(meta),

@@ -18,21 +18,38 @@ pub fn today(utc_offset_minutes: i32) -> NaiveDate {
     (Utc::now() + Duration::minutes(utc_offset_minutes.into())).date_naive()
 }
 
-pub async fn list(store: &dyn EventStore, filter: &EventFilter, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Event>> {
+pub async fn list(
+    store: &dyn EventStore,
+    filter: &EventFilter,
+    limit: Limit,
+    after: Option<Cursor>,
+) -> AppResult<Page<Event>> {
     Ok(store.list(filter, limit, after).await?)
 }
 
 pub async fn get(store: &dyn EventStore, id: i64) -> AppResult<Event> {
-    store.get(id).await?.ok_or_else(|| AppError::not_found("event", id))
+    store
+        .get(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("event", id))
 }
 
-pub async fn create(store: &dyn EventStore, caller: &Identity, body: CreateEventBody) -> AppResult<Event> {
+pub async fn create(
+    store: &dyn EventStore,
+    caller: &Identity,
+    body: CreateEventBody,
+) -> AppResult<Event> {
     caller.require_admin()?;
     let draft = body.validate().map_err(AppError::Validation)?;
     Ok(store.create(&draft, now_ms()).await?)
 }
 
-pub async fn patch(store: &dyn EventStore, caller: &Identity, id: i64, body: PatchEventBody) -> AppResult<Event> {
+pub async fn patch(
+    store: &dyn EventStore,
+    caller: &Identity,
+    id: i64,
+    body: PatchEventBody,
+) -> AppResult<Event> {
     caller.require_admin()?;
     patch_guarded(
         "event",

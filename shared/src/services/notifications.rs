@@ -14,9 +14,9 @@ use crate::store::NotificationStore;
 pub fn owner(caller: &Identity, requested: Option<&str>) -> AppResult<UserId> {
     let me = caller.user_id()?;
     match requested {
-        Some(other) if !other.trim().eq_ignore_ascii_case(me.as_str()) => {
-            Err(AppError::Forbidden("you can only read your own notifications"))
-        }
+        Some(other) if !other.trim().eq_ignore_ascii_case(me.as_str()) => Err(AppError::Forbidden(
+            "you can only read your own notifications",
+        )),
         _ => Ok(me),
     }
 }
@@ -37,25 +37,38 @@ pub async fn unread_count(store: &dyn NotificationStore, user: &UserId) -> AppRe
 
 /// Creating a notification for someone else takes an admin, or a sibling service whose
 /// client-credentials token carries the configured scope. Users cannot notify each other.
+pub fn authorize_create(caller: &Identity, config: &Config) -> AppResult<()> {
+    if caller.is_admin || caller.has_scope(&config.internal_notify_scope) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "creating notifications requires an administrator or an internal service token",
+        ))
+    }
+}
+
 pub async fn create(
     store: &dyn NotificationStore,
     config: &Config,
     caller: &Identity,
     body: CreateNotificationBody,
 ) -> AppResult<Notification> {
-    if !(caller.is_admin || caller.has_scope(&config.internal_notify_scope)) {
-        return Err(AppError::Forbidden(
-            "creating notifications requires an administrator or an internal service token",
-        ));
-    }
+    authorize_create(caller, config)?;
     let new = body.validate().map_err(AppError::Validation)?;
     Ok(store.create(&new, now_ms()).await?)
 }
 
-pub async fn mark_read(store: &dyn NotificationStore, caller: &Identity, body: MarkReadBody) -> AppResult<MarkReadOutcome> {
+pub async fn mark_read(
+    store: &dyn NotificationStore,
+    caller: &Identity,
+    body: MarkReadBody,
+) -> AppResult<MarkReadOutcome> {
     let user = caller.user_id()?;
     let which = body.validate().map_err(AppError::Validation)?;
     let updated = store.mark_read(&user, &which, now_ms()).await?;
     let unread_count = store.unread_count(&user).await?;
-    Ok(MarkReadOutcome { updated, unread_count })
+    Ok(MarkReadOutcome {
+        updated,
+        unread_count,
+    })
 }

@@ -45,7 +45,11 @@ pub trait HealthProbe: Send + Sync {
 
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
-    async fn create(&self, new: &NewNotification, at: DateTime<Utc>) -> Result<Notification, StoreError>;
+    async fn create(
+        &self,
+        new: &NewNotification,
+        at: DateTime<Utc>,
+    ) -> Result<Notification, StoreError>;
     /// The user's notifications, newest first, starting after `after`.
     async fn list(
         &self,
@@ -56,7 +60,12 @@ pub trait NotificationStore: Send + Sync {
     ) -> Result<Page<Notification>, StoreError>;
     async fn unread_count(&self, user: &UserId) -> Result<i64, StoreError>;
     /// Marks the user's own unread notifications read; returns how many changed.
-    async fn mark_read(&self, user: &UserId, which: &MarkRead, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    async fn mark_read(
+        &self,
+        user: &UserId,
+        which: &MarkRead,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -102,7 +111,12 @@ pub trait EventStore: Send + Sync {
     async fn create(&self, draft: &EventDraft, at: DateTime<Utc>) -> Result<Event, StoreError>;
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError>;
     /// Matching events by `start_date`, then id.
-    async fn list(&self, filter: &EventFilter, limit: Limit, after: Option<Cursor>) -> Result<Page<Event>, StoreError>;
+    async fn list(
+        &self,
+        filter: &EventFilter,
+        limit: Limit,
+        after: Option<Cursor>,
+    ) -> Result<Page<Event>, StoreError>;
     async fn update(
         &self,
         id: i64,

@@ -8,7 +8,8 @@ use crate::domain::{
 };
 use crate::store::{BANNER_LIST_CAP, BannerStore, Guarded, NoticeStore, StoreError};
 
-const NOTICE_COLUMNS: &str = "SELECT notice_id, title, content, created_at, updated_at FROM notices";
+const NOTICE_COLUMNS: &str =
+    "SELECT notice_id, title, content, created_at, updated_at FROM notices";
 const BANNER_COLUMNS: &str = "SELECT banner_id, title, link, image_url, is_active, sort_order, start_at, end_at, created_at, updated_at FROM banners";
 const BANNER_ORDER: &str = "ORDER BY sort_order ASC, created_at DESC, banner_id DESC LIMIT ?";
 
@@ -87,7 +88,11 @@ impl NoticeStore for SqlDb {
 
     async fn get(&self, id: i64) -> Result<Option<Notice>, StoreError> {
         let row: Option<NoticeRow> = self
-            .fetch_optional(&Statement::new(NOTICE_COLUMNS).push("WHERE notice_id = ?").bind(id))
+            .fetch_optional(
+                &Statement::new(NOTICE_COLUMNS)
+                    .push("WHERE notice_id = ?")
+                    .bind(id),
+            )
             .await?;
         Ok(row.map(Into::into))
     }
@@ -108,12 +113,18 @@ impl NoticeStore for SqlDb {
             .push("ORDER BY created_at DESC, notice_id DESC LIMIT ?")
             .bind(limit.probe());
         let rows: Vec<NoticeRow> = self.fetch_all(&stmt).await?;
-        Ok(Page::from_probe(rows, limit, |r| Cursor::at_instant(&r.created_at, r.notice_id)).map(Into::into))
+        Ok(Page::from_probe(rows, limit, |r| {
+            Cursor::at_instant(&r.created_at, r.notice_id)
+        })
+        .map(Into::into))
     }
 
     async fn latest(&self) -> Result<Option<Notice>, StoreError> {
         let row: Option<NoticeRow> = self
-            .fetch_optional(&Statement::new(NOTICE_COLUMNS).push("ORDER BY created_at DESC, notice_id DESC LIMIT 1"))
+            .fetch_optional(
+                &Statement::new(NOTICE_COLUMNS)
+                    .push("ORDER BY created_at DESC, notice_id DESC LIMIT 1"),
+            )
             .await?;
         Ok(row.map(Into::into))
     }
@@ -135,7 +146,8 @@ impl NoticeStore for SqlDb {
                     .bind(read_at_version),
             )
             .await?;
-        self.guarded(done.rows_affected, NoticeStore::get(self, id)).await
+        self.guarded(done.rows_affected, NoticeStore::get(self, id))
+            .await
     }
 
     async fn delete(&self, id: i64) -> Result<bool, StoreError> {
@@ -182,14 +194,22 @@ impl BannerStore for SqlDb {
 
     async fn get(&self, id: i64) -> Result<Option<Banner>, StoreError> {
         let row: Option<BannerRow> = self
-            .fetch_optional(&Statement::new(BANNER_COLUMNS).push("WHERE banner_id = ?").bind(id))
+            .fetch_optional(
+                &Statement::new(BANNER_COLUMNS)
+                    .push("WHERE banner_id = ?")
+                    .bind(id),
+            )
             .await?;
         Ok(row.map(Into::into))
     }
 
     async fn list_all(&self) -> Result<Vec<Banner>, StoreError> {
         let rows: Vec<BannerRow> = self
-            .fetch_all(&Statement::new(BANNER_COLUMNS).push(BANNER_ORDER).bind(BANNER_LIST_CAP))
+            .fetch_all(
+                &Statement::new(BANNER_COLUMNS)
+                    .push(BANNER_ORDER)
+                    .bind(BANNER_LIST_CAP),
+            )
             .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -231,7 +251,8 @@ impl BannerStore for SqlDb {
                 .bind(read_at_version),
             )
             .await?;
-        self.guarded(done.rows_affected, BannerStore::get(self, id)).await
+        self.guarded(done.rows_affected, BannerStore::get(self, id))
+            .await
     }
 
     async fn delete(&self, id: i64) -> Result<bool, StoreError> {

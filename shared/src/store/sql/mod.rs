@@ -159,21 +159,28 @@ where
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     use sqlx::Error as E;
     match e {
-        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => {
-            StoreError::Unavailable(e.to_string())
-        }
+        E::Io(_)
+        | E::Tls(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::Protocol(_) => StoreError::Unavailable(e.to_string()),
         E::Database(db) => {
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.message().to_owned());
             }
-            let transient = if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                // Too many connections, shutdown in progress, lock wait timeout, deadlock,
-                // read-only (during an RDS failover).
-                matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836)
-            } else {
-                // SQLite: SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
-                matches!(db.code().as_deref(), Some("5" | "6" | "261" | "262" | "517"))
-            };
+            let transient =
+                if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                    // Too many connections, shutdown in progress, lock wait timeout, deadlock,
+                    // read-only (during an RDS failover).
+                    matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836)
+                } else {
+                    // SQLite: SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
+                    matches!(
+                        db.code().as_deref(),
+                        Some("5" | "6" | "261" | "262" | "517")
+                    )
+                };
             if transient {
                 StoreError::Unavailable(db.to_string())
             } else {
@@ -190,7 +197,10 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 
 impl SqlDb {
     /// Builds the pool without connecting; the first query connects and migrates.
-    pub fn connect_lazy(settings: &DatabaseSettings, max_connections: u32) -> Result<Self, StoreError> {
+    pub fn connect_lazy(
+        settings: &DatabaseSettings,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         let acquire_timeout = Duration::from_secs(5);
         let pool = match settings {
             DatabaseSettings::MySql { url } => {
@@ -206,8 +216,9 @@ impl SqlDb {
             }
             DatabaseSettings::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Internal(format!("creating {}: {e}", dir.display()))
+                    })?;
                 }
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
@@ -231,19 +242,47 @@ impl SqlDb {
             .busy_timeout(Duration::from_secs(5))
     }
 
-    /// Applies pending migrations once per process. Safe when cold starts race: sqlx takes
-    /// a MySQL advisory lock (SQLite a file lock) and every DDL statement is `IF NOT EXISTS`.
+    /// Applies pending migrations once per process. Safe when cold starts race: MySQL runs
+    /// them under our own advisory lock (sqlx's `GET_LOCK(…, -1)` does not wait on MariaDB),
+    /// SQLite under its file lock, and every DDL statement is `IF NOT EXISTS`.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.migrated
             .get_or_try_init(|| async {
                 match &self.pool {
-                    Pool::MySql(p) => MYSQL_MIGRATIONS.run(p).await,
-                    Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+                    Pool::MySql(p) => Self::migrate_mysql_locked(p).await,
+                    Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await.map_err(Self::migrate_error),
                 }
-                .map_err(|e| classify(sqlx::Error::Migrate(Box::new(e))))
             })
             .await
             .map(|_| ())
+    }
+
+    fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+        classify(sqlx::Error::Migrate(Box::new(e)))
+    }
+
+    async fn migrate_mysql_locked(pool: &MySqlPool) -> Result<(), StoreError> {
+        const LOCK: &str = "CONCAT('portforge_migrate_', DATABASE())";
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let (granted,): (Option<i64>,) = sqlx::query_as(&format!("SELECT GET_LOCK({LOCK}, 60)"))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(classify)?;
+        if granted != Some(1) {
+            return Err(StoreError::Unavailable(
+                "timed out waiting for the migration lock".into(),
+            ));
+        }
+        let migrated = MYSQL_MIGRATIONS
+            .run_direct(&mut *conn)
+            .await
+            .map_err(Self::migrate_error);
+        // The lock also ends with the session; releasing it now lets the next cold start go on.
+        let released = sqlx::query(&format!("DO RELEASE_LOCK({LOCK})"))
+            .execute(&mut *conn)
+            .await;
+        migrated?;
+        released.map(|_| ()).map_err(classify)
     }
 
     pub async fn fetch_all<T>(&self, stmt: &Statement) -> Result<Vec<T>, StoreError>
@@ -281,20 +320,24 @@ impl SqlDb {
     pub async fn execute(&self, stmt: &Statement) -> Result<Executed, StoreError> {
         self.migrate().await?;
         match &self.pool {
-            Pool::MySql(p) => sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
-                .execute(p)
-                .await
-                .map(|r| Executed {
-                    rows_affected: r.rows_affected(),
-                    last_insert_id: i64::try_from(r.last_insert_id()).unwrap_or(i64::MAX),
-                }),
-            Pool::Sqlite(p) => sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
-                .execute(p)
-                .await
-                .map(|r| Executed {
-                    rows_affected: r.rows_affected(),
-                    last_insert_id: r.last_insert_rowid(),
-                }),
+            Pool::MySql(p) => {
+                sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
+                    .execute(p)
+                    .await
+                    .map(|r| Executed {
+                        rows_affected: r.rows_affected(),
+                        last_insert_id: i64::try_from(r.last_insert_id()).unwrap_or(i64::MAX),
+                    })
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
+                    .execute(p)
+                    .await
+                    .map(|r| Executed {
+                        rows_affected: r.rows_affected(),
+                        last_insert_id: r.last_insert_rowid(),
+                    })
+            }
         }
         .map_err(classify)
     }

@@ -33,7 +33,11 @@ impl From<Row> for Notification {
 
 #[async_trait]
 impl NotificationStore for SqlDb {
-    async fn create(&self, new: &NewNotification, at: DateTime<Utc>) -> Result<Notification, StoreError> {
+    async fn create(
+        &self,
+        new: &NewNotification,
+        at: DateTime<Utc>,
+    ) -> Result<Notification, StoreError> {
         let link = new.link.as_ref().map(|l| l.as_str());
         let done = self
             .execute(
@@ -85,7 +89,10 @@ impl NotificationStore for SqlDb {
             .push("ORDER BY created_at DESC, notification_id DESC LIMIT ?")
             .bind(limit.probe());
         let rows: Vec<Row> = self.fetch_all(&stmt).await?;
-        Ok(Page::from_probe(rows, limit, |r| Cursor::at_instant(&r.created_at, r.notification_id)).map(Into::into))
+        Ok(Page::from_probe(rows, limit, |r| {
+            Cursor::at_instant(&r.created_at, r.notification_id)
+        })
+        .map(Into::into))
     }
 
     async fn unread_count(&self, user: &UserId) -> Result<i64, StoreError> {
@@ -97,12 +104,19 @@ impl NotificationStore for SqlDb {
         .await
     }
 
-    async fn mark_read(&self, user: &UserId, which: &MarkRead, at: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut stmt = Statement::new("UPDATE notifications SET is_read = ?, read_at = ? WHERE user_id = ? AND is_read = ?")
-            .bind(true)
-            .bind(at)
-            .bind(user.as_str())
-            .bind(false);
+    async fn mark_read(
+        &self,
+        user: &UserId,
+        which: &MarkRead,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = Statement::new(
+            "UPDATE notifications SET is_read = ?, read_at = ? WHERE user_id = ? AND is_read = ?",
+        )
+        .bind(true)
+        .bind(at)
+        .bind(user.as_str())
+        .bind(false);
         if let MarkRead::Ids(ids) = which {
             stmt = stmt
                 .push("AND notification_id IN")

@@ -1,0 +1,358 @@
+//! The store conformance suite: written once, run against every SQL backend (MariaDB and the
+//! embedded SQLite file). An adapter is correct when it passes all of it.
+
+use chrono::{Duration, NaiveDate};
+use service_tests::{TestDb, new_user_id};
+use shared::{
+    domain::{
+        BoundedText, Cursor, Limit, Link, UserId,
+        content::{BannerDraft, NoticeDraft},
+        event::{EventCategory, EventDraft, EventFilter, EventStatus},
+        notification::{MarkRead, NewNotification},
+        time::now_ms,
+    },
+    store::{Guarded, Stores},
+};
+
+fn text(s: &str) -> BoundedText {
+    BoundedText::parse(s, 1, 20_000).unwrap()
+}
+
+fn limit(n: u32) -> Limit {
+    Limit::parse(Some(&n.to_string())).unwrap()
+}
+
+async fn notifications_are_per_user_newest_first_with_stable_ties(stores: Stores) {
+    let store = stores.notifications.as_ref();
+    let (alice, bob) = (
+        UserId::parse(&new_user_id()).unwrap(),
+        UserId::parse(&new_user_id()).unwrap(),
+    );
+    let at = now_ms();
+    let mut ids = Vec::new();
+    // Three in the same millisecond, one later: ties fall back to the id.
+    for (i, when) in [at, at, at, at + Duration::seconds(1)]
+        .into_iter()
+        .enumerate()
+    {
+        let new = NewNotification {
+            user_id: alice.clone(),
+            message: text(&format!("m{i} 알림 ✅")),
+            link: Some(Link::parse("/p/1").unwrap()),
+        };
+        ids.push(store.create(&new, when).await.unwrap().notification_id);
+    }
+    store
+        .create(
+            &NewNotification {
+                user_id: bob.clone(),
+                message: text("bob"),
+                link: None,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+
+    let first = store.list(&alice, false, limit(2), None).await.unwrap();
+    let got: Vec<_> = first.items.iter().map(|n| n.notification_id).collect();
+    assert_eq!(got, [ids[3], ids[2]]);
+    assert_eq!(first.items[1].message, "m2 알림 ✅");
+    assert_eq!(
+        first.items[1].created_at, at,
+        "time survives the round trip exactly"
+    );
+    let second = store
+        .list(&alice, false, limit(2), first.next_cursor)
+        .await
+        .unwrap();
+    let got: Vec<_> = second.items.iter().map(|n| n.notification_id).collect();
+    assert_eq!(got, [ids[1], ids[0]]);
+    assert_eq!(second.next_cursor, None);
+
+    assert_eq!(store.unread_count(&alice).await.unwrap(), 4);
+    let bobs_id = store.list(&bob, false, limit(5), None).await.unwrap().items[0].notification_id;
+    let changed = store
+        .mark_read(
+            &alice,
+            &MarkRead::Ids(vec![ids[0], ids[1], bobs_id]),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 2, "bob's notification is not alice's to clear");
+    assert_eq!(store.unread_count(&bob).await.unwrap(), 1);
+    let unread = store.list(&alice, true, limit(10), None).await.unwrap();
+    assert_eq!(
+        unread
+            .items
+            .iter()
+            .map(|n| n.notification_id)
+            .collect::<Vec<_>>(),
+        [ids[3], ids[2]]
+    );
+    assert_eq!(
+        store
+            .mark_read(&alice, &MarkRead::All, now_ms())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.unread_count(&alice).await.unwrap(), 0);
+}
+
+async fn notices_round_trip_and_guard_updates(stores: Stores) {
+    let store = stores.notices.as_ref();
+    let at = now_ms();
+    let draft = NoticeDraft {
+        title: text("점검 🔧 𝄞"),
+        content: text("본문\n둘째 줄"),
+    };
+    let notice = store.create(&draft, at).await.unwrap();
+    assert_eq!(
+        store.get(notice.notice_id).await.unwrap().as_ref(),
+        Some(&notice)
+    );
+    assert_eq!(notice.title, "점검 🔧 𝄞");
+
+    let edit = NoticeDraft {
+        title: text("edited"),
+        content: text("new body"),
+    };
+    let later = at + Duration::milliseconds(5);
+    let stale = store
+        .update(
+            notice.notice_id,
+            &edit,
+            at - Duration::milliseconds(1),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale, Guarded::Stale);
+    let missing = store
+        .update(notice.notice_id + 1000, &edit, at, later)
+        .await
+        .unwrap();
+    assert_eq!(missing, Guarded::Missing);
+    let Guarded::Updated(updated) = store
+        .update(notice.notice_id, &edit, at, later)
+        .await
+        .unwrap()
+    else {
+        panic!("update with the current version must apply");
+    };
+    assert_eq!(
+        (
+            updated.title.as_str(),
+            updated.updated_at,
+            updated.created_at
+        ),
+        ("edited", later, at)
+    );
+    assert_eq!(
+        store
+            .update(notice.notice_id, &edit, at, later)
+            .await
+            .unwrap(),
+        Guarded::Stale,
+        "old version again"
+    );
+
+    let newer = store.create(&draft, at).await.unwrap();
+    assert_eq!(
+        store.latest().await.unwrap().unwrap().notice_id,
+        newer.notice_id,
+        "same time: higher id wins"
+    );
+    assert!(store.delete(notice.notice_id).await.unwrap());
+    assert!(!store.delete(notice.notice_id).await.unwrap());
+    assert_eq!(store.get(notice.notice_id).await.unwrap(), None);
+    let page = store
+        .list(
+            limit(1),
+            Some(Cursor::at_instant(&(at + Duration::days(1)), 0)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].notice_id, newer.notice_id);
+}
+
+async fn banner_windows_are_half_open(stores: Stores) {
+    let store = stores.banners.as_ref();
+    let now = now_ms();
+    let draft =
+        |title: &str, start: Option<i64>, end: Option<i64>, active: bool, order: i32| BannerDraft {
+            title: text(title),
+            link: None,
+            image_url: Link::parse("https://cdn.example/x.png").unwrap(),
+            is_active: active,
+            sort_order: order,
+            start_at: start.map(|s| now + Duration::milliseconds(s)),
+            end_at: end.map(|e| now + Duration::milliseconds(e)),
+        };
+    store
+        .create(&draft("starts-now", Some(0), None, true, 0), now)
+        .await
+        .unwrap();
+    store
+        .create(&draft("ends-now", None, Some(0), true, 0), now)
+        .await
+        .unwrap();
+    store
+        .create(&draft("ends-soon", Some(-10), Some(1), true, -1), now)
+        .await
+        .unwrap();
+    store
+        .create(&draft("off", None, None, false, 0), now)
+        .await
+        .unwrap();
+    let visible: Vec<_> = store
+        .list_visible(now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.title)
+        .collect();
+    assert_eq!(visible, ["ends-soon", "starts-now"]);
+    assert_eq!(store.list_all().await.unwrap().len(), 4);
+}
+
+async fn events_filter_by_bounds_and_page_by_start(stores: Stores) {
+    let store = stores.events.as_ref();
+    let d = |day: u32| NaiveDate::from_ymd_opt(2026, 6, day).unwrap();
+    let draft = |title: &str, category, start, end| EventDraft {
+        title: text(title),
+        category,
+        description: None,
+        image_url: None,
+        method: Some(text("온라인")),
+        location: None,
+        link: None,
+        start_date: start,
+        end_date: end,
+    };
+    let at = now_ms();
+    store
+        .create(&draft("a", EventCategory::Hackathon, d(1), d(2)), at)
+        .await
+        .unwrap();
+    store
+        .create(&draft("b", EventCategory::Contest, d(10), d(20)), at)
+        .await
+        .unwrap();
+    store
+        .create(&draft("c", EventCategory::Hackathon, d(10), d(10)), at)
+        .await
+        .unwrap();
+    store
+        .create(&draft("d", EventCategory::Bootcamp, d(25), d(28)), at)
+        .await
+        .unwrap();
+
+    let titles = |page: &shared::domain::Page<shared::domain::event::Event>| {
+        page.items
+            .iter()
+            .map(|e| e.title.clone())
+            .collect::<Vec<_>>()
+    };
+    let ongoing = EventFilter::new(None, Some(EventStatus::Ongoing), None, None, d(10));
+    assert_eq!(
+        titles(&store.list(&ongoing, limit(10), None).await.unwrap()),
+        ["b", "c"]
+    );
+    let hack = EventFilter::new(Some(EventCategory::Hackathon), None, None, None, d(10));
+    assert_eq!(
+        titles(&store.list(&hack, limit(10), None).await.unwrap()),
+        ["a", "c"]
+    );
+    let overlap = EventFilter::new(None, None, Some(d(15)), Some(d(26)), d(1));
+    assert_eq!(
+        titles(&store.list(&overlap, limit(10), None).await.unwrap()),
+        ["b", "d"]
+    );
+
+    let everything = EventFilter::new(None, None, None, None, d(1));
+    let first = store.list(&everything, limit(2), None).await.unwrap();
+    assert_eq!(titles(&first), ["a", "b"]);
+    let second = store
+        .list(&everything, limit(2), first.next_cursor)
+        .await
+        .unwrap();
+    assert_eq!(titles(&second), ["c", "d"]);
+    assert_eq!(second.next_cursor, None);
+
+    let event = &second.items[0];
+    assert_eq!(event.method.as_deref(), Some("온라인"));
+    let mut edit = draft("c2", EventCategory::Conference, d(11), d(12));
+    edit.location = Some(text("대전"));
+    let Guarded::Updated(updated) = store
+        .update(
+            event.event_id,
+            &edit,
+            event.updated_at,
+            at + Duration::seconds(1),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("fresh version applies");
+    };
+    assert_eq!(
+        (updated.category, updated.location.as_deref()),
+        (EventCategory::Conference, Some("대전"))
+    );
+    assert!(store.delete(event.event_id).await.unwrap());
+    assert_eq!(store.get(event.event_id).await.unwrap(), None);
+}
+
+async fn health_probe_answers(stores: Stores) {
+    stores.health.ping().await.unwrap();
+}
+
+async fn racing_cold_starts_migrate_once(db: &TestDb) {
+    let (a, b) = (db.sql_db(), db.sql_db());
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    ra.unwrap();
+    rb.unwrap();
+    // A later cold start finds nothing to do.
+    db.sql_db().migrate().await.unwrap();
+    db.stores().health.ping().await.unwrap();
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod mariadb {
+            $(#[tokio::test]
+            async fn $case() {
+                let db = service_tests::TestDb::mariadb().await;
+                super::$case(db.stores()).await;
+            })*
+
+            #[tokio::test]
+            async fn racing_cold_starts_migrate_once() {
+                super::racing_cold_starts_migrate_once(&service_tests::TestDb::mariadb().await).await;
+            }
+        }
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                let db = service_tests::TestDb::sqlite();
+                super::$case(db.stores()).await;
+            })*
+
+            #[tokio::test]
+            async fn racing_cold_starts_migrate_once() {
+                super::racing_cold_starts_migrate_once(&service_tests::TestDb::sqlite()).await;
+            }
+        }
+    };
+}
+
+conformance!(
+    notifications_are_per_user_newest_first_with_stable_ties,
+    notices_round_trip_and_guard_updates,
+    banner_windows_are_half_open,
+    events_filter_by_bounds_and_page_by_start,
+    health_probe_answers,
+);
