@@ -160,10 +160,10 @@ fn check_window(
     start: Option<Option<DateTime<Utc>>>,
     end: Option<Option<DateTime<Utc>>>,
 ) {
-    if let (Some(Some(start)), Some(Some(end))) = (start, end) {
-        if end <= start {
-            v.error("end_at", "must be after start_at");
-        }
+    if let (Some(Some(start)), Some(Some(end))) = (start, end)
+        && end <= start
+    {
+        v.error("end_at", "must be after start_at");
     }
 }
 

@@ -138,10 +138,10 @@ fn text(max: usize) -> impl Fn(&str) -> Result<BoundedText, String> {
 }
 
 fn check_dates(v: &mut Validator, start: Option<NaiveDate>, end: Option<NaiveDate>) {
-    if let (Some(start), Some(end)) = (start, end) {
-        if end < start {
-            v.error("end_date", "must be on or after start_date");
-        }
+    if let (Some(start), Some(end)) = (start, end)
+        && end < start
+    {
+        v.error("end_date", "must be on or after start_date");
     }
 }
 

@@ -23,10 +23,10 @@ async fn list(State(state): State<AppState>, query: QueryParams) -> ReplyResult 
     let status = query.parse("status", EventStatus::parse)?;
     let from = query.date("from")?;
     let to = query.date("to")?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if to < from {
-            return Err(AppError::invalid_query("to", "must be on or after from"));
-        }
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        return Err(AppError::invalid_query("to", "must be on or after from"));
     }
     let limit = query.limit()?;
     let cursor = query.date_cursor("cursor")?;
