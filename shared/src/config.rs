@@ -23,6 +23,12 @@ pub struct Config {
     pub dynamodb_table_chats: String,
     pub dynamodb_table_rooms: String,
     pub dynamodb_table_connections: String,
+    /// Where to post WebSocket frames (`WS_MANAGEMENT_ENDPOINT`): the API's
+    /// `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}` or a local gateway. The
+    /// WebSocket handlers derive it from their event when unset.
+    pub ws_management_endpoint: Option<String>,
+    /// `AWS_REGION` (set by Lambda); `ap-northeast-2` for local runs.
+    pub aws_region: String,
     pub auth_service_url: Option<String>,
     pub project_service_url: Option<String>,
     pub team_service_url: Option<String>,
@@ -30,9 +36,10 @@ pub struct Config {
     /// OAuth scope a sibling service's client-credentials token must carry to create
     /// notifications for any user (`INTERNAL_NOTIFY_SCOPE`).
     pub internal_notify_scope: String,
-    /// Offset of the calendar that decides whether an event is upcoming, ongoing or past
-    /// (`EVENTS_UTC_OFFSET_MINUTES`, default 540 = KST).
-    pub events_utc_offset_minutes: i32,
+    /// Offset of the calendar the service speaks: event status (upcoming, ongoing, past), chat
+    /// date filters and "HH:MM" times
+    /// (`CALENDAR_UTC_OFFSET_MINUTES`, default 540 = KST).
+    pub calendar_utc_offset_minutes: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,13 +105,16 @@ impl Config {
                 .unwrap_or_else(|| "chat_rooms_ddb".into()),
             dynamodb_table_connections: get("DYNAMODB_TABLE_CONNECTIONS")
                 .unwrap_or_else(|| "ws_connections_ddb".into()),
+            ws_management_endpoint: url("WS_MANAGEMENT_ENDPOINT")?,
+            aws_region: get("AWS_REGION").unwrap_or_else(|| "ap-northeast-2".into()),
             auth_service_url: url("AUTH_SERVICE_URL")?,
             project_service_url: url("PROJECT_SERVICE_URL")?,
             team_service_url: url("TEAM_SERVICE_URL")?,
             ai_service_url: url("AI_SERVICE_URL")?,
             internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE")
                 .unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
-            events_utc_offset_minutes: number("EVENTS_UTC_OFFSET_MINUTES", 540, -720..=840)? as i32,
+            calendar_utc_offset_minutes: number("CALENDAR_UTC_OFFSET_MINUTES", 540, -720..=840)?
+                as i32,
         })
     }
 

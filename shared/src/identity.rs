@@ -15,6 +15,8 @@ pub struct Identity {
     pub is_admin: bool,
     /// OAuth scopes of the token (client-credentials tokens of sibling services carry these).
     pub scopes: Vec<String>,
+    /// A name to show with the user's chat messages, from the token's name claims.
+    pub display_name: Option<String>,
 }
 
 /// Splits a claim API Gateway flattened to a string: `[ADMIN USER]`, `["ADMIN","USER"]` or `ADMIN,USER`.
@@ -48,10 +50,17 @@ impl Identity {
                 .map(|s| s.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_default(),
         };
+        let display_name = ["nickname", "name", "preferred_username", "cognito:username"]
+            .iter()
+            .filter_map(|claim| claims.get(*claim))
+            .map(|name| name.trim())
+            .find(|name| !name.is_empty())
+            .map(str::to_owned);
         Some(Self {
             subject: subject.to_owned(),
             is_admin: in_admin_group || has_admin_role,
             scopes,
+            display_name,
         })
     }
 
@@ -67,6 +76,13 @@ impl Identity {
         } else {
             Err(AppError::Forbidden("administrator role required"))
         }
+    }
+
+    /// The name chat shows for this caller: a name claim, else a short form of the user id.
+    pub fn chat_name(&self) -> String {
+        self.display_name
+            .clone()
+            .unwrap_or_else(|| format!("user-{}", self.subject.chars().take(8).collect::<String>()))
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {

@@ -356,3 +356,316 @@ conformance!(
     events_filter_by_bounds_and_page_by_start,
     health_probe_answers,
 );
+
+// ---------------------------------------------------------------------------------------------
+// Chat ports: DynamoDB (emulator), and the embedded SQL adapter on SQLite and MariaDB.
+
+mod chat {
+    use std::collections::HashSet;
+
+    use chrono::{Duration, Utc};
+    use shared::{
+        domain::{
+            chat::{ChatMessage, Connection, HistoryPosition, HistoryQuery},
+            time::{now_ms, parse_instant},
+        },
+        store::{ChatStores, Saved, StoreError},
+    };
+
+    fn message(project_id: i64, id: &str, at: chrono::DateTime<Utc>, text: &str) -> ChatMessage {
+        ChatMessage {
+            message_id: id.to_owned(),
+            project_id,
+            user_id: "3f2504e0-4f89-11d3-9a0c-0305e82c3301".into(),
+            sender_name: "지민".into(),
+            message: text.to_owned(),
+            timestamp: at,
+            is_in_meeting: false,
+        }
+    }
+
+    fn ids(messages: &[ChatMessage]) -> Vec<String> {
+        messages.iter().map(|m| m.message_id.clone()).collect()
+    }
+
+    async fn same_millisecond_messages_are_both_kept(stores: ChatStores) {
+        let at = now_ms();
+        for id in ["a", "b"] {
+            let saved = stores
+                .messages
+                .save(&message(7, id, at, "동시에 ✌️"), false)
+                .await
+                .unwrap();
+            assert!(matches!(saved, Saved::Created(_)));
+        }
+        let page = stores
+            .messages
+            .history(7, &HistoryQuery::latest(10))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page.messages), ["a", "b"]);
+        assert_eq!(page.messages[0].message, "동시에 ✌️");
+        assert_eq!(page.messages[0].timestamp, at);
+        assert!(!page.has_more);
+        // Other projects see nothing.
+        assert!(
+            stores
+                .messages
+                .history(8, &HistoryQuery::latest(10))
+                .await
+                .unwrap()
+                .messages
+                .is_empty()
+        );
+    }
+
+    async fn client_ids_make_saves_idempotent(stores: ChatStores) {
+        let first = message(3, "client-1", now_ms(), "first");
+        assert_eq!(
+            stores.messages.save(&first, true).await.unwrap(),
+            Saved::Created(first.clone())
+        );
+        let retry = message(
+            3,
+            "client-1",
+            now_ms() + Duration::seconds(2),
+            "retried later",
+        );
+        assert_eq!(
+            stores.messages.save(&retry, true).await.unwrap(),
+            Saved::Existing(first.clone())
+        );
+        // The same id in another project is another message.
+        let elsewhere = message(4, "client-1", now_ms(), "other project");
+        assert!(matches!(
+            stores.messages.save(&elsewhere, true).await.unwrap(),
+            Saved::Created(_)
+        ));
+        let page = stores
+            .messages
+            .history(3, &HistoryQuery::latest(10))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page.messages), ["client-1"]);
+        assert_eq!(page.messages[0].message, "first");
+    }
+
+    async fn a_thousand_messages_page_both_ways_without_gap_or_duplicate(stores: ChatStores) {
+        let start = parse_instant("2026-11-01T00:00:00Z").unwrap();
+        let mut expected = Vec::new();
+        for i in 0..1000 {
+            // Pairs share a millisecond, so ties are exercised throughout.
+            let m = message(
+                42,
+                &format!("m{i:04}"),
+                start + Duration::milliseconds(i / 2),
+                "x",
+            );
+            stores.messages.save(&m, false).await.unwrap();
+            expected.push(m.message_id);
+        }
+        let mut backwards = Vec::new();
+        let mut position = HistoryPosition::Latest;
+        loop {
+            let q = HistoryQuery {
+                position: position.clone(),
+                from: None,
+                to: None,
+                limit: 100,
+            };
+            let page = stores.messages.history(42, &q).await.unwrap();
+            let mut chunk = ids(&page.messages);
+            chunk.extend(backwards);
+            backwards = chunk;
+            if !page.has_more {
+                break;
+            }
+            position = HistoryPosition::Before(page.messages[0].cursor());
+        }
+        assert_eq!(backwards, expected, "newest page first, walking older");
+
+        let mut forwards: Vec<String> = Vec::new();
+        let oldest = message(42, "m0000", start, "x").cursor();
+        forwards.push("m0000".into());
+        let mut position = HistoryPosition::After(oldest);
+        loop {
+            let q = HistoryQuery {
+                position: position.clone(),
+                from: None,
+                to: None,
+                limit: 100,
+            };
+            let page = stores.messages.history(42, &q).await.unwrap();
+            forwards.extend(ids(&page.messages));
+            match page.messages.last() {
+                Some(last) if page.has_more => position = HistoryPosition::After(last.cursor()),
+                _ => break,
+            }
+        }
+        assert_eq!(forwards, expected, "catching up after the oldest");
+        assert_eq!(forwards.iter().collect::<HashSet<_>>().len(), 1000);
+
+        // A date range keeps its inclusive bounds.
+        let q = HistoryQuery {
+            position: HistoryPosition::Latest,
+            from: Some(start + Duration::milliseconds(10)),
+            to: Some(start + Duration::milliseconds(12)),
+            limit: 100,
+        };
+        let page = stores.messages.history(42, &q).await.unwrap();
+        assert_eq!(
+            ids(&page.messages),
+            ["m0020", "m0021", "m0022", "m0023", "m0024", "m0025"]
+        );
+    }
+
+    async fn rooms_follow_the_latest_activity(stores: ChatStores) {
+        let user = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+        let t0 = parse_instant("2026-11-20T00:00:00Z").unwrap();
+        stores.rooms.touch(user, 1, t0).await.unwrap();
+        stores
+            .rooms
+            .touch(user, 2, t0 + Duration::minutes(5))
+            .await
+            .unwrap();
+        stores
+            .rooms
+            .touch(user, 1, t0 + Duration::minutes(9))
+            .await
+            .unwrap();
+        // A late, older touch never moves a room backwards.
+        stores
+            .rooms
+            .touch(user, 1, t0 + Duration::minutes(1))
+            .await
+            .unwrap();
+        let rooms = stores.rooms.rooms(user).await.unwrap();
+        let got: Vec<_> = rooms.iter().map(|r| (r.project_id, r.updated_at)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, t0 + Duration::minutes(9)),
+                (2, t0 + Duration::minutes(5))
+            ]
+        );
+        assert!(stores.rooms.rooms("someone-else").await.unwrap().is_empty());
+    }
+
+    async fn connections_are_found_by_project_and_user(stores: ChatStores) {
+        let now = now_ms();
+        let conn = |id: &str, user: &str, project: i64, expires_in: i64| Connection {
+            connection_id: id.to_owned(),
+            user_id: user.to_owned(),
+            display_name: "민수".into(),
+            project_id: project,
+            connected_at: now,
+            expires_at: now + Duration::minutes(expires_in),
+        };
+        for c in [
+            conn("c1=", "u1", 10, 120),
+            conn("c2=", "u2", 10, 120),
+            conn("c3=", "u1", 11, 120),
+            conn("stale", "u1", 10, -1),
+        ] {
+            stores.connections.put(&c).await.unwrap();
+        }
+        let mut in_project: Vec<_> = stores
+            .connections
+            .by_project(10, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id)
+            .collect();
+        in_project.sort();
+        assert_eq!(
+            in_project,
+            ["c1=", "c2="],
+            "expired rows are skipped before TTL removes them"
+        );
+        let mut of_user: Vec<_> = stores
+            .connections
+            .by_user("u1", now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id)
+            .collect();
+        of_user.sort();
+        assert_eq!(of_user, ["c1=", "c3="]);
+        assert_eq!(
+            stores
+                .connections
+                .get("c2=")
+                .await
+                .unwrap()
+                .unwrap()
+                .display_name,
+            "민수"
+        );
+        assert_eq!(
+            stores
+                .connections
+                .remove("c2=")
+                .await
+                .unwrap()
+                .map(|c| c.user_id),
+            Some("u2".into())
+        );
+        assert_eq!(stores.connections.remove("c2=").await.unwrap(), None);
+        assert_eq!(stores.connections.get("c2=").await.unwrap(), None);
+    }
+
+    async fn chat_health_answers(stores: ChatStores) {
+        stores.health.ping().await.unwrap();
+    }
+
+    macro_rules! chat_conformance {
+        ($($case:ident),* $(,)?) => {
+            mod dynamodb {
+                $(#[tokio::test]
+                async fn $case() {
+                    super::$case(service_tests::TestDynamo::new().await.stores()).await;
+                })*
+            }
+            mod sqlite {
+                $(#[tokio::test]
+                async fn $case() {
+                    let db = service_tests::TestDb::sqlite();
+                    super::$case(shared::store::ChatStores::sql(std::sync::Arc::new(db.sql_db()))).await;
+                })*
+            }
+            mod mariadb {
+                $(#[tokio::test]
+                async fn $case() {
+                    let db = service_tests::TestDb::mariadb().await;
+                    super::$case(shared::store::ChatStores::sql(std::sync::Arc::new(db.sql_db()))).await;
+                })*
+            }
+        };
+    }
+
+    chat_conformance!(
+        same_millisecond_messages_are_both_kept,
+        client_ids_make_saves_idempotent,
+        a_thousand_messages_page_both_ways_without_gap_or_duplicate,
+        rooms_follow_the_latest_activity,
+        connections_are_found_by_project_and_user,
+        chat_health_answers,
+    );
+
+    #[tokio::test]
+    async fn an_unreachable_emulator_is_unavailable_not_a_crash() {
+        let mut config = service_tests::emulator_config();
+        config.ddb_endpoint_url = Some("http://127.0.0.1:9".into());
+        let sdk = shared::aws::sdk_config(&config).await;
+        let store = shared::aws::dynamo_store(&sdk, &config);
+        let stores = ChatStores::dynamo(store);
+        let err = stores
+            .messages
+            .history(1, &HistoryQuery::latest(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+}

@@ -279,7 +279,7 @@ impl TestApp {
 
     pub fn with_config(db: TestDb, groups: &[Group], config: Config) -> Self {
         let stores = db.stores();
-        let router = router(groups, AppState::new(stores.clone(), config));
+        let router = router(groups, AppState::new(Some(stores.clone()), None, config));
         Self { router, stores, db }
     }
 
@@ -334,5 +334,207 @@ impl TestApp {
 
     pub async fn delete(&self, uri: &str, who: &Who) -> Reply {
         self.send("DELETE", uri, who, None).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat: DynamoDB on the emulator, and a loopback management API.
+
+pub use chat_support::*;
+
+mod chat_support {
+    use std::{
+        collections::{HashMap, HashSet},
+        sync::{Arc, Mutex},
+    };
+
+    use axum::{
+        Router,
+        body::Bytes,
+        extract::{Path, State},
+        http::StatusCode,
+        routing::post,
+    };
+    use serde_json::Value;
+    use shared::{
+        Config,
+        push::{ApiGatewayPusher, FanOut},
+        services::chat::Realtime,
+        store::{
+            ChatStores,
+            dynamo::{DynamoStore, DynamoTables},
+        },
+    };
+
+    /// The emulator the tests use (`TEST_DYNAMODB_URL`, started by `scripts/test`).
+    pub fn dynamodb_url() -> String {
+        std::env::var("TEST_DYNAMODB_URL").expect(
+            "TEST_DYNAMODB_URL must name a DynamoDB emulator; run the tests through scripts/test",
+        )
+    }
+
+    /// Config pointing the AWS clients at the emulator, with fresh table names.
+    pub fn emulator_config() -> Config {
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("DDB_ENDPOINT_URL", dynamodb_url()),
+            ("DYNAMODB_TABLE_CHATS", format!("{prefix}_team_chats")),
+            ("DYNAMODB_TABLE_ROOMS", format!("{prefix}_chat_rooms")),
+            (
+                "DYNAMODB_TABLE_CONNECTIONS",
+                format!("{prefix}_ws_connections"),
+            ),
+        ]);
+        Config::from_lookup(|k| vars.get(k).cloned()).expect("emulator config")
+    }
+
+    /// Chat tables of one test on the emulator.
+    pub struct TestDynamo {
+        pub config: Config,
+        pub sdk: aws_config::SdkConfig,
+        pub store: DynamoStore,
+    }
+
+    impl TestDynamo {
+        pub async fn new() -> Self {
+            let config = emulator_config();
+            let sdk = shared::aws::sdk_config(&config).await;
+            let store = shared::aws::dynamo_store(&sdk, &config);
+            store
+                .create_tables()
+                .await
+                .expect("create chat tables on the emulator");
+            Self { config, sdk, store }
+        }
+
+        pub fn tables(&self) -> &DynamoTables {
+            self.store.tables()
+        }
+
+        pub fn stores(&self) -> ChatStores {
+            ChatStores::dynamo(self.store.clone())
+        }
+    }
+
+    /// What the loopback management API saw and how it answers.
+    #[derive(Default)]
+    struct Connections {
+        open: HashSet<String>,
+        received: HashMap<String, Vec<Value>>,
+        /// Posts to answer 429 before accepting, per connection.
+        throttle: HashMap<String, u32>,
+        posts: usize,
+    }
+
+    /// A real HTTP server on loopback implementing `POST/GET/DELETE /@connections/{id}` as API
+    /// Gateway does: 410 Gone for ids it does not know.
+    #[derive(Clone)]
+    pub struct LoopbackConnections {
+        pub endpoint: String,
+        state: Arc<Mutex<Connections>>,
+    }
+
+    async fn post_frame(
+        State(state): State<Arc<Mutex<Connections>>>,
+        Path(id): Path<String>,
+        body: Bytes,
+    ) -> StatusCode {
+        let mut s = state.lock().expect("lock");
+        s.posts += 1;
+        if !s.open.contains(&id) {
+            return StatusCode::GONE;
+        }
+        if let Some(left) = s.throttle.get_mut(&id).filter(|left| **left > 0) {
+            *left -= 1;
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
+        let frame = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        s.received.entry(id).or_default().push(frame);
+        StatusCode::OK
+    }
+
+    async fn get_connection(
+        State(state): State<Arc<Mutex<Connections>>>,
+        Path(id): Path<String>,
+    ) -> (StatusCode, String) {
+        if state.lock().expect("lock").open.contains(&id) {
+            (
+                StatusCode::OK,
+                r#"{"identity":{"sourceIp":"127.0.0.1"}}"#.into(),
+            )
+        } else {
+            (StatusCode::GONE, String::new())
+        }
+    }
+
+    async fn delete_connection(
+        State(state): State<Arc<Mutex<Connections>>>,
+        Path(id): Path<String>,
+    ) -> StatusCode {
+        if state.lock().expect("lock").open.remove(&id) {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::GONE
+        }
+    }
+
+    impl LoopbackConnections {
+        pub async fn start() -> Self {
+            let state = Arc::new(Mutex::new(Connections::default()));
+            let app = Router::new()
+                .route(
+                    "/@connections/{id}",
+                    post(post_frame)
+                        .get(get_connection)
+                        .delete(delete_connection),
+                )
+                .with_state(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind loopback");
+            let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Self { endpoint, state }
+        }
+
+        pub fn open(&self, id: &str) {
+            self.state.lock().expect("lock").open.insert(id.to_owned());
+        }
+
+        pub fn throttle(&self, id: &str, times: u32) {
+            self.state
+                .lock()
+                .expect("lock")
+                .throttle
+                .insert(id.to_owned(), times);
+        }
+
+        pub fn received(&self, id: &str) -> Vec<Value> {
+            self.state
+                .lock()
+                .expect("lock")
+                .received
+                .get(id)
+                .cloned()
+                .unwrap_or_default()
+        }
+
+        pub fn total_posts(&self) -> usize {
+            self.state.lock().expect("lock").posts
+        }
+    }
+
+    /// Chat services over `stores`, posting through the real SDK client to `loopback`.
+    pub async fn realtime(stores: ChatStores, loopback: &LoopbackConnections) -> Realtime {
+        let sdk = shared::aws::sdk_config(&emulator_config()).await;
+        let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &loopback.endpoint));
+        let fanout = FanOut::new(
+            pusher,
+            stores.connections.clone(),
+            FanOut::DEFAULT_CONCURRENCY,
+        );
+        Realtime { stores, fanout }
     }
 }

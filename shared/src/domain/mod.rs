@@ -1,5 +1,6 @@
 //! Domain types: each parses and validates its own input, so a value of the type is always valid.
 
+pub mod chat;
 pub mod content;
 pub mod event;
 pub mod notification;

@@ -27,18 +27,18 @@ pub fn routes() -> Router<AppState> {
 pub(super) async fn list_notices(State(state): State<AppState>, query: QueryParams) -> ReplyResult {
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
-    let page = service::list_notices(state.stores.notices.as_ref(), limit, cursor).await?;
+    let page = service::list_notices(state.sql()?.notices.as_ref(), limit, cursor).await?;
     Reply::page("NOTICES_LISTED", "notices, newest first", page, limit)
 }
 
 async fn get_notice(State(state): State<AppState>, PathId(id): PathId) -> ReplyResult {
-    let notice = service::get_notice(state.stores.notices.as_ref(), id).await?;
+    let notice = service::get_notice(state.sql()?.notices.as_ref(), id).await?;
     Reply::ok("NOTICE_FOUND", "notice", notice)
 }
 
 /// The newest notice, or `data: null` when there is none yet.
 async fn latest_notice(State(state): State<AppState>) -> ReplyResult {
-    let notice = service::latest_notice(state.stores.notices.as_ref()).await?;
+    let notice = service::latest_notice(state.sql()?.notices.as_ref()).await?;
     Reply::ok(
         "LATEST_NOTICE",
         "the newest notice (null when there is none)",
@@ -51,7 +51,7 @@ pub(super) async fn create_notice(
     AdminCaller(caller): AdminCaller,
     JsonBody(body): JsonBody<CreateNoticeBody>,
 ) -> ReplyResult {
-    let notice = service::create_notice(state.stores.notices.as_ref(), &caller, body).await?;
+    let notice = service::create_notice(state.sql()?.notices.as_ref(), &caller, body).await?;
     Reply::created("NOTICE_CREATED", "notice created", notice)
 }
 
@@ -61,7 +61,7 @@ pub(super) async fn patch_notice(
     PathId(id): PathId,
     JsonBody(body): JsonBody<PatchNoticeBody>,
 ) -> ReplyResult {
-    let notice = service::patch_notice(state.stores.notices.as_ref(), &caller, id, body).await?;
+    let notice = service::patch_notice(state.sql()?.notices.as_ref(), &caller, id, body).await?;
     Reply::ok("NOTICE_UPDATED", "notice updated", notice)
 }
 
@@ -70,7 +70,7 @@ pub(super) async fn delete_notice(
     AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
 ) -> ReplyResult {
-    service::delete_notice(state.stores.notices.as_ref(), &caller, id).await?;
+    service::delete_notice(state.sql()?.notices.as_ref(), &caller, id).await?;
     Reply::ok(
         "NOTICE_DELETED",
         "notice deleted",
@@ -79,7 +79,7 @@ pub(super) async fn delete_notice(
 }
 
 async fn visible_banners(State(state): State<AppState>) -> ReplyResult {
-    let banners = service::visible_banners(state.stores.banners.as_ref()).await?;
+    let banners = service::visible_banners(state.sql()?.banners.as_ref()).await?;
     Reply::list("BANNERS_LISTED", "active banners in display order", banners)
 }
 
@@ -87,7 +87,7 @@ pub(super) async fn all_banners(
     State(state): State<AppState>,
     AdminCaller(caller): AdminCaller,
 ) -> ReplyResult {
-    let banners = service::all_banners(state.stores.banners.as_ref(), &caller).await?;
+    let banners = service::all_banners(state.sql()?.banners.as_ref(), &caller).await?;
     Reply::list("BANNERS_LISTED", "every banner in display order", banners)
 }
 
@@ -96,7 +96,7 @@ pub(super) async fn create_banner(
     AdminCaller(caller): AdminCaller,
     JsonBody(body): JsonBody<CreateBannerBody>,
 ) -> ReplyResult {
-    let banner = service::create_banner(state.stores.banners.as_ref(), &caller, body).await?;
+    let banner = service::create_banner(state.sql()?.banners.as_ref(), &caller, body).await?;
     Reply::created("BANNER_CREATED", "banner created", banner)
 }
 
@@ -106,7 +106,7 @@ pub(super) async fn patch_banner(
     PathId(id): PathId,
     JsonBody(body): JsonBody<PatchBannerBody>,
 ) -> ReplyResult {
-    let banner = service::patch_banner(state.stores.banners.as_ref(), &caller, id, body).await?;
+    let banner = service::patch_banner(state.sql()?.banners.as_ref(), &caller, id, body).await?;
     Reply::ok("BANNER_UPDATED", "banner updated", banner)
 }
 
@@ -115,7 +115,7 @@ pub(super) async fn delete_banner(
     AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
 ) -> ReplyResult {
-    service::delete_banner(state.stores.banners.as_ref(), &caller, id).await?;
+    service::delete_banner(state.sql()?.banners.as_ref(), &caller, id).await?;
     Reply::ok(
         "BANNER_DELETED",
         "banner deleted",

@@ -30,14 +30,14 @@ async fn list(State(state): State<AppState>, query: QueryParams) -> ReplyResult 
     }
     let limit = query.limit()?;
     let cursor = query.date_cursor("cursor")?;
-    let today = service::today(state.config.events_utc_offset_minutes);
+    let today = service::today(state.config.calendar_utc_offset_minutes);
     let filter = EventFilter::new(category, status, from, to, today);
-    let page = service::list(state.stores.events.as_ref(), &filter, limit, cursor).await?;
+    let page = service::list(state.sql()?.events.as_ref(), &filter, limit, cursor).await?;
     Reply::page("EVENTS_LISTED", "events by start date", page, limit)
 }
 
 async fn get_one(State(state): State<AppState>, PathId(id): PathId) -> ReplyResult {
-    let event = service::get(state.stores.events.as_ref(), id).await?;
+    let event = service::get(state.sql()?.events.as_ref(), id).await?;
     Reply::ok("EVENT_FOUND", "event", event)
 }
 
@@ -46,7 +46,7 @@ async fn create(
     AdminCaller(caller): AdminCaller,
     JsonBody(body): JsonBody<CreateEventBody>,
 ) -> ReplyResult {
-    let event = service::create(state.stores.events.as_ref(), &caller, body).await?;
+    let event = service::create(state.sql()?.events.as_ref(), &caller, body).await?;
     Reply::created("EVENT_CREATED", "event created", event)
 }
 
@@ -56,7 +56,7 @@ async fn update(
     PathId(id): PathId,
     JsonBody(body): JsonBody<PatchEventBody>,
 ) -> ReplyResult {
-    let event = service::patch(state.stores.events.as_ref(), &caller, id, body).await?;
+    let event = service::patch(state.sql()?.events.as_ref(), &caller, id, body).await?;
     Reply::ok("EVENT_UPDATED", "event updated", event)
 }
 
@@ -65,7 +65,7 @@ async fn remove(
     AdminCaller(caller): AdminCaller,
     PathId(id): PathId,
 ) -> ReplyResult {
-    service::delete(state.stores.events.as_ref(), &caller, id).await?;
+    service::delete(state.sql()?.events.as_ref(), &caller, id).await?;
     Reply::ok(
         "EVENT_DELETED",
         "event deleted",

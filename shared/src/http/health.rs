@@ -16,7 +16,7 @@ pub fn routes(groups: &[&str]) -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> ReplyResult {
-    state.stores.health.ping().await.map_err(|e| {
+    state.sql()?.health.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "health check failed");
         AppError::Unavailable("the database")
     })?;

@@ -47,7 +47,7 @@ async fn list(
     let cursor = query.time_cursor("cursor")?;
     let unread_only = query.flag("unread_only")?;
     let page = service::list(
-        state.stores.notifications.as_ref(),
+        state.sql()?.notifications.as_ref(),
         &user,
         unread_only,
         limit,
@@ -64,7 +64,7 @@ async fn list(
 
 async fn unread_count(State(state): State<AppState>, Caller(caller): Caller) -> ReplyResult {
     let user = caller.user_id()?;
-    let count = service::unread_count(state.stores.notifications.as_ref(), &user).await?;
+    let count = service::unread_count(state.sql()?.notifications.as_ref(), &user).await?;
     Reply::ok(
         "UNREAD_COUNT",
         "unread notifications",
@@ -78,7 +78,8 @@ async fn create(
     JsonBody(body): JsonBody<CreateNotificationBody>,
 ) -> ReplyResult {
     let created = service::create(
-        state.stores.notifications.as_ref(),
+        state.sql()?.notifications.as_ref(),
+        state.realtime.as_ref(),
         &state.config,
         &caller,
         body,
@@ -92,6 +93,6 @@ async fn mark_read(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<MarkReadBody>,
 ) -> ReplyResult {
-    let outcome = service::mark_read(state.stores.notifications.as_ref(), &caller, body).await?;
+    let outcome = service::mark_read(state.sql()?.notifications.as_ref(), &caller, body).await?;
     Reply::ok("NOTIFICATIONS_READ", "notifications marked read", outcome)
 }

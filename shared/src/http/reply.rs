@@ -84,6 +84,14 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// Replaces `meta` (lists whose paging is not a plain cursor).
+    pub fn with_meta(mut self, meta: Value) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+}
+
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut body = json!({

@@ -1,6 +1,7 @@
 //! Business rules, independent of transport: the HTTP routers (and later the WebSocket
 //! handlers) call these with a verified identity and validated input.
 
+pub mod chat;
 pub mod content;
 pub mod events;
 pub mod notifications;

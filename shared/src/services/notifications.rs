@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 use crate::identity::Identity;
+use crate::services::chat::Realtime;
 use crate::store::NotificationStore;
 
 /// Whose notifications a list request may read: only the caller's own.
@@ -47,15 +48,22 @@ pub fn authorize_create(caller: &Identity, config: &Config) -> AppResult<()> {
     }
 }
 
+/// Stores the notification, then (when this function can reach WebSockets) pushes it to the
+/// recipient's open connections, best effort.
 pub async fn create(
     store: &dyn NotificationStore,
+    live: Option<&Realtime>,
     config: &Config,
     caller: &Identity,
     body: CreateNotificationBody,
 ) -> AppResult<Notification> {
     authorize_create(caller, config)?;
     let new = body.validate().map_err(AppError::Validation)?;
-    Ok(store.create(&new, now_ms()).await?)
+    let created = store.create(&new, now_ms()).await?;
+    if let Some(live) = live {
+        live.push_notification(&created).await;
+    }
+    Ok(created)
 }
 
 pub async fn mark_read(

@@ -1,6 +1,7 @@
 //! Ports: one trait per capability, object-safe, injected as `Arc<dyn …>`. Adapters live in
 //! submodules; every adapter passes the same conformance suite (`tests/api/conformance.rs`).
 
+pub mod dynamo;
 pub mod sql;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Cursor, Limit, Page, UserId,
+    chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery},
     content::{Banner, BannerDraft, Notice, NoticeDraft},
     event::{Event, EventDraft, EventFilter},
     notification::{MarkRead, NewNotification, Notification},
@@ -140,13 +142,102 @@ pub struct Stores {
 impl Stores {
     /// All ports served by one SQL database (MySQL or the embedded SQLite file).
     pub fn sql(db: sql::SqlDb) -> Self {
-        let db = Arc::new(db);
+        Self::shared_sql(Arc::new(db))
+    }
+
+    pub fn shared_sql(db: Arc<sql::SqlDb>) -> Self {
         Self {
             health: db.clone(),
             notifications: db.clone(),
             notices: db.clone(),
             banners: db.clone(),
             events: db,
+        }
+    }
+}
+
+/// Outcome of saving a chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    Created(ChatMessage),
+    /// The client's message id was already used in this project: nothing new was stored and
+    /// this is the message stored the first time.
+    Existing(ChatMessage),
+}
+
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    /// Stores a message under its unique sort key. With `idempotent` (the client chose the
+    /// id), saving the same `(project_id, message_id)` again stores nothing and returns the
+    /// first message.
+    async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError>;
+    /// One page of a project's history, oldest first.
+    async fn history(
+        &self,
+        project_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError>;
+}
+
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Records activity of `user_id` in the project; `updated_at` never moves backwards.
+    async fn touch(
+        &self,
+        user_id: &str,
+        project_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The user's rooms, most recent activity first.
+    async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError>;
+}
+
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn put(&self, connection: &Connection) -> Result<(), StoreError>;
+    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    /// Deletes the row; returns it when it existed.
+    async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    /// Live connections of a project (rows past `expires_at` are skipped even before TTL).
+    async fn by_project(
+        &self,
+        project_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError>;
+    async fn by_user(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError>;
+}
+
+/// The chat ports, as the chat services see them.
+#[derive(Clone)]
+pub struct ChatStores {
+    pub health: Arc<dyn HealthProbe>,
+    pub messages: Arc<dyn ChatStore>,
+    pub rooms: Arc<dyn RoomStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+}
+
+impl ChatStores {
+    pub fn dynamo(store: dynamo::DynamoStore) -> Self {
+        let store = Arc::new(store);
+        Self {
+            health: store.clone(),
+            messages: store.clone(),
+            rooms: store.clone(),
+            connections: store,
+        }
+    }
+
+    /// Chat in the embedded SQL database (local runs).
+    pub fn sql(db: Arc<sql::SqlDb>) -> Self {
+        Self {
+            health: db.clone(),
+            messages: db.clone(),
+            rooms: db.clone(),
+            connections: db,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! embedded SQLite file. Each statement is written once in the dialect both engines share
 //! (`?` placeholders, no `RETURNING`) and dispatched to whichever pool is configured.
 
+mod chat;
 mod content;
 mod events;
 mod notifications;
@@ -340,6 +341,33 @@ impl SqlDb {
             }
         }
         .map_err(classify)
+    }
+
+    /// Runs the statements in one transaction: all take effect or none.
+    pub async fn execute_atomically(&self, stmts: &[Statement]) -> Result<(), StoreError> {
+        self.migrate().await?;
+        match &self.pool {
+            Pool::MySql(p) => {
+                let mut tx = p.begin().await.map_err(classify)?;
+                for stmt in stmts {
+                    sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                tx.commit().await.map_err(classify)
+            }
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin().await.map_err(classify)?;
+                for stmt in stmts {
+                    sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                tx.commit().await.map_err(classify)
+            }
+        }
     }
 
     /// Finishes an update guarded by `updated_at`: no row changed means gone or changed meanwhile.

@@ -1,0 +1,621 @@
+//! The DynamoDB adapter for chat: messages, rooms and WebSocket connections.
+//!
+//! Tables (the same definitions as template.yaml; [`DynamoStore::create_tables`] makes them on
+//! an emulator):
+//! - messages: PK `project_id` (N), SK `sk` (S) = `m#<13-digit epoch ms>#<message_id>`, unique per
+//!   message; idempotency markers `i#<message_id>` share the partition and expire by TTL.
+//! - rooms: PK `user_id` (S), SK `project_id` (N), `updated_at`.
+//! - connections: PK `connection_id` (S); GSIs by `project_id` and by `user_id`; TTL `expires_at`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+        KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+        TimeToLiveSpecification, TransactWriteItem,
+    },
+};
+use chrono::{DateTime, Duration, Utc};
+
+use super::{ChatStore, ConnectionStore, HealthProbe, RoomStore, Saved, StoreError};
+use crate::domain::{
+    chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery},
+    time::{format_iso, now_ms, parse_instant},
+};
+
+pub const PROJECT_INDEX: &str = "project_id-index";
+pub const USER_INDEX: &str = "user_id-index";
+/// How long a client message id stays reserved: retries come within minutes.
+const IDEMPOTENCY_WINDOW: Duration = Duration::days(7);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoTables {
+    pub messages: String,
+    pub rooms: String,
+    pub connections: String,
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: DynamoTables,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Internal(format!(
+            "item lacks string attribute {name}"
+        ))),
+    }
+}
+
+fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::Internal(format!("attribute {name} is not an integer: {v}"))),
+        _ => Err(StoreError::Internal(format!(
+            "item lacks number attribute {name}"
+        ))),
+    }
+}
+
+fn get_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    parse_instant(get_s(item, name)?).map_err(|e| StoreError::Internal(format!("{name}: {e}")))
+}
+
+/// Sorts an SDK error into what the caller can do about it.
+fn classify<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+    match &e {
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "ThrottlingException"
+                | "InternalServerError"
+                | "ServiceUnavailable"
+                | "TransactionConflictException",
+            ) => StoreError::Unavailable(detail),
+            _ => StoreError::Internal(detail),
+        },
+        _ => StoreError::Unavailable(detail),
+    }
+}
+
+fn is_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
+    matches!(e, SdkError::ServiceError(service) if service.err().code() == Some(code))
+}
+
+fn message_item(m: &ChatMessage) -> Item {
+    HashMap::from([
+        ("project_id".into(), n(m.project_id)),
+        ("sk".into(), s(m.sort_key())),
+        ("message_id".into(), s(&m.message_id)),
+        ("user_id".into(), s(&m.user_id)),
+        ("sender_name".into(), s(&m.sender_name)),
+        ("message".into(), s(&m.message)),
+        ("timestamp".into(), s(format_iso(&m.timestamp))),
+        ("created_at".into(), n(m.timestamp.timestamp_millis())),
+        (
+            "is_in_meeting".into(),
+            AttributeValue::Bool(m.is_in_meeting),
+        ),
+    ])
+}
+
+fn message_from(item: &Item) -> Result<ChatMessage, StoreError> {
+    Ok(ChatMessage {
+        message_id: get_s(item, "message_id")?.to_owned(),
+        project_id: get_n(item, "project_id")?,
+        user_id: get_s(item, "user_id")?.to_owned(),
+        sender_name: get_s(item, "sender_name")?.to_owned(),
+        message: get_s(item, "message")?.to_owned(),
+        timestamp: get_time(item, "timestamp")?,
+        is_in_meeting: matches!(item.get("is_in_meeting"), Some(AttributeValue::Bool(true))),
+    })
+}
+
+fn connection_item(c: &Connection) -> Item {
+    HashMap::from([
+        ("connection_id".into(), s(&c.connection_id)),
+        ("user_id".into(), s(&c.user_id)),
+        ("display_name".into(), s(&c.display_name)),
+        ("project_id".into(), n(c.project_id)),
+        ("connected_at".into(), s(format_iso(&c.connected_at))),
+        ("expires_at".into(), n(c.expires_at.timestamp())),
+    ])
+}
+
+fn connection_from(item: &Item) -> Result<Connection, StoreError> {
+    let expires = get_n(item, "expires_at")?;
+    Ok(Connection {
+        connection_id: get_s(item, "connection_id")?.to_owned(),
+        user_id: get_s(item, "user_id")?.to_owned(),
+        display_name: get_s(item, "display_name")?.to_owned(),
+        project_id: get_n(item, "project_id")?,
+        connected_at: get_time(item, "connected_at")?,
+        expires_at: DateTime::from_timestamp(expires, 0)
+            .ok_or_else(|| StoreError::Internal(format!("expires_at out of range: {expires}")))?,
+    })
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: DynamoTables) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn tables(&self) -> &DynamoTables {
+        &self.tables
+    }
+
+    /// Creates the three tables as template.yaml declares them, for emulators and tests.
+    /// Tables that already exist are left alone.
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let attr = |name: &str, kind: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(kind)
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let index = |name: &str, pk: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let requests = [
+            self.client
+                .create_table()
+                .table_name(&self.tables.messages)
+                .key_schema(key("project_id", KeyType::Hash)?)
+                .key_schema(key("sk", KeyType::Range)?)
+                .attribute_definitions(attr("project_id", ScalarAttributeType::N)?)
+                .attribute_definitions(attr("sk", ScalarAttributeType::S)?),
+            self.client
+                .create_table()
+                .table_name(&self.tables.rooms)
+                .key_schema(key("user_id", KeyType::Hash)?)
+                .key_schema(key("project_id", KeyType::Range)?)
+                .attribute_definitions(attr("user_id", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("project_id", ScalarAttributeType::N)?),
+            self.client
+                .create_table()
+                .table_name(&self.tables.connections)
+                .key_schema(key("connection_id", KeyType::Hash)?)
+                .attribute_definitions(attr("connection_id", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("project_id", ScalarAttributeType::N)?)
+                .attribute_definitions(attr("user_id", ScalarAttributeType::S)?)
+                .global_secondary_indexes(index(PROJECT_INDEX, "project_id")?)
+                .global_secondary_indexes(index(USER_INDEX, "user_id")?),
+        ];
+        for request in requests {
+            match request
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_code(&e, "ResourceInUseException") => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        for (table, ttl) in [
+            (&self.tables.messages, "expires_at"),
+            (&self.tables.connections, "expires_at"),
+        ] {
+            self.wait_active(table).await?;
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(ttl)
+                .enabled(true)
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            // Enabling TTL twice is an error on real DynamoDB; it is only a convenience here.
+            let _ = self
+                .client
+                .update_time_to_live()
+                .table_name(table)
+                .time_to_live_specification(spec)
+                .send()
+                .await;
+        }
+        self.wait_active(&self.tables.rooms).await
+    }
+
+    async fn wait_active(&self, table: &str) -> Result<(), StoreError> {
+        for _ in 0..100 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(classify)?;
+            let active = described
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| s.as_str() == "ACTIVE");
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {table} did not become ACTIVE"
+        )))
+    }
+
+    /// Runs a paginated Query to the end, or until `enough` items were kept.
+    async fn query_all(
+        &self,
+        build: impl Fn() -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        mut keep: impl FnMut(&Item) -> Result<bool, StoreError>,
+        enough: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = build()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in page.items() {
+                if keep(item)? {
+                    items.push(item.clone());
+                    if items.len() >= enough {
+                        return Ok(items);
+                    }
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn existing_message(
+        &self,
+        project_id: i64,
+        message_id: &str,
+    ) -> Result<Option<ChatMessage>, StoreError> {
+        let marker = self
+            .client
+            .get_item()
+            .table_name(&self.tables.messages)
+            .key("project_id", n(project_id))
+            .key("sk", s(format!("i#{message_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(marker) = marker.item() else {
+            return Ok(None);
+        };
+        let stored = self
+            .client
+            .get_item()
+            .table_name(&self.tables.messages)
+            .key("project_id", n(project_id))
+            .key("sk", s(get_s(marker, "message_sk")?))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        stored.item().map(message_from).transpose()
+    }
+}
+
+#[async_trait]
+impl HealthProbe for DynamoStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let t = &self.tables;
+        let describe = |name: &str| self.client.describe_table().table_name(name).send();
+        let (a, b, c) = tokio::join!(
+            describe(&t.messages),
+            describe(&t.rooms),
+            describe(&t.connections)
+        );
+        a.map_err(classify)?;
+        b.map_err(classify)?;
+        c.map_err(classify)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChatStore for DynamoStore {
+    async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
+        let table = &self.tables.messages;
+        if !idempotent {
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(message_item(message)))
+                .condition_expression("attribute_not_exists(sk)")
+                .send()
+                .await
+                .map_err(|e| {
+                    if is_code(&e, "ConditionalCheckFailedException") {
+                        StoreError::Conflict(format!(
+                            "message {} already exists",
+                            message.message_id
+                        ))
+                    } else {
+                        classify(e)
+                    }
+                })?;
+            return Ok(Saved::Created(message.clone()));
+        }
+        // The marker reserves the client's id; both writes succeed together or not at all.
+        let marker = HashMap::from([
+            ("project_id".into(), n(message.project_id)),
+            ("sk".into(), s(format!("i#{}", message.message_id))),
+            ("message_sk".into(), s(message.sort_key())),
+            (
+                "expires_at".into(),
+                n((now_ms() + IDEMPOTENCY_WINDOW).timestamp()),
+            ),
+        ]);
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(sk)")
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(put(marker)?)
+            .transact_items(put(message_item(message))?)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Saved::Created(message.clone())),
+            Err(e) if is_code(&e, "TransactionCanceledException") => {
+                match self
+                    .existing_message(message.project_id, &message.message_id)
+                    .await?
+                {
+                    Some(stored) => Ok(Saved::Existing(stored)),
+                    None => Err(classify(e)),
+                }
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn history(
+        &self,
+        project_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError> {
+        let (mut low, mut high) = query.key_range();
+        let (forward, skip) = match &query.position {
+            HistoryPosition::Latest => (false, None),
+            HistoryPosition::Before(c) => {
+                high = high.min(c.0.clone());
+                (false, Some(c.0.clone()))
+            }
+            HistoryPosition::After(c) => {
+                low = low.max(c.0.clone());
+                (true, Some(c.0.clone()))
+            }
+        };
+        if low > high {
+            return Ok(HistoryPage {
+                messages: Vec::new(),
+                has_more: false,
+            });
+        }
+        let want = query.limit as usize + 1;
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.tables.messages)
+                        .key_condition_expression("project_id = :p AND sk BETWEEN :lo AND :hi")
+                        .expression_attribute_values(":p", n(project_id))
+                        .expression_attribute_values(":lo", s(&low))
+                        .expression_attribute_values(":hi", s(&high))
+                        .scan_index_forward(forward)
+                        // BETWEEN is inclusive: one extra row covers the cursor itself.
+                        .limit(i32::try_from(want + 1).unwrap_or(i32::MAX))
+                },
+                |item| Ok(skip.as_deref() != Some(get_s(item, "sk")?)),
+                want,
+            )
+            .await?;
+        let mut messages = items
+            .iter()
+            .map(message_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = messages.len() > query.limit as usize;
+        messages.truncate(query.limit as usize);
+        if !forward {
+            messages.reverse();
+        }
+        Ok(HistoryPage { messages, has_more })
+    }
+}
+
+#[async_trait]
+impl RoomStore for DynamoStore {
+    async fn touch(
+        &self,
+        user_id: &str,
+        project_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.rooms)
+            .key("user_id", s(user_id))
+            .key("project_id", n(project_id))
+            .update_expression("SET updated_at = :t")
+            .condition_expression("attribute_not_exists(updated_at) OR updated_at < :t")
+            .expression_attribute_values(":t", s(format_iso(&at)))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            // A later message already moved the room forward.
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError> {
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.tables.rooms)
+                        .key_condition_expression("user_id = :u")
+                        .expression_attribute_values(":u", s(user_id))
+                },
+                |_| Ok(true),
+                usize::MAX,
+            )
+            .await?;
+        let mut rooms = items
+            .iter()
+            .map(|item| {
+                Ok(ChatRoom {
+                    project_id: get_n(item, "project_id")?,
+                    updated_at: get_time(item, "updated_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rooms.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then(a.project_id.cmp(&b.project_id))
+        });
+        Ok(rooms)
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.connections)
+            .set_item(Some(connection_item(connection)))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.tables.connections)
+            .key("connection_id", s(connection_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        got.item().map(connection_from).transpose()
+    }
+
+    async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.connections)
+            .key("connection_id", s(connection_id))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(classify)?;
+        deleted.attributes().map(connection_from).transpose()
+    }
+
+    async fn by_project(
+        &self,
+        project_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.tables.connections)
+                        .index_name(PROJECT_INDEX)
+                        .key_condition_expression("project_id = :p")
+                        .expression_attribute_values(":p", n(project_id))
+                },
+                |item| Ok(get_n(item, "expires_at")? > now.timestamp()),
+                usize::MAX,
+            )
+            .await?;
+        items.iter().map(connection_from).collect()
+    }
+
+    async fn by_user(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.tables.connections)
+                        .index_name(USER_INDEX)
+                        .key_condition_expression("user_id = :u")
+                        .expression_attribute_values(":u", s(user_id))
+                },
+                |item| Ok(get_n(item, "expires_at")? > now.timestamp()),
+                usize::MAX,
+            )
+            .await?;
+        items.iter().map(connection_from).collect()
+    }
+}

@@ -1,0 +1,295 @@
+//! Chat on the SQL database: the embedded adapter for local runs, with the DynamoDB adapter's
+//! keys and semantics (checked by the same conformance suite).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{SqlDb, Statement};
+use crate::domain::chat::{
+    ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery,
+};
+use crate::store::{ChatStore, ConnectionStore, RoomStore, Saved, StoreError};
+
+const MESSAGE_COLUMNS: &str = "SELECT message_id, project_id, user_id, sender_name, message, sent_at, is_in_meeting FROM chat_messages";
+// The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
+// cast reads it back as text on both engines.
+const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
+     project_id, connected_at, expires_at FROM ws_connections";
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    message_id: String,
+    project_id: i64,
+    user_id: String,
+    sender_name: String,
+    message: String,
+    sent_at: DateTime<Utc>,
+    is_in_meeting: bool,
+}
+
+impl From<MessageRow> for ChatMessage {
+    fn from(r: MessageRow) -> Self {
+        Self {
+            message_id: r.message_id,
+            project_id: r.project_id,
+            user_id: r.user_id,
+            sender_name: r.sender_name,
+            message: r.message,
+            timestamp: r.sent_at,
+            is_in_meeting: r.is_in_meeting,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    project_id: i64,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConnectionRow {
+    connection_id: String,
+    user_id: String,
+    display_name: String,
+    project_id: i64,
+    connected_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<ConnectionRow> for Connection {
+    fn from(r: ConnectionRow) -> Self {
+        Self {
+            connection_id: r.connection_id,
+            user_id: r.user_id,
+            display_name: r.display_name,
+            project_id: r.project_id,
+            connected_at: r.connected_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+fn insert_message(m: &ChatMessage) -> Statement {
+    Statement::new(
+        "INSERT INTO chat_messages (project_id, sk, message_id, user_id, sender_name, message, sent_at, is_in_meeting) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.project_id)
+    .bind(m.sort_key().as_str())
+    .bind(m.message_id.as_str())
+    .bind(m.user_id.as_str())
+    .bind(m.sender_name.as_str())
+    .bind(m.message.as_str())
+    .bind(m.timestamp)
+    .bind(m.is_in_meeting)
+}
+
+impl SqlDb {
+    async fn message_by_client_id(
+        &self,
+        project_id: i64,
+        message_id: &str,
+    ) -> Result<Option<ChatMessage>, StoreError> {
+        let row: Option<MessageRow> = self
+            .fetch_optional(
+                &Statement::new(MESSAGE_COLUMNS)
+                    .push("WHERE project_id = ? AND sk = (SELECT sk FROM chat_message_ids WHERE project_id = ? AND message_id = ?)")
+                    .bind(project_id)
+                    .bind(project_id)
+                    .bind(message_id),
+            )
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn connections_where(
+        &self,
+        clause: &str,
+        key: super::SqlValue,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let rows: Vec<ConnectionRow> = self
+            .fetch_all(
+                &Statement::new(CONNECTION_COLUMNS)
+                    .push(clause)
+                    .bind(key)
+                    .push("AND expires_at > ? ORDER BY connection_id")
+                    .bind(now),
+            )
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+#[async_trait]
+impl ChatStore for SqlDb {
+    async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
+        if !idempotent {
+            self.execute(&insert_message(message)).await?;
+            return Ok(Saved::Created(message.clone()));
+        }
+        let reserve = Statement::new(
+            "INSERT INTO chat_message_ids (project_id, message_id, sk) VALUES (?, ?, ?)",
+        )
+        .bind(message.project_id)
+        .bind(message.message_id.as_str())
+        .bind(message.sort_key().as_str());
+        match self
+            .execute_atomically(&[reserve, insert_message(message)])
+            .await
+        {
+            Ok(()) => Ok(Saved::Created(message.clone())),
+            Err(StoreError::Conflict(_)) => self
+                .message_by_client_id(message.project_id, &message.message_id)
+                .await?
+                .map(Saved::Existing)
+                .ok_or_else(|| {
+                    StoreError::Unavailable(
+                        "a concurrent send of this message id is in flight".into(),
+                    )
+                }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn history(
+        &self,
+        project_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError> {
+        let (low, high) = query.key_range();
+        let stmt = Statement::new(MESSAGE_COLUMNS)
+            .push("WHERE project_id = ? AND sk >= ? AND sk <= ?")
+            .bind(project_id)
+            .bind(low.as_str())
+            .bind(high.as_str());
+        let (stmt, forward) = match &query.position {
+            HistoryPosition::Latest => (stmt.push("ORDER BY sk DESC"), false),
+            HistoryPosition::Before(c) => (
+                stmt.push("AND sk < ? ORDER BY sk DESC").bind(c.0.as_str()),
+                false,
+            ),
+            HistoryPosition::After(c) => (
+                stmt.push("AND sk > ? ORDER BY sk ASC").bind(c.0.as_str()),
+                true,
+            ),
+        };
+        let rows: Vec<MessageRow> = self
+            .fetch_all(&stmt.push("LIMIT ?").bind(i64::from(query.limit) + 1))
+            .await?;
+        let mut messages: Vec<ChatMessage> = rows.into_iter().map(Into::into).collect();
+        let has_more = messages.len() > query.limit as usize;
+        messages.truncate(query.limit as usize);
+        if !forward {
+            messages.reverse();
+        }
+        Ok(HistoryPage { messages, has_more })
+    }
+}
+
+#[async_trait]
+impl RoomStore for SqlDb {
+    async fn touch(
+        &self,
+        user_id: &str,
+        project_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let advance = Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
+            .bind(at)
+            .bind(user_id)
+            .bind(project_id)
+            .bind(at);
+        if self.execute(&advance).await?.rows_affected > 0 {
+            return Ok(());
+        }
+        let insert = Statement::new(
+            "INSERT INTO chat_rooms (user_id, project_id, updated_at) VALUES (?, ?, ?)",
+        )
+        .bind(user_id)
+        .bind(project_id)
+        .bind(at);
+        match self.execute(&insert).await {
+            // The row exists with a time at or after `at`: nothing to move.
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError> {
+        let rows: Vec<RoomRow> = self
+            .fetch_all(
+                &Statement::new("SELECT project_id, updated_at FROM chat_rooms WHERE user_id = ? ORDER BY updated_at DESC, project_id ASC")
+                    .bind(user_id),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ChatRoom {
+                project_id: r.project_id,
+                updated_at: r.updated_at,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SqlDb {
+    async fn put(&self, c: &Connection) -> Result<(), StoreError> {
+        // API Gateway never reuses a connection id; a replayed $connect replaces the row.
+        let delete = Statement::new("DELETE FROM ws_connections WHERE connection_id = ?")
+            .bind(c.connection_id.as_str());
+        let insert = Statement::new(
+            "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, connected_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.connection_id.as_str())
+        .bind(c.user_id.as_str())
+        .bind(c.display_name.as_str())
+        .bind(c.project_id)
+        .bind(c.connected_at)
+        .bind(c.expires_at);
+        self.execute_atomically(&[delete, insert]).await
+    }
+
+    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let row: Option<ConnectionRow> = self
+            .fetch_optional(
+                &Statement::new(CONNECTION_COLUMNS)
+                    .push("WHERE connection_id = ?")
+                    .bind(connection_id),
+            )
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let existing = ConnectionStore::get(self, connection_id).await?;
+        if existing.is_some() {
+            self.execute(
+                &Statement::new("DELETE FROM ws_connections WHERE connection_id = ?")
+                    .bind(connection_id),
+            )
+            .await?;
+        }
+        Ok(existing)
+    }
+
+    async fn by_project(
+        &self,
+        project_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        self.connections_where("WHERE project_id = ?", project_id.into(), now)
+            .await
+    }
+
+    async fn by_user(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        self.connections_where("WHERE user_id = ?", user_id.into(), now)
+            .await
+    }
+}
