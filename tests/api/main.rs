@@ -2,8 +2,10 @@
 //! MariaDB; plus the store conformance suite on MariaDB and the embedded SQLite.
 
 mod admin;
+mod chat;
 mod conformance;
 mod content;
 mod events;
 mod gateway;
 mod notifications;
+mod websocket;

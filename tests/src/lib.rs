@@ -278,8 +278,34 @@ impl TestApp {
     }
 
     pub fn with_config(db: TestDb, groups: &[Group], config: Config) -> Self {
+        Self::assemble(db, groups, None, config)
+    }
+
+    /// The routers of `groups` with chat services (and a fresh relational database).
+    pub fn with_realtime(
+        db: TestDb,
+        groups: &[Group],
+        realtime: shared::services::chat::Realtime,
+    ) -> Self {
+        Self::assemble(
+            db,
+            groups,
+            Some(realtime),
+            Config::from_lookup(|_| None).expect("default config"),
+        )
+    }
+
+    fn assemble(
+        db: TestDb,
+        groups: &[Group],
+        realtime: Option<shared::services::chat::Realtime>,
+        config: Config,
+    ) -> Self {
         let stores = db.stores();
-        let router = router(groups, AppState::new(Some(stores.clone()), None, config));
+        let router = router(
+            groups,
+            AppState::new(Some(stores.clone()), realtime, config),
+        );
         Self { router, stores, db }
     }
 
