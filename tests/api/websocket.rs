@@ -397,3 +397,56 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
         "a failing post keeps its row"
     );
 }
+
+/// template.yaml and the emulator setup (`DynamoStore::create_tables`) declare the same keys,
+/// attribute types, indexes and TTL attributes.
+#[tokio::test]
+async fn template_tables_match_the_tables_the_code_creates() {
+    use std::collections::BTreeSet;
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let dynamo = TestDynamo::new().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk)
+            .endpoint_url(dynamo.config.ddb_endpoint_url.clone().unwrap())
+            .build(),
+    );
+    let tables = dynamo.tables();
+    for (resource, created) in [
+        ("ChatMessagesTable", &tables.messages),
+        ("ChatRoomsTable", &tables.rooms),
+        ("ConnectionsTable", &tables.connections),
+    ] {
+        let declared = &resources[resource]["Properties"];
+        let described = client.describe_table().table_name(created).send().await.unwrap();
+        let table = described.table().unwrap();
+
+        let keys = |schema: &serde_yaml::Value| -> BTreeSet<(String, String)> {
+            schema.as_sequence().unwrap().iter().map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned())).collect()
+        };
+        let actual_keys: BTreeSet<_> = table.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
+        assert_eq!(keys(&declared["KeySchema"]), actual_keys, "{resource} keys");
+
+        let attrs: BTreeSet<(String, String)> = declared["AttributeDefinitions"].as_sequence().unwrap().iter().map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned())).collect();
+        let actual_attrs: BTreeSet<_> = table.attribute_definitions().iter().map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned())).collect();
+        assert_eq!(attrs, actual_attrs, "{resource} attributes");
+
+        let declared_indexes: BTreeSet<(String, BTreeSet<(String, String)>)> = declared["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .map(|s| s.iter().map(|i| (i["IndexName"].as_str().unwrap().to_owned(), keys(&i["KeySchema"]))).collect())
+            .unwrap_or_default();
+        let actual_indexes: BTreeSet<_> = table
+            .global_secondary_indexes()
+            .iter()
+            .map(|i| (i.index_name().unwrap().to_owned(), i.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()))
+            .collect();
+        assert_eq!(declared_indexes, actual_indexes, "{resource} indexes");
+
+        let ttl = client.describe_time_to_live().table_name(created).send().await.unwrap();
+        let actual_ttl = ttl.time_to_live_description().and_then(|d| d.attribute_name()).map(str::to_owned);
+        let declared_ttl = declared["TimeToLiveSpecification"]["AttributeName"].as_str().map(str::to_owned);
+        assert_eq!(declared_ttl, actual_ttl, "{resource} TTL");
+    }
+}
