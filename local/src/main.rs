@@ -17,43 +17,26 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 const DEFAULT_DB_PATH: &str = ".portforge/local.db";
 
 fn port() -> u16 {
-    std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000)
+    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000)
 }
 
 /// Chat over the embedded store. Frames go to `WS_MANAGEMENT_ENDPOINT` when set, else to this
 /// gateway's own address.
 async fn local_realtime(config: &Config, chat: ChatStores) -> Realtime {
     let sdk = shared::aws::sdk_config(config).await;
-    let endpoint = config
-        .ws_management_endpoint
-        .clone()
-        .unwrap_or_else(|| format!("http://127.0.0.1:{}", port()));
+    let endpoint = config.ws_management_endpoint.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", port()));
     let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &endpoint));
-    let fanout = FanOut::new(
-        pusher,
-        chat.connections.clone(),
-        FanOut::DEFAULT_CONCURRENCY,
-    );
-    Realtime {
-        stores: chat,
-        fanout,
-    }
+    let fanout = FanOut::new(pusher, chat.connections.clone(), FanOut::DEFAULT_CONCURRENCY);
+    Realtime { stores: chat, fanout }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init_local();
     let config = Config::from_env()?;
-    let database = config
-        .database
-        .clone()
-        .unwrap_or_else(|| DatabaseSettings::Sqlite {
-            path: std::env::var_os("LOCAL_DB_PATH")
-                .map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from),
-        });
+    let database = config.database.clone().unwrap_or_else(|| DatabaseSettings::Sqlite {
+        path: std::env::var_os("LOCAL_DB_PATH").map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from),
+    });
     let db = Arc::new(SqlDb::connect_lazy(&database, config.db_max_connections)?);
     // Create the file and schema now, so a broken setup fails at start rather than on a request.
     db.ping().await.context("opening the database")?;

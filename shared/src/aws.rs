@@ -10,21 +10,14 @@ use crate::store::dynamo::{DynamoStore, DynamoTables};
 /// The shared SDK configuration. Against an emulator (`DDB_ENDPOINT_URL`) without AWS
 /// credentials in the environment, fixed local credentials are used: emulators accept any.
 pub async fn sdk_config(config: &Config) -> SdkConfig {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http_client =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .region(Region::new(config.aws_region.clone()));
     let has_env_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
     if config.ddb_endpoint_url.is_some() && !has_env_credentials {
-        loader = loader.credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "portforge-local",
-        ));
+        loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "portforge-local"));
     }
     loader.load().await
 }
@@ -43,8 +36,5 @@ pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
     if let Some(endpoint) = &config.ddb_endpoint_url {
         builder = builder.endpoint_url(endpoint);
     }
-    DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(builder.build()),
-        dynamo_tables(config),
-    )
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(builder.build()), dynamo_tables(config))
 }

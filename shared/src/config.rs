@@ -58,51 +58,30 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests can supply them without touching the process env.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
             match get(name) {
                 Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
                     Ok(Some(v.trim_end_matches('/').to_owned()))
                 }
-                Some(_) => Err(ConfigError {
-                    name,
-                    problem: "must be an http:// or https:// URL".into(),
-                }),
+                Some(_) => Err(ConfigError { name, problem: "must be an http:// or https:// URL".into() }),
                 None => Ok(None),
             }
         };
-        let number = |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or(ConfigError {
-                        name,
-                        problem: format!(
-                            "must be an integer in {}..={}",
-                            range.start(),
-                            range.end()
-                        ),
-                    }),
-            }
+        let number = |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| match get(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or(ConfigError {
+                name,
+                problem: format!("must be an integer in {}..={}", range.start(), range.end()),
+            }),
         };
-        let database = get("DATABASE_URL")
-            .map(|v| DatabaseSettings::parse(&v))
-            .transpose()?;
+        let database = get("DATABASE_URL").map(|v| DatabaseSettings::parse(&v)).transpose()?;
         Ok(Self {
             database,
             db_max_connections: number("DB_MAX_CONNECTIONS", 4, 1..=100)? as u32,
             ddb_endpoint_url: url("DDB_ENDPOINT_URL")?,
-            dynamodb_table_chats: get("DYNAMODB_TABLE_CHATS")
-                .unwrap_or_else(|| "team_chats_ddb".into()),
-            dynamodb_table_rooms: get("DYNAMODB_TABLE_ROOMS")
-                .unwrap_or_else(|| "chat_rooms_ddb".into()),
+            dynamodb_table_chats: get("DYNAMODB_TABLE_CHATS").unwrap_or_else(|| "team_chats_ddb".into()),
+            dynamodb_table_rooms: get("DYNAMODB_TABLE_ROOMS").unwrap_or_else(|| "chat_rooms_ddb".into()),
             dynamodb_table_connections: get("DYNAMODB_TABLE_CONNECTIONS")
                 .unwrap_or_else(|| "ws_connections_ddb".into()),
             ws_management_endpoint: url("WS_MANAGEMENT_ENDPOINT")?,
@@ -111,10 +90,8 @@ impl Config {
             project_service_url: url("PROJECT_SERVICE_URL")?,
             team_service_url: url("TEAM_SERVICE_URL")?,
             ai_service_url: url("AI_SERVICE_URL")?,
-            internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE")
-                .unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
-            calendar_utc_offset_minutes: number("CALENDAR_UTC_OFFSET_MINUTES", 540, -720..=840)?
-                as i32,
+            internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE").unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
+            calendar_utc_offset_minutes: number("CALENDAR_UTC_OFFSET_MINUTES", 540, -720..=840)? as i32,
         })
     }
 
@@ -130,21 +107,11 @@ impl Config {
 impl DatabaseSettings {
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         if raw.starts_with("mysql://") {
-            Ok(Self::MySql {
-                url: raw.to_owned(),
-            })
-        } else if let Some(path) = raw
-            .strip_prefix("sqlite://")
-            .or_else(|| raw.strip_prefix("sqlite:"))
-        {
-            Ok(Self::Sqlite {
-                path: PathBuf::from(path),
-            })
+            Ok(Self::MySql { url: raw.to_owned() })
+        } else if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+            Ok(Self::Sqlite { path: PathBuf::from(path) })
         } else {
-            Err(ConfigError {
-                name: "DATABASE_URL",
-                problem: "must start with mysql:// or sqlite://".into(),
-            })
+            Err(ConfigError { name: "DATABASE_URL", problem: "must start with mysql:// or sqlite://".into() })
         }
     }
 }
@@ -155,10 +122,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -174,33 +138,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        assert_eq!(
-            config(&[("DATABASE_URL", "postgres://x")])
-                .unwrap_err()
-                .name,
-            "DATABASE_URL"
-        );
-        assert_eq!(
-            config(&[("PROJECT_SERVICE_URL", "ftp://x")])
-                .unwrap_err()
-                .name,
-            "PROJECT_SERVICE_URL"
-        );
-        assert_eq!(
-            config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err().name,
-            "DB_MAX_CONNECTIONS"
-        );
-        let c = config(&[
-            ("DATABASE_URL", "sqlite://data/x.db"),
-            ("TEAM_SERVICE_URL", "http://team:8080/"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.database,
-            Some(DatabaseSettings::Sqlite {
-                path: "data/x.db".into()
-            })
-        );
+        assert_eq!(config(&[("DATABASE_URL", "postgres://x")]).unwrap_err().name, "DATABASE_URL");
+        assert_eq!(config(&[("PROJECT_SERVICE_URL", "ftp://x")]).unwrap_err().name, "PROJECT_SERVICE_URL");
+        assert_eq!(config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err().name, "DB_MAX_CONNECTIONS");
+        let c = config(&[("DATABASE_URL", "sqlite://data/x.db"), ("TEAM_SERVICE_URL", "http://team:8080/")]).unwrap();
+        assert_eq!(c.database, Some(DatabaseSettings::Sqlite { path: "data/x.db".into() }));
         assert_eq!(c.team_service_url.as_deref(), Some("http://team:8080"));
     }
 }

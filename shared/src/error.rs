@@ -20,11 +20,7 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     /// A query string or path parameter is not what the route takes.
     #[error("{message}")]
-    BadRequest {
-        code: &'static str,
-        message: String,
-        details: Vec<FieldError>,
-    },
+    BadRequest { code: &'static str, message: String, details: Vec<FieldError> },
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("authentication required")]

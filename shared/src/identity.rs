@@ -21,34 +21,20 @@ pub struct Identity {
 
 /// Splits a claim API Gateway flattened to a string: `[ADMIN USER]`, `["ADMIN","USER"]` or `ADMIN,USER`.
 fn claim_list(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split(|c: char| c == '[' || c == ']' || c == '"' || c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
+    raw.split(|c: char| c == '[' || c == ']' || c == '"' || c == ',' || c.is_whitespace()).filter(|s| !s.is_empty())
 }
 
 impl Identity {
     /// `None` when the claims carry no subject: the request is anonymous.
-    pub fn from_claims(
-        claims: &HashMap<String, String>,
-        scopes: Option<&[String]>,
-    ) -> Option<Self> {
-        let subject = claims
-            .get("sub")
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())?;
-        let in_admin_group = claims
-            .get("cognito:groups")
-            .is_some_and(|groups| claim_list(groups).any(|g| g == ADMIN_ROLE));
-        let has_admin_role = ["custom:role", "role"].iter().any(|name| {
-            claims
-                .get(*name)
-                .is_some_and(|role| role.trim() == ADMIN_ROLE)
-        });
+    pub fn from_claims(claims: &HashMap<String, String>, scopes: Option<&[String]>) -> Option<Self> {
+        let subject = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?;
+        let in_admin_group =
+            claims.get("cognito:groups").is_some_and(|groups| claim_list(groups).any(|g| g == ADMIN_ROLE));
+        let has_admin_role =
+            ["custom:role", "role"].iter().any(|name| claims.get(*name).is_some_and(|role| role.trim() == ADMIN_ROLE));
         let scopes = match scopes {
             Some(list) if !list.is_empty() => list.to_vec(),
-            _ => claims
-                .get("scope")
-                .map(|s| s.split_whitespace().map(str::to_owned).collect())
-                .unwrap_or_default(),
+            _ => claims.get("scope").map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
         };
         let display_name = ["nickname", "name", "preferred_username", "cognito:username"]
             .iter()
@@ -56,26 +42,16 @@ impl Identity {
             .map(|name| name.trim())
             .find(|name| !name.is_empty())
             .map(str::to_owned);
-        Some(Self {
-            subject: subject.to_owned(),
-            is_admin: in_admin_group || has_admin_role,
-            scopes,
-            display_name,
-        })
+        Some(Self { subject: subject.to_owned(), is_admin: in_admin_group || has_admin_role, scopes, display_name })
     }
 
     /// The caller as a PortForge user; a service token (whose subject is a client id) is refused.
     pub fn user_id(&self) -> AppResult<UserId> {
-        UserId::parse(&self.subject)
-            .map_err(|_| AppError::Forbidden("this route is for signed-in users"))
+        UserId::parse(&self.subject).map_err(|_| AppError::Forbidden("this route is for signed-in users"))
     }
 
     pub fn require_admin(&self) -> AppResult<()> {
-        if self.is_admin {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("administrator role required"))
-        }
+        if self.is_admin { Ok(()) } else { Err(AppError::Forbidden("administrator role required")) }
     }
 
     /// The name chat shows for this caller: a name claim, else a short form of the user id.
@@ -95,10 +71,7 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -110,33 +83,17 @@ mod tests {
             ("custom:role", "ADMIN"),
             ("role", "ADMIN"),
         ] {
-            assert!(
-                Identity::from_claims(&claims(&[sub, extra]), None)
-                    .unwrap()
-                    .is_admin,
-                "{extra:?}"
-            );
+            assert!(Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
         }
-        for extra in [
-            ("cognito:groups", "[ADMINS]"),
-            ("role", "admin"),
-            ("custom:role", "USER"),
-        ] {
-            assert!(
-                !Identity::from_claims(&claims(&[sub, extra]), None)
-                    .unwrap()
-                    .is_admin,
-                "{extra:?}"
-            );
+        for extra in [("cognito:groups", "[ADMINS]"), ("role", "admin"), ("custom:role", "USER")] {
+            assert!(!Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
         }
     }
 
     #[test]
     fn no_subject_is_anonymous_and_service_tokens_are_not_users() {
         assert!(Identity::from_claims(&claims(&[("role", "ADMIN")]), None).is_none());
-        let service =
-            Identity::from_claims(&claims(&[("sub", "6k2p0clientid"), ("scope", "a b")]), None)
-                .unwrap();
+        let service = Identity::from_claims(&claims(&[("sub", "6k2p0clientid"), ("scope", "a b")]), None).unwrap();
         assert!(service.has_scope("b"));
         assert!(matches!(service.user_id(), Err(AppError::Forbidden(_))));
     }

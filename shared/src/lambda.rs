@@ -22,11 +22,7 @@ async fn aws_realtime(config: &Config) -> Result<Realtime, ConfigError> {
     let sdk = crate::aws::sdk_config(config).await;
     let stores = ChatStores::dynamo(crate::aws::dynamo_store(&sdk, config));
     let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &endpoint));
-    let fanout = FanOut::new(
-        pusher,
-        stores.connections.clone(),
-        FanOut::DEFAULT_CONCURRENCY,
-    );
+    let fanout = FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY);
     Ok(Realtime { stores, fanout })
 }
 
@@ -62,18 +58,12 @@ pub async fn serve_ws(route: Route) -> Result<(), lambda_runtime::Error> {
             stores.connections.clone(),
             FanOut::DEFAULT_CONCURRENCY,
         )),
-        None => Posting::FromEvent {
-            sdk: Box::new(sdk),
-            region: config.aws_region.clone(),
-            built: OnceCell::new(),
-        },
+        None => Posting::FromEvent { sdk: Box::new(sdk), region: config.aws_region.clone(), built: OnceCell::new() },
     };
     let state = Arc::new(WsState { stores, posting });
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(state.handle(route, event.payload).await) }
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(state.handle(route, event.payload).await) }
+    }))
     .await
 }

@@ -42,9 +42,7 @@ impl ApiGatewayPusher {
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint.trim_end_matches('/'))
             .build();
-        Self {
-            client: Client::from_conf(config),
-        }
+        Self { client: Client::from_conf(config) }
     }
 
     /// The management endpoint of the API a WebSocket event came through.
@@ -56,13 +54,8 @@ impl ApiGatewayPusher {
 #[async_trait]
 impl Pusher for ApiGatewayPusher {
     async fn post(&self, connection_id: &str, frame: Bytes) -> Result<(), PushError> {
-        let sent = self
-            .client
-            .post_to_connection()
-            .connection_id(connection_id)
-            .data(Blob::new(frame.to_vec()))
-            .send()
-            .await;
+        let sent =
+            self.client.post_to_connection().connection_id(connection_id).data(Blob::new(frame.to_vec())).send().await;
         match sent {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -75,9 +68,7 @@ impl Pusher for ApiGatewayPusher {
                 Err(match status {
                     Some(410) => PushError::Gone,
                     Some(429) => PushError::Throttled,
-                    _ => PushError::Failed(
-                        aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string(),
-                    ),
+                    _ => PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string()),
                 })
             }
         }
@@ -110,16 +101,8 @@ impl FanOut {
     /// second, few enough to stay under API Gateway's per-account rate.
     pub const DEFAULT_CONCURRENCY: usize = 64;
 
-    pub fn new(
-        pusher: Arc<dyn Pusher>,
-        connections: Arc<dyn ConnectionStore>,
-        concurrency: usize,
-    ) -> Self {
-        Self {
-            pusher,
-            connections,
-            concurrency: concurrency.max(1),
-        }
+    pub fn new(pusher: Arc<dyn Pusher>, connections: Arc<dyn ConnectionStore>, concurrency: usize) -> Self {
+        Self { pusher, connections, concurrency: concurrency.max(1) }
     }
 
     pub fn pusher(&self) -> &Arc<dyn Pusher> {
@@ -181,9 +164,7 @@ impl FanOut {
     /// Posts to one connection; a gone connection's row is deleted (used for replies to the
     /// sender, e.g. error frames).
     pub async fn send_to(&self, connection_id: &str, frame: &Value) -> Result<(), PushError> {
-        let outcome = self
-            .post_with_retry(connection_id, Bytes::from(frame.to_string()))
-            .await;
+        let outcome = self.post_with_retry(connection_id, Bytes::from(frame.to_string())).await;
         if outcome == Err(PushError::Gone)
             && let Err(e) = self.connections.remove(connection_id).await
         {

@@ -3,9 +3,7 @@
 
 use chrono::Duration;
 use serde_json::{Value, json};
-use service_tests::{
-    LoopbackConnections, TestApp, TestDb, TestDynamo, Who, admin, notify_service, realtime, user,
-};
+use service_tests::{LoopbackConnections, TestApp, TestDb, TestDynamo, Who, admin, notify_service, realtime, user};
 use shared::{
     domain::{chat::Connection, time::now_ms},
     http::{CHAT, NOTIFICATIONS},
@@ -21,40 +19,23 @@ async fn chat() -> Chat {
     let dynamo = TestDynamo::new().await;
     let loopback = LoopbackConnections::start().await;
     let rt = realtime(dynamo.stores(), &loopback).await;
-    Chat {
-        app: TestApp::with_realtime(TestDb::sqlite(), &[CHAT], rt),
-        loopback,
-        _dynamo: dynamo,
-    }
+    Chat { app: TestApp::with_realtime(TestDb::sqlite(), &[CHAT], rt), loopback, _dynamo: dynamo }
 }
 
 fn texts(data: &Value) -> Vec<String> {
-    data.as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["message"].as_str().unwrap().to_owned())
-        .collect()
+    data.as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap().to_owned()).collect()
 }
 
 #[tokio::test]
 async fn send_then_read_history() {
     let Chat { app, .. } = chat().await;
     let me = user();
-    let sent = app
-        .post(
-            "/chat/42/messages",
-            &me,
-            json!({"message": "  안녕하세요 👋  "}),
-        )
-        .await;
+    let sent = app.post("/chat/42/messages", &me, json!({"message": "  안녕하세요 👋  "})).await;
     let message = sent.assert_ok(201, "MESSAGE_SENT").clone();
     assert_eq!(message["message"], "안녕하세요 👋");
     assert_eq!(message["project_id"], 42);
     assert_eq!(message["user_id"], me.user_id());
-    assert_eq!(
-        message["sender_name"],
-        format!("user-{}", &me.user_id()[..8])
-    );
+    assert_eq!(message["sender_name"], format!("user-{}", &me.user_id()[..8]));
     assert_eq!(message["is_in_meeting"], false);
     assert_eq!(message["timestamp"], message["created_at"]);
     assert!(message["timestamp"].as_str().unwrap().ends_with('Z'));
@@ -71,39 +52,14 @@ async fn send_then_read_history() {
 async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
     let Chat { app, .. } = chat().await;
     let me = user();
-    let first = app
-        .post(
-            "/chat/7/messages",
-            &me,
-            json!({"message": "once", "message_id": "c-1"}),
-        )
-        .await;
+    let first = app.post("/chat/7/messages", &me, json!({"message": "once", "message_id": "c-1"})).await;
     let first = first.assert_ok(201, "MESSAGE_SENT").clone();
-    let retry = app
-        .post(
-            "/chat/7/messages",
-            &me,
-            json!({"message": "once", "message_id": "c-1"}),
-        )
-        .await;
+    let retry = app.post("/chat/7/messages", &me, json!({"message": "once", "message_id": "c-1"})).await;
     assert_eq!(retry.assert_ok(200, "MESSAGE_ALREADY_STORED"), &first);
     let history = app.get("/chat/7/messages", &me).await;
-    assert_eq!(
-        history
-            .assert_ok(200, "MESSAGES_LISTED")
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(history.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().len(), 1);
     // Someone else reusing the id is refused, not merged.
-    let other = app
-        .post(
-            "/chat/7/messages",
-            &user(),
-            json!({"message": "mine", "message_id": "c-1"}),
-        )
-        .await;
+    let other = app.post("/chat/7/messages", &user(), json!({"message": "mine", "message_id": "c-1"})).await;
     other.assert_error(409, "CONFLICT");
 }
 
@@ -112,82 +68,38 @@ async fn history_pages_older_and_catches_up_newer() {
     let Chat { app, .. } = chat().await;
     let me = user();
     for i in 0..25 {
-        app.post(
-            "/chat/9/messages",
-            &me,
-            json!({"message": format!("m{i:02}")}),
-        )
-        .await
-        .assert_ok(201, "MESSAGE_SENT");
+        app.post("/chat/9/messages", &me, json!({"message": format!("m{i:02}")})).await.assert_ok(201, "MESSAGE_SENT");
     }
     let newest = app.get("/chat/9/messages?limit=10", &me).await;
     let data = newest.assert_ok(200, "MESSAGES_LISTED");
-    assert_eq!(
-        texts(data),
-        (15..25).map(|i| format!("m{i:02}")).collect::<Vec<_>>(),
-        "newest page, oldest first"
-    );
+    assert_eq!(texts(data), (15..25).map(|i| format!("m{i:02}")).collect::<Vec<_>>(), "newest page, oldest first");
     assert_eq!(newest.body["meta"]["has_more"], true);
-    let before = newest.body["meta"]["before_cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let after = newest.body["meta"]["after_cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let before = newest.body["meta"]["before_cursor"].as_str().unwrap().to_owned();
+    let after = newest.body["meta"]["after_cursor"].as_str().unwrap().to_owned();
 
-    let older = app
-        .get(&format!("/chat/9/messages?limit=10&cursor={before}"), &me)
-        .await;
-    assert_eq!(
-        texts(older.assert_ok(200, "MESSAGES_LISTED")),
-        (5..15).map(|i| format!("m{i:02}")).collect::<Vec<_>>()
-    );
-    let oldest_cursor = older.body["meta"]["before_cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let oldest = app
-        .get(
-            &format!("/chat/9/messages?limit=10&cursor={oldest_cursor}"),
-            &me,
-        )
-        .await;
+    let older = app.get(&format!("/chat/9/messages?limit=10&cursor={before}"), &me).await;
+    assert_eq!(texts(older.assert_ok(200, "MESSAGES_LISTED")), (5..15).map(|i| format!("m{i:02}")).collect::<Vec<_>>());
+    let oldest_cursor = older.body["meta"]["before_cursor"].as_str().unwrap().to_owned();
+    let oldest = app.get(&format!("/chat/9/messages?limit=10&cursor={oldest_cursor}"), &me).await;
     assert_eq!(texts(oldest.assert_ok(200, "MESSAGES_LISTED")).len(), 5);
     assert_eq!(oldest.body["meta"]["has_more"], false);
 
-    let nothing_new = app
-        .get(&format!("/chat/9/messages?after={after}"), &me)
-        .await;
+    let nothing_new = app.get(&format!("/chat/9/messages?after={after}"), &me).await;
     assert_eq!(nothing_new.assert_ok(200, "MESSAGES_LISTED"), &json!([]));
-    assert_eq!(
-        nothing_new.body["meta"]["after_cursor"], after,
-        "an empty catch-up keeps the cursor"
-    );
+    assert_eq!(nothing_new.body["meta"]["after_cursor"], after, "an empty catch-up keeps the cursor");
     for text in ["new1", "new2"] {
-        app.post("/chat/9/messages", &me, json!({"message": text}))
-            .await;
+        app.post("/chat/9/messages", &me, json!({"message": text})).await;
     }
-    let caught_up = app
-        .get(&format!("/chat/9/messages?after={after}"), &me)
-        .await;
-    assert_eq!(
-        texts(caught_up.assert_ok(200, "MESSAGES_LISTED")),
-        ["new1", "new2"]
-    );
+    let caught_up = app.get(&format!("/chat/9/messages?after={after}"), &me).await;
+    assert_eq!(texts(caught_up.assert_ok(200, "MESSAGES_LISTED")), ["new1", "new2"]);
 }
 
 #[tokio::test]
 async fn bad_chat_requests_get_exact_errors() {
     let Chat { app, .. } = chat().await;
     let me = user();
-    app.get("/chat/abc/messages", &me)
-        .await
-        .assert_error(400, "INVALID_PATH_PARAMETER");
-    app.post("/chat/0/messages", &me, json!({"message": "x"}))
-        .await
-        .assert_error(400, "INVALID_PATH_PARAMETER");
+    app.get("/chat/abc/messages", &me).await.assert_error(400, "INVALID_PATH_PARAMETER");
+    app.post("/chat/0/messages", &me, json!({"message": "x"})).await.assert_error(400, "INVALID_PATH_PARAMETER");
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=101", "limit"),
@@ -200,37 +112,24 @@ async fn bad_chat_requests_get_exact_errors() {
         reply.assert_error(400, "INVALID_QUERY");
         assert_eq!(reply.fields(), [field], "{query}");
     }
-    let both = app
-        .get("/chat/1/messages?cursor=bS0w&after=bS0w", &me)
-        .await;
+    let both = app.get("/chat/1/messages?cursor=bS0w&after=bS0w", &me).await;
     both.assert_error(400, "INVALID_QUERY");
     for (body, field) in [
         (json!({"message": ""}), "message"),
         (json!({"message": "x".repeat(2001)}), "message"),
         (json!({"message": 1}), "message"),
         (json!({}), "message"),
-        (
-            json!({"message": "x", "message_id": "no spaces"}),
-            "message_id",
-        ),
+        (json!({"message": "x", "message_id": "no spaces"}), "message_id"),
         (json!({"message": "x", "user_id": "spoof"}), "user_id"),
     ] {
         let reply = app.post("/chat/1/messages", &me, body.clone()).await;
         reply.assert_error(422, "VALIDATION_FAILED");
         assert_eq!(reply.fields(), [field], "{body}");
     }
-    app.send("POST", "/chat/1/messages", &me, Some("{"))
-        .await
-        .assert_error(400, "MALFORMED_JSON");
-    app.get("/chat/1/messages", &Who::Anonymous)
-        .await
-        .assert_error(401, "UNAUTHORIZED");
-    app.post("/chat/1/messages", &Who::Anonymous, json!({"message": "x"}))
-        .await
-        .assert_error(401, "UNAUTHORIZED");
-    app.get("/chat/rooms", &notify_service())
-        .await
-        .assert_error(403, "FORBIDDEN");
+    app.send("POST", "/chat/1/messages", &me, Some("{")).await.assert_error(400, "MALFORMED_JSON");
+    app.get("/chat/1/messages", &Who::Anonymous).await.assert_error(401, "UNAUTHORIZED");
+    app.post("/chat/1/messages", &Who::Anonymous, json!({"message": "x"})).await.assert_error(401, "UNAUTHORIZED");
+    app.get("/chat/rooms", &notify_service()).await.assert_error(403, "FORBIDDEN");
 }
 
 #[tokio::test]
@@ -238,38 +137,19 @@ async fn rooms_list_the_callers_projects_by_recent_activity() {
     let Chat { app, .. } = chat().await;
     let me = user();
     for project in [3, 8, 3] {
-        app.post(
-            &format!("/chat/{project}/messages"),
-            &me,
-            json!({"message": "hi"}),
-        )
-        .await;
+        app.post(&format!("/chat/{project}/messages"), &me, json!({"message": "hi"})).await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let rooms = app.get("/chat/rooms", &me).await;
-    let projects: Vec<_> = rooms
-        .assert_ok(200, "ROOMS_LISTED")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["project_id"].clone())
-        .collect();
+    let projects: Vec<_> =
+        rooms.assert_ok(200, "ROOMS_LISTED").as_array().unwrap().iter().map(|r| r["project_id"].clone()).collect();
     assert_eq!(projects, [json!(3), json!(8)]);
-    assert_eq!(
-        app.get("/chat/rooms", &user())
-            .await
-            .assert_ok(200, "ROOMS_LISTED"),
-        &json!([])
-    );
+    assert_eq!(app.get("/chat/rooms", &user()).await.assert_ok(200, "ROOMS_LISTED"), &json!([]));
 }
 
 #[tokio::test]
 async fn a_message_sent_over_http_reaches_the_projects_sockets() {
-    let Chat {
-        app,
-        loopback,
-        _dynamo,
-    } = chat().await;
+    let Chat { app, loopback, _dynamo } = chat().await;
     let now = now_ms();
     let stores = _dynamo.stores();
     for (id, project) in [("in=", 42), ("out=", 43)] {
@@ -284,13 +164,7 @@ async fn a_message_sent_over_http_reaches_the_projects_sockets() {
         stores.connections.put(&c).await.unwrap();
         loopback.open(id);
     }
-    let sent = app
-        .post(
-            "/chat/42/messages",
-            &user(),
-            json!({"message": "over http"}),
-        )
-        .await;
+    let sent = app.post("/chat/42/messages", &user(), json!({"message": "over http"})).await;
     let sent = sent.assert_ok(201, "MESSAGE_SENT").clone();
     let frames = loopback.received("in=");
     assert_eq!(frames.len(), 1);
@@ -311,22 +185,13 @@ async fn the_web_apps_routes_keep_their_shapes() {
     let keys: Vec<_> = sent.body.as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["is_in_meeting", "msg", "time", "timestamp", "user"]);
     assert_eq!(
-        (
-            sent.body["user"].clone(),
-            sent.body["msg"].clone(),
-            sent.body["is_in_meeting"].clone()
-        ),
+        (sent.body["user"].clone(), sent.body["msg"].clone(), sent.body["is_in_meeting"].clone()),
         (json!("지민"), json!("회의 시작"), json!(true))
     );
     let time = sent.body["time"].as_str().unwrap();
     assert!(time.len() == 5 && time.as_bytes()[2] == b':', "{time}");
     assert!(sent.body["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
-    app.post(
-        "/chat/message",
-        &me,
-        json!({"team_id": "3", "project_id": 42, "user": "지민", "message": "잡담"}),
-    )
-    .await;
+    app.post("/chat/message", &me, json!({"team_id": "3", "project_id": 42, "user": "지민", "message": "잡담"})).await;
 
     let all = app.get("/chat/messages/3/42", &me).await;
     assert_eq!(all.status, 200);
@@ -338,36 +203,18 @@ async fn the_web_apps_routes_keep_their_shapes() {
     assert_eq!(first["timestamp"], sent.body["timestamp"]);
     let meetings = app.get("/chat/messages/3/42?meeting_only=true", &me).await;
     assert_eq!(meetings.body["count"], 1);
-    let long_ago = app
-        .get(
-            "/chat/messages/3/42?start_date=2020-01-01&end_date=2020-01-31",
-            &me,
-        )
-        .await;
+    let long_ago = app.get("/chat/messages/3/42?start_date=2020-01-01&end_date=2020-01-31", &me).await;
     assert_eq!(long_ago.body, json!({"count": 0, "messages": []}));
 
-    app.get("/chat/messages/x/42", &me)
-        .await
-        .assert_error(400, "INVALID_PATH_PARAMETER");
-    app.get("/chat/messages/3/42?start_date=2026-13-01", &me)
-        .await
-        .assert_error(400, "INVALID_QUERY");
-    let bad = app
-        .post(
-            "/chat/message",
-            &me,
-            json!({"team_id": -1, "project_id": "x", "user": "a", "message": "b"}),
-        )
-        .await;
+    app.get("/chat/messages/x/42", &me).await.assert_error(400, "INVALID_PATH_PARAMETER");
+    app.get("/chat/messages/3/42?start_date=2026-13-01", &me).await.assert_error(400, "INVALID_QUERY");
+    let bad =
+        app.post("/chat/message", &me, json!({"team_id": -1, "project_id": "x", "user": "a", "message": "b"})).await;
     bad.assert_error(422, "VALIDATION_FAILED");
     assert_eq!(bad.fields(), ["team_id", "project_id"]);
-    app.post(
-        "/chat/message",
-        &me,
-        json!({"team_id": 1, "project_id": 1, "user": "a", "message": ""}),
-    )
-    .await
-    .assert_error(422, "VALIDATION_FAILED");
+    app.post("/chat/message", &me, json!({"team_id": 1, "project_id": 1, "user": "a", "message": ""}))
+        .await
+        .assert_error(422, "VALIDATION_FAILED");
 }
 
 #[tokio::test]
@@ -404,23 +251,12 @@ async fn chat_storage_down_is_503_never_a_fake_success() {
     let stores = shared::store::ChatStores::dynamo(shared::aws::dynamo_store(&sdk, &config));
     let app = TestApp::with_realtime(TestDb::sqlite(), &[CHAT], realtime(stores, &loopback).await);
     let me = user();
-    app.post("/chat/1/messages", &me, json!({"message": "x"}))
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
-    app.get("/chat/1/messages", &me)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
-    let compat = app
-        .post(
-            "/chat/message",
-            &me,
-            json!({"team_id": 1, "project_id": 1, "user": "a", "message": "b"}),
-        )
-        .await;
+    app.post("/chat/1/messages", &me, json!({"message": "x"})).await.assert_error(503, "SERVICE_UNAVAILABLE");
+    app.get("/chat/1/messages", &me).await.assert_error(503, "SERVICE_UNAVAILABLE");
+    let compat =
+        app.post("/chat/message", &me, json!({"team_id": 1, "project_id": 1, "user": "a", "message": "b"})).await;
     compat.assert_error(503, "SERVICE_UNAVAILABLE");
-    app.get("/chat/health", &Who::Anonymous)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
+    app.get("/chat/health", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
 }
 
 #[tokio::test]
@@ -442,7 +278,13 @@ async fn a_new_notification_is_pushed_to_the_recipients_sockets() {
     dynamo.stores().connections.put(&c).await.unwrap();
     loopback.open("alice-tab=");
 
-    let created = app.post("/notifications", &admin(), json!({"user_id": alice.user_id(), "message": "팀에 초대되었습니다", "link": "/teams/3"})).await;
+    let created = app
+        .post(
+            "/notifications",
+            &admin(),
+            json!({"user_id": alice.user_id(), "message": "팀에 초대되었습니다", "link": "/teams/3"}),
+        )
+        .await;
     let created = created.assert_ok(201, "NOTIFICATION_CREATED").clone();
     let pushed = loopback.received("alice-tab=");
     assert_eq!(pushed.len(), 1);
@@ -451,13 +293,7 @@ async fn a_new_notification_is_pushed_to_the_recipients_sockets() {
     assert_eq!(pushed[0], expected);
 
     // No socket: still created, nothing posted.
-    let quiet = app
-        .post(
-            "/notifications",
-            &notify_service(),
-            json!({"user_id": bob.user_id(), "message": "hi"}),
-        )
-        .await;
+    let quiet = app.post("/notifications", &notify_service(), json!({"user_id": bob.user_id(), "message": "hi"})).await;
     quiet.assert_ok(201, "NOTIFICATION_CREATED");
     assert_eq!(loopback.total_posts(), 1);
 }

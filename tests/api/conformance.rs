@@ -24,17 +24,11 @@ fn limit(n: u32) -> Limit {
 
 async fn notifications_are_per_user_newest_first_with_stable_ties(stores: Stores) {
     let store = stores.notifications.as_ref();
-    let (alice, bob) = (
-        UserId::parse(&new_user_id()).unwrap(),
-        UserId::parse(&new_user_id()).unwrap(),
-    );
+    let (alice, bob) = (UserId::parse(&new_user_id()).unwrap(), UserId::parse(&new_user_id()).unwrap());
     let at = now_ms();
     let mut ids = Vec::new();
     // Three in the same millisecond, one later: ties fall back to the id.
-    for (i, when) in [at, at, at, at + Duration::seconds(1)]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, when) in [at, at, at, at + Duration::seconds(1)].into_iter().enumerate() {
         let new = NewNotification {
             user_id: alice.clone(),
             message: text(&format!("m{i} 알림 ✅")),
@@ -42,178 +36,75 @@ async fn notifications_are_per_user_newest_first_with_stable_ties(stores: Stores
         };
         ids.push(store.create(&new, when).await.unwrap().notification_id);
     }
-    store
-        .create(
-            &NewNotification {
-                user_id: bob.clone(),
-                message: text("bob"),
-                link: None,
-            },
-            at,
-        )
-        .await
-        .unwrap();
+    store.create(&NewNotification { user_id: bob.clone(), message: text("bob"), link: None }, at).await.unwrap();
 
     let first = store.list(&alice, false, limit(2), None).await.unwrap();
     let got: Vec<_> = first.items.iter().map(|n| n.notification_id).collect();
     assert_eq!(got, [ids[3], ids[2]]);
     assert_eq!(first.items[1].message, "m2 알림 ✅");
-    assert_eq!(
-        first.items[1].created_at, at,
-        "time survives the round trip exactly"
-    );
-    let second = store
-        .list(&alice, false, limit(2), first.next_cursor)
-        .await
-        .unwrap();
+    assert_eq!(first.items[1].created_at, at, "time survives the round trip exactly");
+    let second = store.list(&alice, false, limit(2), first.next_cursor).await.unwrap();
     let got: Vec<_> = second.items.iter().map(|n| n.notification_id).collect();
     assert_eq!(got, [ids[1], ids[0]]);
     assert_eq!(second.next_cursor, None);
 
     assert_eq!(store.unread_count(&alice).await.unwrap(), 4);
     let bobs_id = store.list(&bob, false, limit(5), None).await.unwrap().items[0].notification_id;
-    let changed = store
-        .mark_read(
-            &alice,
-            &MarkRead::Ids(vec![ids[0], ids[1], bobs_id]),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+    let changed = store.mark_read(&alice, &MarkRead::Ids(vec![ids[0], ids[1], bobs_id]), now_ms()).await.unwrap();
     assert_eq!(changed, 2, "bob's notification is not alice's to clear");
     assert_eq!(store.unread_count(&bob).await.unwrap(), 1);
     let unread = store.list(&alice, true, limit(10), None).await.unwrap();
-    assert_eq!(
-        unread
-            .items
-            .iter()
-            .map(|n| n.notification_id)
-            .collect::<Vec<_>>(),
-        [ids[3], ids[2]]
-    );
-    assert_eq!(
-        store
-            .mark_read(&alice, &MarkRead::All, now_ms())
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(unread.items.iter().map(|n| n.notification_id).collect::<Vec<_>>(), [ids[3], ids[2]]);
+    assert_eq!(store.mark_read(&alice, &MarkRead::All, now_ms()).await.unwrap(), 2);
     assert_eq!(store.unread_count(&alice).await.unwrap(), 0);
 }
 
 async fn notices_round_trip_and_guard_updates(stores: Stores) {
     let store = stores.notices.as_ref();
     let at = now_ms();
-    let draft = NoticeDraft {
-        title: text("점검 🔧 𝄞"),
-        content: text("본문\n둘째 줄"),
-    };
+    let draft = NoticeDraft { title: text("점검 🔧 𝄞"), content: text("본문\n둘째 줄") };
     let notice = store.create(&draft, at).await.unwrap();
-    assert_eq!(
-        store.get(notice.notice_id).await.unwrap().as_ref(),
-        Some(&notice)
-    );
+    assert_eq!(store.get(notice.notice_id).await.unwrap().as_ref(), Some(&notice));
     assert_eq!(notice.title, "점검 🔧 𝄞");
 
-    let edit = NoticeDraft {
-        title: text("edited"),
-        content: text("new body"),
-    };
+    let edit = NoticeDraft { title: text("edited"), content: text("new body") };
     let later = at + Duration::milliseconds(5);
-    let stale = store
-        .update(
-            notice.notice_id,
-            &edit,
-            at - Duration::milliseconds(1),
-            later,
-        )
-        .await
-        .unwrap();
+    let stale = store.update(notice.notice_id, &edit, at - Duration::milliseconds(1), later).await.unwrap();
     assert_eq!(stale, Guarded::Stale);
-    let missing = store
-        .update(notice.notice_id + 1000, &edit, at, later)
-        .await
-        .unwrap();
+    let missing = store.update(notice.notice_id + 1000, &edit, at, later).await.unwrap();
     assert_eq!(missing, Guarded::Missing);
-    let Guarded::Updated(updated) = store
-        .update(notice.notice_id, &edit, at, later)
-        .await
-        .unwrap()
-    else {
+    let Guarded::Updated(updated) = store.update(notice.notice_id, &edit, at, later).await.unwrap() else {
         panic!("update with the current version must apply");
     };
-    assert_eq!(
-        (
-            updated.title.as_str(),
-            updated.updated_at,
-            updated.created_at
-        ),
-        ("edited", later, at)
-    );
-    assert_eq!(
-        store
-            .update(notice.notice_id, &edit, at, later)
-            .await
-            .unwrap(),
-        Guarded::Stale,
-        "old version again"
-    );
+    assert_eq!((updated.title.as_str(), updated.updated_at, updated.created_at), ("edited", later, at));
+    assert_eq!(store.update(notice.notice_id, &edit, at, later).await.unwrap(), Guarded::Stale, "old version again");
 
     let newer = store.create(&draft, at).await.unwrap();
-    assert_eq!(
-        store.latest().await.unwrap().unwrap().notice_id,
-        newer.notice_id,
-        "same time: higher id wins"
-    );
+    assert_eq!(store.latest().await.unwrap().unwrap().notice_id, newer.notice_id, "same time: higher id wins");
     assert!(store.delete(notice.notice_id).await.unwrap());
     assert!(!store.delete(notice.notice_id).await.unwrap());
     assert_eq!(store.get(notice.notice_id).await.unwrap(), None);
-    let page = store
-        .list(
-            limit(1),
-            Some(Cursor::at_instant(&(at + Duration::days(1)), 0)),
-        )
-        .await
-        .unwrap();
+    let page = store.list(limit(1), Some(Cursor::at_instant(&(at + Duration::days(1)), 0))).await.unwrap();
     assert_eq!(page.items[0].notice_id, newer.notice_id);
 }
 
 async fn banner_windows_are_half_open(stores: Stores) {
     let store = stores.banners.as_ref();
     let now = now_ms();
-    let draft =
-        |title: &str, start: Option<i64>, end: Option<i64>, active: bool, order: i32| BannerDraft {
-            title: text(title),
-            link: None,
-            image_url: Link::parse("https://cdn.example/x.png").unwrap(),
-            is_active: active,
-            sort_order: order,
-            start_at: start.map(|s| now + Duration::milliseconds(s)),
-            end_at: end.map(|e| now + Duration::milliseconds(e)),
-        };
-    store
-        .create(&draft("starts-now", Some(0), None, true, 0), now)
-        .await
-        .unwrap();
-    store
-        .create(&draft("ends-now", None, Some(0), true, 0), now)
-        .await
-        .unwrap();
-    store
-        .create(&draft("ends-soon", Some(-10), Some(1), true, -1), now)
-        .await
-        .unwrap();
-    store
-        .create(&draft("off", None, None, false, 0), now)
-        .await
-        .unwrap();
-    let visible: Vec<_> = store
-        .list_visible(now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|b| b.title)
-        .collect();
+    let draft = |title: &str, start: Option<i64>, end: Option<i64>, active: bool, order: i32| BannerDraft {
+        title: text(title),
+        link: None,
+        image_url: Link::parse("https://cdn.example/x.png").unwrap(),
+        is_active: active,
+        sort_order: order,
+        start_at: start.map(|s| now + Duration::milliseconds(s)),
+        end_at: end.map(|e| now + Duration::milliseconds(e)),
+    };
+    store.create(&draft("starts-now", Some(0), None, true, 0), now).await.unwrap();
+    store.create(&draft("ends-now", None, Some(0), true, 0), now).await.unwrap();
+    store.create(&draft("ends-soon", Some(-10), Some(1), true, -1), now).await.unwrap();
+    store.create(&draft("off", None, None, false, 0), now).await.unwrap();
+    let visible: Vec<_> = store.list_visible(now).await.unwrap().into_iter().map(|b| b.title).collect();
     assert_eq!(visible, ["ends-soon", "starts-now"]);
     assert_eq!(store.list_all().await.unwrap().len(), 4);
 }
@@ -233,52 +124,25 @@ async fn events_filter_by_bounds_and_page_by_start(stores: Stores) {
         end_date: end,
     };
     let at = now_ms();
-    store
-        .create(&draft("a", EventCategory::Hackathon, d(1), d(2)), at)
-        .await
-        .unwrap();
-    store
-        .create(&draft("b", EventCategory::Contest, d(10), d(20)), at)
-        .await
-        .unwrap();
-    store
-        .create(&draft("c", EventCategory::Hackathon, d(10), d(10)), at)
-        .await
-        .unwrap();
-    store
-        .create(&draft("d", EventCategory::Bootcamp, d(25), d(28)), at)
-        .await
-        .unwrap();
+    store.create(&draft("a", EventCategory::Hackathon, d(1), d(2)), at).await.unwrap();
+    store.create(&draft("b", EventCategory::Contest, d(10), d(20)), at).await.unwrap();
+    store.create(&draft("c", EventCategory::Hackathon, d(10), d(10)), at).await.unwrap();
+    store.create(&draft("d", EventCategory::Bootcamp, d(25), d(28)), at).await.unwrap();
 
     let titles = |page: &shared::domain::Page<shared::domain::event::Event>| {
-        page.items
-            .iter()
-            .map(|e| e.title.clone())
-            .collect::<Vec<_>>()
+        page.items.iter().map(|e| e.title.clone()).collect::<Vec<_>>()
     };
     let ongoing = EventFilter::new(None, Some(EventStatus::Ongoing), None, None, d(10));
-    assert_eq!(
-        titles(&store.list(&ongoing, limit(10), None).await.unwrap()),
-        ["b", "c"]
-    );
+    assert_eq!(titles(&store.list(&ongoing, limit(10), None).await.unwrap()), ["b", "c"]);
     let hack = EventFilter::new(Some(EventCategory::Hackathon), None, None, None, d(10));
-    assert_eq!(
-        titles(&store.list(&hack, limit(10), None).await.unwrap()),
-        ["a", "c"]
-    );
+    assert_eq!(titles(&store.list(&hack, limit(10), None).await.unwrap()), ["a", "c"]);
     let overlap = EventFilter::new(None, None, Some(d(15)), Some(d(26)), d(1));
-    assert_eq!(
-        titles(&store.list(&overlap, limit(10), None).await.unwrap()),
-        ["b", "d"]
-    );
+    assert_eq!(titles(&store.list(&overlap, limit(10), None).await.unwrap()), ["b", "d"]);
 
     let everything = EventFilter::new(None, None, None, None, d(1));
     let first = store.list(&everything, limit(2), None).await.unwrap();
     assert_eq!(titles(&first), ["a", "b"]);
-    let second = store
-        .list(&everything, limit(2), first.next_cursor)
-        .await
-        .unwrap();
+    let second = store.list(&everything, limit(2), first.next_cursor).await.unwrap();
     assert_eq!(titles(&second), ["c", "d"]);
     assert_eq!(second.next_cursor, None);
 
@@ -286,22 +150,12 @@ async fn events_filter_by_bounds_and_page_by_start(stores: Stores) {
     assert_eq!(event.method.as_deref(), Some("온라인"));
     let mut edit = draft("c2", EventCategory::Conference, d(11), d(12));
     edit.location = Some(text("대전"));
-    let Guarded::Updated(updated) = store
-        .update(
-            event.event_id,
-            &edit,
-            event.updated_at,
-            at + Duration::seconds(1),
-        )
-        .await
-        .unwrap()
+    let Guarded::Updated(updated) =
+        store.update(event.event_id, &edit, event.updated_at, at + Duration::seconds(1)).await.unwrap()
     else {
         panic!("fresh version applies");
     };
-    assert_eq!(
-        (updated.category, updated.location.as_deref()),
-        (EventCategory::Conference, Some("대전"))
-    );
+    assert_eq!((updated.category, updated.location.as_deref()), (EventCategory::Conference, Some("대전")));
     assert!(store.delete(event.event_id).await.unwrap());
     assert_eq!(store.get(event.event_id).await.unwrap(), None);
 }
@@ -391,61 +245,30 @@ mod chat {
     async fn same_millisecond_messages_are_both_kept(stores: ChatStores) {
         let at = now_ms();
         for id in ["a", "b"] {
-            let saved = stores
-                .messages
-                .save(&message(7, id, at, "동시에 ✌️"), false)
-                .await
-                .unwrap();
+            let saved = stores.messages.save(&message(7, id, at, "동시에 ✌️"), false).await.unwrap();
             assert!(matches!(saved, Saved::Created(_)));
         }
-        let page = stores
-            .messages
-            .history(7, &HistoryQuery::latest(10))
-            .await
-            .unwrap();
+        let page = stores.messages.history(7, &HistoryQuery::latest(10)).await.unwrap();
         assert_eq!(ids(&page.messages), ["a", "b"]);
         assert_eq!(page.messages[0].message, "동시에 ✌️");
         assert_eq!(page.messages[0].timestamp, at);
         assert!(!page.has_more);
         // Other projects see nothing.
-        assert!(
-            stores
-                .messages
-                .history(8, &HistoryQuery::latest(10))
-                .await
-                .unwrap()
-                .messages
-                .is_empty()
-        );
+        assert!(stores.messages.history(8, &HistoryQuery::latest(10)).await.unwrap().messages.is_empty());
+        // The save moved the sender's room to the message's time.
+        let rooms = stores.rooms.rooms("3f2504e0-4f89-11d3-9a0c-0305e82c3301").await.unwrap();
+        assert_eq!(rooms.iter().map(|r| (r.project_id, r.updated_at)).collect::<Vec<_>>(), [(7, at)]);
     }
 
     async fn client_ids_make_saves_idempotent(stores: ChatStores) {
         let first = message(3, "client-1", now_ms(), "first");
-        assert_eq!(
-            stores.messages.save(&first, true).await.unwrap(),
-            Saved::Created(first.clone())
-        );
-        let retry = message(
-            3,
-            "client-1",
-            now_ms() + Duration::seconds(2),
-            "retried later",
-        );
-        assert_eq!(
-            stores.messages.save(&retry, true).await.unwrap(),
-            Saved::Existing(first.clone())
-        );
+        assert_eq!(stores.messages.save(&first, true).await.unwrap(), Saved::Created(first.clone()));
+        let retry = message(3, "client-1", now_ms() + Duration::seconds(2), "retried later");
+        assert_eq!(stores.messages.save(&retry, true).await.unwrap(), Saved::Existing(first.clone()));
         // The same id in another project is another message.
         let elsewhere = message(4, "client-1", now_ms(), "other project");
-        assert!(matches!(
-            stores.messages.save(&elsewhere, true).await.unwrap(),
-            Saved::Created(_)
-        ));
-        let page = stores
-            .messages
-            .history(3, &HistoryQuery::latest(10))
-            .await
-            .unwrap();
+        assert!(matches!(stores.messages.save(&elsewhere, true).await.unwrap(), Saved::Created(_)));
+        let page = stores.messages.history(3, &HistoryQuery::latest(10)).await.unwrap();
         assert_eq!(ids(&page.messages), ["client-1"]);
         assert_eq!(page.messages[0].message, "first");
     }
@@ -455,24 +278,14 @@ mod chat {
         let mut expected = Vec::new();
         for i in 0..1000 {
             // Pairs share a millisecond, so ties are exercised throughout.
-            let m = message(
-                42,
-                &format!("m{i:04}"),
-                start + Duration::milliseconds(i / 2),
-                "x",
-            );
+            let m = message(42, &format!("m{i:04}"), start + Duration::milliseconds(i / 2), "x");
             stores.messages.save(&m, false).await.unwrap();
             expected.push(m.message_id);
         }
         let mut backwards = Vec::new();
         let mut position = HistoryPosition::Latest;
         loop {
-            let q = HistoryQuery {
-                position: position.clone(),
-                from: None,
-                to: None,
-                limit: 100,
-            };
+            let q = HistoryQuery { position: position.clone(), from: None, to: None, limit: 100 };
             let page = stores.messages.history(42, &q).await.unwrap();
             let mut chunk = ids(&page.messages);
             chunk.extend(backwards);
@@ -489,12 +302,7 @@ mod chat {
         forwards.push("m0000".into());
         let mut position = HistoryPosition::After(oldest);
         loop {
-            let q = HistoryQuery {
-                position: position.clone(),
-                from: None,
-                to: None,
-                limit: 100,
-            };
+            let q = HistoryQuery { position: position.clone(), from: None, to: None, limit: 100 };
             let page = stores.messages.history(42, &q).await.unwrap();
             forwards.extend(ids(&page.messages));
             match page.messages.last() {
@@ -513,41 +321,20 @@ mod chat {
             limit: 100,
         };
         let page = stores.messages.history(42, &q).await.unwrap();
-        assert_eq!(
-            ids(&page.messages),
-            ["m0020", "m0021", "m0022", "m0023", "m0024", "m0025"]
-        );
+        assert_eq!(ids(&page.messages), ["m0020", "m0021", "m0022", "m0023", "m0024", "m0025"]);
     }
 
     async fn rooms_follow_the_latest_activity(stores: ChatStores) {
         let user = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
         let t0 = parse_instant("2026-11-20T00:00:00Z").unwrap();
         stores.rooms.touch(user, 1, t0).await.unwrap();
-        stores
-            .rooms
-            .touch(user, 2, t0 + Duration::minutes(5))
-            .await
-            .unwrap();
-        stores
-            .rooms
-            .touch(user, 1, t0 + Duration::minutes(9))
-            .await
-            .unwrap();
+        stores.rooms.touch(user, 2, t0 + Duration::minutes(5)).await.unwrap();
+        stores.rooms.touch(user, 1, t0 + Duration::minutes(9)).await.unwrap();
         // A late, older touch never moves a room backwards.
-        stores
-            .rooms
-            .touch(user, 1, t0 + Duration::minutes(1))
-            .await
-            .unwrap();
+        stores.rooms.touch(user, 1, t0 + Duration::minutes(1)).await.unwrap();
         let rooms = stores.rooms.rooms(user).await.unwrap();
         let got: Vec<_> = rooms.iter().map(|r| (r.project_id, r.updated_at)).collect();
-        assert_eq!(
-            got,
-            [
-                (1, t0 + Duration::minutes(9)),
-                (2, t0 + Duration::minutes(5))
-            ]
-        );
+        assert_eq!(got, [(1, t0 + Duration::minutes(9)), (2, t0 + Duration::minutes(5))]);
         assert!(stores.rooms.rooms("someone-else").await.unwrap().is_empty());
     }
 
@@ -569,49 +356,16 @@ mod chat {
         ] {
             stores.connections.put(&c).await.unwrap();
         }
-        let mut in_project: Vec<_> = stores
-            .connections
-            .by_project(10, now)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.connection_id)
-            .collect();
+        let mut in_project: Vec<_> =
+            stores.connections.by_project(10, now).await.unwrap().into_iter().map(|c| c.connection_id).collect();
         in_project.sort();
-        assert_eq!(
-            in_project,
-            ["c1=", "c2="],
-            "expired rows are skipped before TTL removes them"
-        );
-        let mut of_user: Vec<_> = stores
-            .connections
-            .by_user("u1", now)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.connection_id)
-            .collect();
+        assert_eq!(in_project, ["c1=", "c2="], "expired rows are skipped before TTL removes them");
+        let mut of_user: Vec<_> =
+            stores.connections.by_user("u1", now).await.unwrap().into_iter().map(|c| c.connection_id).collect();
         of_user.sort();
         assert_eq!(of_user, ["c1=", "c3="]);
-        assert_eq!(
-            stores
-                .connections
-                .get("c2=")
-                .await
-                .unwrap()
-                .unwrap()
-                .display_name,
-            "민수"
-        );
-        assert_eq!(
-            stores
-                .connections
-                .remove("c2=")
-                .await
-                .unwrap()
-                .map(|c| c.user_id),
-            Some("u2".into())
-        );
+        assert_eq!(stores.connections.get("c2=").await.unwrap().unwrap().display_name, "민수");
+        assert_eq!(stores.connections.remove("c2=").await.unwrap().map(|c| c.user_id), Some("u2".into()));
         assert_eq!(stores.connections.remove("c2=").await.unwrap(), None);
         assert_eq!(stores.connections.get("c2=").await.unwrap(), None);
     }
@@ -661,11 +415,7 @@ mod chat {
         let sdk = shared::aws::sdk_config(&config).await;
         let store = shared::aws::dynamo_store(&sdk, &config);
         let stores = ChatStores::dynamo(store);
-        let err = stores
-            .messages
-            .history(1, &HistoryQuery::latest(5))
-            .await
-            .unwrap_err();
+        let err = stores.messages.history(1, &HistoryQuery::latest(5)).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
 }

@@ -18,11 +18,7 @@ fn iso(at: chrono::DateTime<Utc>) -> String {
 async fn notices_are_created_by_admins_and_read_by_anyone() {
     let app = app().await;
     let created = app
-        .post(
-            "/notices",
-            &admin(),
-            json!({"title": "  서비스 점검 안내 🔧 ", "content": "3월 1일 02:00–04:00 점검"}),
-        )
+        .post("/notices", &admin(), json!({"title": "  서비스 점검 안내 🔧 ", "content": "3월 1일 02:00–04:00 점검"}))
         .await;
     let notice = created.assert_ok(201, "NOTICE_CREATED").clone();
     assert_eq!(notice["title"], "서비스 점검 안내 🔧", "trimmed");
@@ -34,16 +30,10 @@ async fn notices_are_created_by_admins_and_read_by_anyone() {
     let latest = app.get("/notices/latest", &Who::Anonymous).await;
     assert_eq!(latest.assert_ok(200, "LATEST_NOTICE"), &notice);
 
-    app.post(
-        "/notices",
-        &Who::Anonymous,
-        json!({"title": "t", "content": "c"}),
-    )
-    .await
-    .assert_error(401, "UNAUTHORIZED");
-    app.post("/notices", &user(), json!({"title": "t", "content": "c"}))
+    app.post("/notices", &Who::Anonymous, json!({"title": "t", "content": "c"}))
         .await
-        .assert_error(403, "FORBIDDEN");
+        .assert_error(401, "UNAUTHORIZED");
+    app.post("/notices", &user(), json!({"title": "t", "content": "c"})).await.assert_error(403, "FORBIDDEN");
 }
 
 #[tokio::test]
@@ -54,9 +44,7 @@ async fn notice_lookups_and_validation() {
     let none = app.get("/notices", &Who::Anonymous).await;
     assert_eq!(none.assert_ok(200, "NOTICES_LISTED"), &json!([]));
 
-    app.get("/notices/999999", &Who::Anonymous)
-        .await
-        .assert_error(404, "NOT_FOUND");
+    app.get("/notices/999999", &Who::Anonymous).await.assert_error(404, "NOT_FOUND");
     for bad in ["abc", "0", "-3", "1.5", "99999999999999999999"] {
         let reply = app.get(&format!("/notices/{bad}"), &Who::Anonymous).await;
         reply.assert_error(400, "INVALID_PATH_PARAMETER");
@@ -70,31 +58,15 @@ async fn notice_lookups_and_validation() {
         (json!({"title": "", "content": "c"}), "title"),
         (json!({"title": "가".repeat(101), "content": "c"}), "title"),
         (json!({"title": ["t"], "content": "c"}), "title"),
-        (
-            json!({"title": "t", "content": "c".repeat(20_001)}),
-            "content",
-        ),
+        (json!({"title": "t", "content": "c".repeat(20_001)}), "content"),
     ];
     for (body, field) in cases {
         let reply = app.post("/notices", &adm, body.clone()).await;
         reply.assert_error(422, "VALIDATION_FAILED");
         assert_eq!(reply.fields(), [field], "{body}");
     }
-    let longest = app
-        .post(
-            "/notices",
-            &adm,
-            json!({"title": "가".repeat(100), "content": "😀".repeat(20_000)}),
-        )
-        .await;
-    assert_eq!(
-        longest.assert_ok(201, "NOTICE_CREATED")["content"]
-            .as_str()
-            .unwrap()
-            .chars()
-            .count(),
-        20_000
-    );
+    let longest = app.post("/notices", &adm, json!({"title": "가".repeat(100), "content": "😀".repeat(20_000)})).await;
+    assert_eq!(longest.assert_ok(201, "NOTICE_CREATED")["content"].as_str().unwrap().chars().count(), 20_000);
 }
 
 #[tokio::test]
@@ -105,34 +77,16 @@ async fn latest_notice_is_deterministic_on_ties_and_lists_page() {
         title: BoundedText::parse(t, 1, 100).unwrap(),
         content: BoundedText::parse("body", 1, 100).unwrap(),
     };
-    let first = app
-        .stores
-        .notices
-        .create(&draft("first"), at)
-        .await
-        .unwrap();
-    let second = app
-        .stores
-        .notices
-        .create(&draft("second"), at)
-        .await
-        .unwrap();
+    let first = app.stores.notices.create(&draft("first"), at).await.unwrap();
+    let second = app.stores.notices.create(&draft("second"), at).await.unwrap();
     assert!(second.notice_id > first.notice_id);
     let latest = app.get("/notices/latest", &Who::Anonymous).await;
     assert_eq!(latest.assert_ok(200, "LATEST_NOTICE")["title"], "second");
 
     let page = app.get("/notices?limit=1", &Who::Anonymous).await;
     assert_eq!(page.assert_ok(200, "NOTICES_LISTED")[0]["title"], "second");
-    let cursor = page.body["meta"]["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let next = app
-        .get(
-            &format!("/notices?limit=1&cursor={cursor}"),
-            &Who::Anonymous,
-        )
-        .await;
+    let cursor = page.body["meta"]["next_cursor"].as_str().unwrap().to_owned();
+    let next = app.get(&format!("/notices?limit=1&cursor={cursor}"), &Who::Anonymous).await;
     assert_eq!(next.assert_ok(200, "NOTICES_LISTED")[0]["title"], "first");
     assert_eq!(next.body["meta"]["has_more"], false);
 }
@@ -144,24 +98,16 @@ async fn public_banners_are_active_and_in_window_in_display_order() {
     let now = Utc::now();
     let banner = |title: &str, extra: Value| {
         let mut body = json!({"title": title, "image_url": "https://cdn.portforge.dev/b.png"});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         body
     };
     let mut ids = std::collections::HashMap::new();
     for (title, extra) in [
         ("second-by-order", json!({"sort_order": 2})),
-        (
-            "first-by-order",
-            json!({"sort_order": 1, "link": "/events/3"}),
-        ),
+        ("first-by-order", json!({"sort_order": 1, "link": "/events/3"})),
         ("inactive", json!({"is_active": false})),
         ("future", json!({"start_at": iso(now + Duration::days(1))})),
-        (
-            "expired",
-            json!({"start_at": iso(now - Duration::days(3)), "end_at": iso(now - Duration::days(1))}),
-        ),
+        ("expired", json!({"start_at": iso(now - Duration::days(3)), "end_at": iso(now - Duration::days(1))})),
         (
             "open-window",
             json!({"sort_order": 2, "start_at": iso(now - Duration::days(1)), "end_at": iso(now + Duration::days(1))}),
@@ -185,29 +131,15 @@ async fn public_banners_are_active_and_in_window_in_display_order() {
 
     let defaults = &listed.body["data"][2];
     assert_eq!(defaults["is_active"], true);
-    assert!(
-        defaults["link"].is_null()
-            && defaults["start_at"].is_null()
-            && defaults["end_at"].is_null()
-    );
+    assert!(defaults["link"].is_null() && defaults["start_at"].is_null() && defaults["end_at"].is_null());
 
     // Turning a banner off hides it; deleting removes it.
-    let off = app
-        .patch(
-            &format!("/banners/{}", ids["first-by-order"]),
-            &adm,
-            json!({"is_active": false}),
-        )
-        .await;
+    let off = app.patch(&format!("/banners/{}", ids["first-by-order"]), &adm, json!({"is_active": false})).await;
     let off = off.assert_ok(200, "BANNER_UPDATED");
     assert_eq!(off["is_active"], false);
     assert_eq!(off["link"], "/events/3", "absent fields keep their value");
-    app.delete(&format!("/banners/{}", ids["open-window"]), &adm)
-        .await
-        .assert_ok(200, "BANNER_DELETED");
-    app.delete(&format!("/banners/{}", ids["open-window"]), &adm)
-        .await
-        .assert_error(404, "NOT_FOUND");
+    app.delete(&format!("/banners/{}", ids["open-window"]), &adm).await.assert_ok(200, "BANNER_DELETED");
+    app.delete(&format!("/banners/{}", ids["open-window"]), &adm).await.assert_error(404, "NOT_FOUND");
     let listed = app.get("/banners", &Who::Anonymous).await;
     assert_eq!(listed.body["meta"]["count"], 1);
 }
@@ -217,16 +149,16 @@ async fn banner_writes_validate_and_authorize() {
     let app = app().await;
     let adm = admin();
     let created = app
-        .post("/banners", &adm, json!({"title": "Spring", "image_url": "/img/spring.png", "link": "https://portforge.dev/e/1"}))
+        .post(
+            "/banners",
+            &adm,
+            json!({"title": "Spring", "image_url": "/img/spring.png", "link": "https://portforge.dev/e/1"}),
+        )
         .await;
-    let id = created.assert_ok(201, "BANNER_CREATED")["banner_id"]
-        .as_i64()
-        .unwrap();
+    let id = created.assert_ok(201, "BANNER_CREATED")["banner_id"].as_i64().unwrap();
     let uri = format!("/banners/{id}");
 
-    let cleared = app
-        .patch(&uri, &adm, json!({"link": null, "title": "봄 해커톤"}))
-        .await;
+    let cleared = app.patch(&uri, &adm, json!({"link": null, "title": "봄 해커톤"})).await;
     let cleared = cleared.assert_ok(200, "BANNER_UPDATED");
     assert!(cleared["link"].is_null());
     assert_eq!(cleared["title"], "봄 해커톤");
@@ -235,10 +167,7 @@ async fn banner_writes_validate_and_authorize() {
 
     let cases: Vec<(Value, &str)> = vec![
         (json!({}), "body"),
-        (
-            json!({"end_at": "2026-01-01T00:00:00Z", "start_at": "2026-02-01T00:00:00Z"}),
-            "end_at",
-        ),
+        (json!({"end_at": "2026-01-01T00:00:00Z", "start_at": "2026-02-01T00:00:00Z"}), "end_at"),
         (json!({"start_at": "yesterday"}), "start_at"),
         (json!({"sort_order": "1"}), "sort_order"),
         (json!({"sort_order": 2_000_000}), "sort_order"),
@@ -251,25 +180,13 @@ async fn banner_writes_validate_and_authorize() {
         reply.assert_error(422, "VALIDATION_FAILED");
         assert_eq!(reply.fields(), [field], "{body}");
     }
-    let create_missing = app
-        .post("/banners", &adm, json!({"title": "no image"}))
-        .await;
+    let create_missing = app.post("/banners", &adm, json!({"title": "no image"})).await;
     create_missing.assert_error(422, "VALIDATION_FAILED");
     assert_eq!(create_missing.fields(), ["image_url"]);
 
-    app.patch("/banners/424242", &adm, json!({"title": "x"}))
-        .await
-        .assert_error(404, "NOT_FOUND");
-    app.patch(&uri, &user(), json!({"title": "x"}))
-        .await
-        .assert_error(403, "FORBIDDEN");
-    app.delete(&uri, &user())
-        .await
-        .assert_error(403, "FORBIDDEN");
-    app.delete(&uri, &Who::Anonymous)
-        .await
-        .assert_error(401, "UNAUTHORIZED");
-    app.send("PATCH", &uri, &adm, Some("{title: 'x'}"))
-        .await
-        .assert_error(400, "MALFORMED_JSON");
+    app.patch("/banners/424242", &adm, json!({"title": "x"})).await.assert_error(404, "NOT_FOUND");
+    app.patch(&uri, &user(), json!({"title": "x"})).await.assert_error(403, "FORBIDDEN");
+    app.delete(&uri, &user()).await.assert_error(403, "FORBIDDEN");
+    app.delete(&uri, &Who::Anonymous).await.assert_error(401, "UNAUTHORIZED");
+    app.send("PATCH", &uri, &adm, Some("{title: 'x'}")).await.assert_error(400, "MALFORMED_JSON");
 }

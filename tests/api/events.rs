@@ -19,10 +19,7 @@ fn day(offset: i64) -> String {
 
 async fn create(app: &TestApp, title: &str, category: &str, start: i64, end: i64) -> Value {
     let body = json!({"title": title, "category": category, "start_date": day(start), "end_date": day(end)});
-    app.post("/events", &admin(), body)
-        .await
-        .assert_ok(201, "EVENT_CREATED")
-        .clone()
+    app.post("/events", &admin(), body).await.assert_ok(201, "EVENT_CREATED").clone()
 }
 
 fn titles(reply: &service_tests::Reply) -> Vec<String> {
@@ -49,16 +46,10 @@ async fn events_carry_korean_labels_and_codes() {
     assert_eq!(event["category_code"], "HACKATHON");
     assert_eq!(event["start_date"], "2026-12-05");
     assert_eq!(event["method"], "오프라인");
-    let fetched = app
-        .get(&format!("/events/{}", event["event_id"]), &Who::Anonymous)
-        .await;
+    let fetched = app.get(&format!("/events/{}", event["event_id"]), &Who::Anonymous).await;
     assert_eq!(fetched.assert_ok(200, "EVENT_FOUND"), &event);
-    app.get("/events/31337", &Who::Anonymous)
-        .await
-        .assert_error(404, "NOT_FOUND");
-    app.get("/events/x", &Who::Anonymous)
-        .await
-        .assert_error(400, "INVALID_PATH_PARAMETER");
+    app.get("/events/31337", &Who::Anonymous).await.assert_error(404, "NOT_FOUND");
+    app.get("/events/x", &Who::Anonymous).await.assert_error(400, "INVALID_PATH_PARAMETER");
 }
 
 #[tokio::test]
@@ -71,57 +62,26 @@ async fn filters_by_category_status_and_date_range_sorted_by_start() {
     create(&app, "upcoming-hack", "hackathon", 3, 4).await;
 
     let all = app.get("/events", &Who::Anonymous).await;
-    assert_eq!(
-        titles(&all),
-        [
-            "past-conf",
-            "ongoing-hack",
-            "today-only",
-            "upcoming-hack",
-            "upcoming-contest"
-        ]
-    );
+    assert_eq!(titles(&all), ["past-conf", "ongoing-hack", "today-only", "upcoming-hack", "upcoming-contest"]);
 
     assert_eq!(
         titles(&app.get("/events?status=upcoming", &Who::Anonymous).await),
         ["upcoming-hack", "upcoming-contest"]
     );
-    assert_eq!(
-        titles(&app.get("/events?status=ongoing", &Who::Anonymous).await),
-        ["ongoing-hack", "today-only"]
-    );
-    assert_eq!(
-        titles(&app.get("/events?status=past", &Who::Anonymous).await),
-        ["past-conf"]
-    );
+    assert_eq!(titles(&app.get("/events?status=ongoing", &Who::Anonymous).await), ["ongoing-hack", "today-only"]);
+    assert_eq!(titles(&app.get("/events?status=past", &Who::Anonymous).await), ["past-conf"]);
     assert_eq!(
         titles(&app.get("/events?category=HACKATHON", &Who::Anonymous).await),
         ["ongoing-hack", "upcoming-hack"]
     );
-    let by_label = app
-        .get(
-            "/events?category=%ED%95%B4%EC%BB%A4%ED%86%A4",
-            &Who::Anonymous,
-        )
-        .await;
+    let by_label = app.get("/events?category=%ED%95%B4%EC%BB%A4%ED%86%A4", &Who::Anonymous).await;
     assert_eq!(titles(&by_label), ["ongoing-hack", "upcoming-hack"]);
     assert_eq!(
-        titles(
-            &app.get(
-                "/events?category=hackathon&status=upcoming",
-                &Who::Anonymous
-            )
-            .await
-        ),
+        titles(&app.get("/events?category=hackathon&status=upcoming", &Who::Anonymous).await),
         ["upcoming-hack"]
     );
     // from/to keep events overlapping the range.
-    let range = app
-        .get(
-            &format!("/events?from={}&to={}", day(1), day(3)),
-            &Who::Anonymous,
-        )
-        .await;
+    let range = app.get(&format!("/events?from={}&to={}", day(1), day(3)), &Who::Anonymous).await;
     assert_eq!(titles(&range), ["ongoing-hack", "upcoming-hack"]);
 
     for (query, field) in [
@@ -165,13 +125,7 @@ async fn admins_edit_and_delete_events_with_validation() {
     let event = create(&app, "editable", "BOOTCAMP", 20, 30).await;
     let uri = format!("/events/{}", event["event_id"]);
 
-    let patched = app
-        .patch(
-            &uri,
-            &adm,
-            json!({"category": "컨퍼런스", "location": "부산", "end_date": day(25)}),
-        )
-        .await;
+    let patched = app.patch(&uri, &adm, json!({"category": "컨퍼런스", "location": "부산", "end_date": day(25)})).await;
     let patched = patched.assert_ok(200, "EVENT_UPDATED");
     assert_eq!(patched["category_code"], "CONFERENCE");
     assert_eq!(patched["location"], "부산");
@@ -183,28 +137,21 @@ async fn admins_edit_and_delete_events_with_validation() {
     bad.assert_error(422, "VALIDATION_FAILED");
     assert_eq!(bad.fields(), ["end_date"]);
     let create_bad = app
-        .post("/events", &adm, json!({"title": "x", "category": "MEETUP", "start_date": "2026-01-02", "end_date": "2026-01-01"}))
-        .await;
-    create_bad.assert_error(422, "VALIDATION_FAILED");
-    assert_eq!(create_bad.fields(), ["category", "end_date"]);
-    let missing = app
         .post(
             "/events",
             &adm,
-            json!({"title": "x", "category": "CONTEST", "start_date": "2026-01-02"}),
+            json!({"title": "x", "category": "MEETUP", "start_date": "2026-01-02", "end_date": "2026-01-01"}),
         )
         .await;
+    create_bad.assert_error(422, "VALIDATION_FAILED");
+    assert_eq!(create_bad.fields(), ["category", "end_date"]);
+    let missing =
+        app.post("/events", &adm, json!({"title": "x", "category": "CONTEST", "start_date": "2026-01-02"})).await;
     assert_eq!(missing.fields(), ["end_date"]);
 
-    app.patch(&uri, &user(), json!({"title": "mine"}))
-        .await
-        .assert_error(403, "FORBIDDEN");
-    app.post("/events", &Who::Anonymous, json!({}))
-        .await
-        .assert_error(401, "UNAUTHORIZED");
+    app.patch(&uri, &user(), json!({"title": "mine"})).await.assert_error(403, "FORBIDDEN");
+    app.post("/events", &Who::Anonymous, json!({})).await.assert_error(401, "UNAUTHORIZED");
     app.delete(&uri, &adm).await.assert_ok(200, "EVENT_DELETED");
-    app.get(&uri, &Who::Anonymous)
-        .await
-        .assert_error(404, "NOT_FOUND");
+    app.get(&uri, &Who::Anonymous).await.assert_error(404, "NOT_FOUND");
     app.delete(&uri, &adm).await.assert_error(404, "NOT_FOUND");
 }

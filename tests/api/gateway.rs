@@ -10,31 +10,17 @@ use shared::http::{ALL_GROUPS, CONTENT, NOTIFICATIONS};
 #[tokio::test]
 async fn health_answers_when_the_database_does() {
     let app = TestApp::mariadb(&ALL_GROUPS).await;
-    for uri in [
-        "/health",
-        "/notifications/health",
-        "/content/health",
-        "/events/health",
-        "/admin/health",
-    ] {
+    for uri in ["/health", "/notifications/health", "/content/health", "/events/health", "/admin/health"] {
         let reply = app.get(uri, &Who::Anonymous).await;
-        assert_eq!(
-            reply.assert_ok(200, "HEALTHY"),
-            &json!({"database": "ok"}),
-            "{uri}"
-        );
+        assert_eq!(reply.assert_ok(200, "HEALTHY"), &json!({"database": "ok"}), "{uri}");
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_database_is_503_never_a_fake_success() {
     let app = TestApp::over(TestDb::unreachable_mysql(), &ALL_GROUPS);
-    app.get("/health", &Who::Anonymous)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
-    app.get("/notices", &Who::Anonymous)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
+    app.get("/health", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
+    app.get("/notices", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.post("/notices", &admin(), json!({"title": "t", "content": "c"}))
         .await
         .assert_error(503, "SERVICE_UNAVAILABLE");
@@ -43,64 +29,31 @@ async fn an_unreachable_database_is_503_never_a_fake_success() {
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = TestApp::over(TestDb::sqlite(), &[NOTIFICATIONS]);
-    app.get("/nope", &Who::Anonymous)
-        .await
-        .assert_error(404, "ROUTE_NOT_FOUND");
+    app.get("/nope", &Who::Anonymous).await.assert_error(404, "ROUTE_NOT_FOUND");
     // Each function serves only its own group.
-    app.get("/events", &Who::Anonymous)
-        .await
-        .assert_error(404, "ROUTE_NOT_FOUND");
-    app.delete("/notifications", &Who::Anonymous)
-        .await
-        .assert_error(405, "METHOD_NOT_ALLOWED");
+    app.get("/events", &Who::Anonymous).await.assert_error(404, "ROUTE_NOT_FOUND");
+    app.delete("/notifications", &Who::Anonymous).await.assert_error(405, "METHOD_NOT_ALLOWED");
 }
 
 #[tokio::test]
 async fn identity_comes_only_from_authorizer_claims() {
     let app = TestApp::over(TestDb::sqlite(), &[CONTENT]);
     let claims = |pairs: &[(&str, &str)]| {
-        Who::Claims(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-        )
+        Who::Claims(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
     };
     let body = json!({"title": "t", "content": "c"});
     // No subject: anonymous, whatever else the claims say.
-    app.post(
-        "/notices",
-        &claims(&[("custom:role", "ADMIN")]),
-        body.clone(),
-    )
-    .await
-    .assert_error(401, "UNAUTHORIZED");
+    app.post("/notices", &claims(&[("custom:role", "ADMIN")]), body.clone()).await.assert_error(401, "UNAUTHORIZED");
     let sub = ("sub", "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
-    app.post(
-        "/notices",
-        &claims(&[sub, ("custom:role", "ADMIN")]),
-        body.clone(),
-    )
-    .await
-    .assert_ok(201, "NOTICE_CREATED");
-    app.post("/notices", &claims(&[sub, ("role", "ADMIN")]), body.clone())
+    app.post("/notices", &claims(&[sub, ("custom:role", "ADMIN")]), body.clone())
         .await
         .assert_ok(201, "NOTICE_CREATED");
-    app.post(
-        "/notices",
-        &claims(&[sub, ("cognito:groups", "[USER]")]),
-        body.clone(),
-    )
-    .await
-    .assert_error(403, "FORBIDDEN");
+    app.post("/notices", &claims(&[sub, ("role", "ADMIN")]), body.clone()).await.assert_ok(201, "NOTICE_CREATED");
+    app.post("/notices", &claims(&[sub, ("cognito:groups", "[USER]")]), body.clone())
+        .await
+        .assert_error(403, "FORBIDDEN");
     // A role smuggled in the body or the query changes nothing.
-    let smuggled = app
-        .post(
-            "/notices?role=ADMIN",
-            &claims(&[sub]),
-            json!({"title": "t", "content": "c"}),
-        )
-        .await;
+    let smuggled = app.post("/notices?role=ADMIN", &claims(&[sub]), json!({"title": "t", "content": "c"})).await;
     smuggled.assert_error(403, "FORBIDDEN");
 }
 
@@ -117,17 +70,9 @@ async fn every_sample_event_in_the_repo_is_served() {
         }
         let json = std::fs::read_to_string(&path).unwrap();
         let reply = app.send_event(&json).await;
-        assert!(
-            reply.status < 500,
-            "{name}: {} {}",
-            reply.status,
-            reply.body
-        );
+        assert!(reply.status < 500, "{name}: {} {}", reply.status, reply.body);
         assert!(reply.body["success"].is_boolean(), "{name}: {}", reply.body);
         served += 1;
     }
-    assert!(
-        served >= 8,
-        "expected a sample per route family, found {served}"
-    );
+    assert!(served >= 8, "expected a sample per route family, found {served}");
 }

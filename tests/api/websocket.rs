@@ -23,21 +23,12 @@ async fn setup() -> Ws {
     let dynamo = TestDynamo::new().await;
     let loopback = LoopbackConnections::start().await;
     let rt = realtime(dynamo.stores(), &loopback).await;
-    let state = WsState {
-        stores: dynamo.stores(),
-        posting: Posting::Fixed(rt.fanout),
-    };
-    Ws {
-        state,
-        loopback,
-        _dynamo: dynamo,
-    }
+    let state = WsState { stores: dynamo.stores(), posting: Posting::Fixed(rt.fanout) };
+    Ws { state, loopback, _dynamo: dynamo }
 }
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
 }
 
@@ -76,55 +67,26 @@ fn frame_event(connection_id: &str, body: &str) -> ApiGatewayWebsocketProxyReque
 impl Ws {
     /// Connects `id` to `project` as Alice (or `user`), and opens it on the loopback endpoint.
     async fn connect(&self, id: &str, project: &str, user: &str) {
-        let reply = self
-            .state
-            .handle(Route::Connect, connect_event(id, Some(project), Some(user)))
-            .await;
+        let reply = self.state.handle(Route::Connect, connect_event(id, Some(project), Some(user))).await;
         assert_eq!(reply.status_code, 200);
         self.loopback.open(id);
     }
 
     async fn frame(&self, id: &str, body: &str) {
-        let reply = self
-            .state
-            .handle(Route::Message, frame_event(id, body))
-            .await;
-        assert_eq!(
-            reply.status_code, 200,
-            "message routes always answer 200; errors go as frames"
-        );
+        let reply = self.state.handle(Route::Message, frame_event(id, body)).await;
+        assert_eq!(reply.status_code, 200, "message routes always answer 200; errors go as frames");
     }
 }
 
 #[tokio::test]
 async fn connect_stores_the_connection_and_posts_nothing() {
     let ws = setup().await;
-    let reply = ws
-        .state
-        .handle(Route::Connect, event(fixture("ws-connect.json")))
-        .await;
+    let reply = ws.state.handle(Route::Connect, event(fixture("ws-connect.json"))).await;
     assert_eq!(reply.status_code, 200);
-    let row = ws
-        .state
-        .stores
-        .connections
-        .get("L0SM9cOFvHcCIhw=")
-        .await
-        .unwrap()
-        .expect("row stored");
-    assert_eq!(
-        (
-            row.project_id,
-            row.user_id.as_str(),
-            row.display_name.as_str()
-        ),
-        (42, ALICE, "지민")
-    );
+    let row = ws.state.stores.connections.get("L0SM9cOFvHcCIhw=").await.unwrap().expect("row stored");
+    assert_eq!((row.project_id, row.user_id.as_str(), row.display_name.as_str()), (42, ALICE, "지민"));
     let ttl = row.expires_at - row.connected_at;
-    assert!(
-        ttl > Duration::hours(2) && ttl <= Duration::hours(3),
-        "{ttl}"
-    );
+    assert!(ttl > Duration::hours(2) && ttl <= Duration::hours(3), "{ttl}");
     assert_eq!(ws.loopback.total_posts(), 0, "$connect never posts");
 }
 
@@ -133,21 +95,14 @@ async fn connect_refuses_anonymous_non_users_and_bad_projects() {
     let ws = setup().await;
     for (e, status) in [
         (connect_event("c1", Some("42"), None), 401),
-        (
-            connect_event("c2", Some("42"), Some("projectsvc-client")),
-            403,
-        ),
+        (connect_event("c2", Some("42"), Some("projectsvc-client")), 403),
         (connect_event("c3", None, Some(ALICE)), 400),
         (connect_event("c4", Some("abc"), Some(ALICE)), 400),
         (connect_event("c5", Some("0"), Some(ALICE)), 400),
         (connect_event("c6", Some("-4"), Some(ALICE)), 400),
     ] {
         let id = e.request_context.connection_id.clone().unwrap();
-        assert_eq!(
-            ws.state.handle(Route::Connect, e).await.status_code,
-            status,
-            "{id}"
-        );
+        assert_eq!(ws.state.handle(Route::Connect, e).await.status_code, status, "{id}");
         assert_eq!(ws.state.stores.connections.get(&id).await.unwrap(), None);
     }
 }
@@ -162,21 +117,12 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
 
     let mut e = fixture("ws-message.json");
     e["requestContext"]["connectionId"] = json!("alice=");
-    assert_eq!(
-        ws.state
-            .handle(Route::Message, event(e.clone()))
-            .await
-            .status_code,
-        200
-    );
+    assert_eq!(ws.state.handle(Route::Message, event(e.clone())).await.status_code, 200);
 
     let to_alice = ws.loopback.received("alice=");
     let to_bob = ws.loopback.received("bob=");
     assert_eq!(to_alice.len(), 1);
-    assert_eq!(
-        to_alice, to_bob,
-        "everyone, the sender included, gets the same frame"
-    );
+    assert_eq!(to_alice, to_bob, "everyone, the sender included, gets the same frame");
     let frame = &to_bob[0];
     assert_eq!(frame["type"], "message");
     assert_eq!(frame["message_id"], "web-7f3a9c");
@@ -188,10 +134,7 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
     assert!(ws.loopback.received("carol=").is_empty());
 
     // A retried frame with the same id answers the sender with the stored message only.
-    assert_eq!(
-        ws.state.handle(Route::Message, event(e)).await.status_code,
-        200
-    );
+    assert_eq!(ws.state.handle(Route::Message, event(e)).await.status_code, 200);
     assert_eq!(ws.loopback.received("alice=").len(), 2);
     assert_eq!(ws.loopback.received("alice=")[1], *frame);
     assert_eq!(ws.loopback.received("bob=").len(), 1);
@@ -201,8 +144,7 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
 async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
     let ws = setup().await;
     ws.connect("alice=", "42", ALICE).await;
-    ws.connect("bob=", "42", "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d")
-        .await;
+    ws.connect("bob=", "42", "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d").await;
     let oversized = format!(r#"{{"message":"{}"}}"#, "x".repeat(33 * 1024));
     let too_long = json!({ "message": "가".repeat(2001) }).to_string();
     let cases: Vec<(String, &str)> = vec![
@@ -216,20 +158,11 @@ async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
         (too_long, "VALIDATION_FAILED"),
         (r#"{"message":5}"#.into(), "VALIDATION_FAILED"),
         (r#"{}"#.into(), "VALIDATION_FAILED"),
-        (
-            r#"{"message":"hi","message_id":"has space"}"#.into(),
-            "VALIDATION_FAILED",
-        ),
+        (r#"{"message":"hi","message_id":"has space"}"#.into(), "VALIDATION_FAILED"),
         (r#"{"action":3}"#.into(), "VALIDATION_FAILED"),
         (r#"{"action":"dance"}"#.into(), "UNKNOWN_ACTION"),
-        (
-            r#"{"action":"history","after":"garbage"}"#.into(),
-            "VALIDATION_FAILED",
-        ),
-        (
-            r#"{"action":"history","limit":0}"#.into(),
-            "VALIDATION_FAILED",
-        ),
+        (r#"{"action":"history","after":"garbage"}"#.into(), "VALIDATION_FAILED"),
+        (r#"{"action":"history","limit":0}"#.into(), "VALIDATION_FAILED"),
     ];
     for (i, (body, code)) in cases.iter().enumerate() {
         ws.frame("alice=", body).await;
@@ -242,21 +175,9 @@ async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
     let mut binary = frame_event("alice=", "AAECAw==");
     binary.is_base64_encoded = true;
     ws.state.handle(Route::Message, binary).await;
-    assert_eq!(
-        ws.loopback.received("alice=").last().unwrap()["code"],
-        "BINARY_NOT_SUPPORTED"
-    );
-    assert!(
-        ws.loopback.received("bob=").is_empty(),
-        "errors never reach others"
-    );
-    let history = ws
-        .state
-        .stores
-        .messages
-        .history(42, &shared::domain::chat::HistoryQuery::latest(10))
-        .await
-        .unwrap();
+    assert_eq!(ws.loopback.received("alice=").last().unwrap()["code"], "BINARY_NOT_SUPPORTED");
+    assert!(ws.loopback.received("bob=").is_empty(), "errors never reach others");
+    let history = ws.state.stores.messages.history(42, &shared::domain::chat::HistoryQuery::latest(10)).await.unwrap();
     assert!(history.messages.is_empty(), "nothing was stored");
 }
 
@@ -265,75 +186,36 @@ async fn ping_history_catch_up_and_unknown_connections() {
     let ws = setup().await;
     ws.connect("alice=", "42", ALICE).await;
     ws.frame("alice=", r#"{"action":"ping"}"#).await;
-    assert_eq!(
-        ws.loopback.received("alice="),
-        vec![json!({"type": "pong"})]
-    );
+    assert_eq!(ws.loopback.received("alice="), vec![json!({"type": "pong"})]);
 
     for text in ["one", "two", "three"] {
-        ws.frame(
-            "alice=",
-            &json!({ "action": "sendMessage", "message": text }).to_string(),
-        )
-        .await;
+        ws.frame("alice=", &json!({ "action": "sendMessage", "message": text }).to_string()).await;
     }
-    let first_cursor = ws.loopback.received("alice=")[1]["cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ws.frame(
-        "alice=",
-        &json!({ "action": "history", "after": first_cursor }).to_string(),
-    )
-    .await;
+    let first_cursor = ws.loopback.received("alice=")[1]["cursor"].as_str().unwrap().to_owned();
+    ws.frame("alice=", &json!({ "action": "history", "after": first_cursor }).to_string()).await;
     let history = ws.loopback.received("alice=").last().unwrap().clone();
     assert_eq!(history["type"], "history");
-    let texts: Vec<_> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["message"].clone())
-        .collect();
+    let texts: Vec<_> = history["messages"].as_array().unwrap().iter().map(|m| m["message"].clone()).collect();
     assert_eq!(texts, [json!("two"), json!("three")]);
     assert_eq!(history["has_more"], false);
-    ws.frame("alice=", r#"{"action":"history","limit":2}"#)
-        .await;
+    ws.frame("alice=", r#"{"action":"history","limit":2}"#).await;
     let latest = ws.loopback.received("alice=").last().unwrap().clone();
     assert_eq!(latest["messages"].as_array().unwrap().len(), 2);
     assert_eq!(latest["has_more"], true);
 
     ws.loopback.open("stranger=");
     ws.frame("stranger=", r#"{"message":"hi"}"#).await;
-    assert_eq!(
-        ws.loopback.received("stranger=")[0]["code"],
-        "NOT_CONNECTED"
-    );
+    assert_eq!(ws.loopback.received("stranger=")[0]["code"], "NOT_CONNECTED");
 }
 
 #[tokio::test]
 async fn disconnect_removes_the_row_once() {
     let ws = setup().await;
-    ws.state
-        .handle(Route::Connect, event(fixture("ws-connect.json")))
-        .await;
-    let reply = ws
-        .state
-        .handle(Route::Disconnect, event(fixture("ws-disconnect.json")))
-        .await;
+    ws.state.handle(Route::Connect, event(fixture("ws-connect.json"))).await;
+    let reply = ws.state.handle(Route::Disconnect, event(fixture("ws-disconnect.json"))).await;
     assert_eq!(reply.status_code, 200);
-    assert_eq!(
-        ws.state
-            .stores
-            .connections
-            .get("L0SM9cOFvHcCIhw=")
-            .await
-            .unwrap(),
-        None
-    );
-    let again = ws
-        .state
-        .handle(Route::Disconnect, event(fixture("ws-disconnect.json")))
-        .await;
+    assert_eq!(ws.state.stores.connections.get("L0SM9cOFvHcCIhw=").await.unwrap(), None);
+    let again = ws.state.handle(Route::Disconnect, event(fixture("ws-disconnect.json"))).await;
     assert_eq!(again.status_code, 200);
 }
 
@@ -364,38 +246,13 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
     loopback.throttle("conn001=", 50);
     let listed = rt.fanout.project_connections(5, now).await.unwrap();
     assert_eq!(listed.len(), 200);
-    let report = rt
-        .fanout
-        .broadcast(&listed, &json!({"type": "message", "message": "hello"}))
-        .await;
-    assert_eq!(
-        report,
-        FanOutReport {
-            delivered: 179,
-            gone: 20,
-            failed: 1
-        }
-    );
-    assert_eq!(
-        loopback.received("conn000=").len(),
-        1,
-        "delivered after two 429s"
-    );
+    let report = rt.fanout.broadcast(&listed, &json!({"type": "message", "message": "hello"})).await;
+    assert_eq!(report, FanOutReport { delivered: 179, gone: 20, failed: 1 });
+    assert_eq!(loopback.received("conn000=").len(), 1, "delivered after two 429s");
     let left = rt.stores.connections.by_project(5, now).await.unwrap();
     assert_eq!(left.len(), 180, "exactly the gone rows were deleted");
-    assert!(
-        left.iter()
-            .all(|c| !c.connection_id.starts_with("conn") || !c.connection_id[4..7].ends_with('3'))
-    );
-    assert!(
-        rt.stores
-            .connections
-            .get("conn001=")
-            .await
-            .unwrap()
-            .is_some(),
-        "a failing post keeps its row"
-    );
+    assert!(left.iter().all(|c| !c.connection_id.starts_with("conn") || !c.connection_id[4..7].ends_with('3')));
+    assert!(rt.stores.connections.get("conn001=").await.unwrap().is_some(), "a failing post keeps its row");
 }
 
 /// template.yaml and the emulator setup (`DynamoStore::create_tables`) declare the same keys,
@@ -424,13 +281,31 @@ async fn template_tables_match_the_tables_the_code_creates() {
         let table = described.table().unwrap();
 
         let keys = |schema: &serde_yaml::Value| -> BTreeSet<(String, String)> {
-            schema.as_sequence().unwrap().iter().map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned())).collect()
+            schema
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
+                .collect()
         };
-        let actual_keys: BTreeSet<_> = table.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
+        let actual_keys: BTreeSet<_> = table
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
+            .collect();
         assert_eq!(keys(&declared["KeySchema"]), actual_keys, "{resource} keys");
 
-        let attrs: BTreeSet<(String, String)> = declared["AttributeDefinitions"].as_sequence().unwrap().iter().map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned())).collect();
-        let actual_attrs: BTreeSet<_> = table.attribute_definitions().iter().map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned())).collect();
+        let attrs: BTreeSet<(String, String)> = declared["AttributeDefinitions"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+            .collect();
+        let actual_attrs: BTreeSet<_> = table
+            .attribute_definitions()
+            .iter()
+            .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
+            .collect();
         assert_eq!(attrs, actual_attrs, "{resource} attributes");
 
         let declared_indexes: BTreeSet<(String, BTreeSet<(String, String)>)> = declared["GlobalSecondaryIndexes"]
@@ -440,7 +315,15 @@ async fn template_tables_match_the_tables_the_code_creates() {
         let actual_indexes: BTreeSet<_> = table
             .global_secondary_indexes()
             .iter()
-            .map(|i| (i.index_name().unwrap().to_owned(), i.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()))
+            .map(|i| {
+                (
+                    i.index_name().unwrap().to_owned(),
+                    i.key_schema()
+                        .iter()
+                        .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
+                        .collect(),
+                )
+            })
             .collect();
         assert_eq!(declared_indexes, actual_indexes, "{resource} indexes");
 

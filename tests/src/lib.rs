@@ -44,37 +44,26 @@ impl TestDb {
         let mut conn = MySqlConnection::connect(&server)
             .await
             .unwrap_or_else(|e| panic!("MariaDB at {server} is required for these tests: {e}"));
-        sqlx::raw_sql(&format!(
-            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        ))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
+        sqlx::raw_sql(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
         let _ = conn.close().await;
         Self {
-            settings: DatabaseSettings::MySql {
-                url: format!("{server}/{name}"),
-            },
+            settings: DatabaseSettings::MySql { url: format!("{server}/{name}") },
             cleanup: Cleanup::MySql { server, name },
         }
     }
 
     pub fn sqlite() -> Self {
         let dir = std::env::temp_dir().join(unique_name());
-        Self {
-            settings: DatabaseSettings::Sqlite {
-                path: dir.join("portforge.db"),
-            },
-            cleanup: Cleanup::Dir(dir),
-        }
+        Self { settings: DatabaseSettings::Sqlite { path: dir.join("portforge.db") }, cleanup: Cleanup::Dir(dir) }
     }
 
     /// A MySQL URL nothing listens on (loopback port 9): every query fails to connect.
     pub fn unreachable_mysql() -> Self {
         Self {
-            settings: DatabaseSettings::MySql {
-                url: "mysql://root@127.0.0.1:9/nothing".into(),
-            },
+            settings: DatabaseSettings::MySql { url: "mysql://root@127.0.0.1:9/nothing".into() },
             cleanup: Cleanup::Nothing,
         }
     }
@@ -99,16 +88,10 @@ impl Drop for TestDb {
                 let (server, name) = (server.clone(), name.clone());
                 // Drop runs inside the test's runtime: use a thread with its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     rt.block_on(async {
                         let mut conn = MySqlConnection::connect(&server).await.ok()?;
-                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                            .execute(&mut conn)
-                            .await
-                            .ok()
+                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&mut conn).await.ok()
                     })
                 })
                 .join();
@@ -145,10 +128,7 @@ pub fn admin() -> Who {
 }
 
 pub fn notify_service() -> Who {
-    Who::Service {
-        client_id: "projectsvc7h3k2".into(),
-        scopes: vec![Config::DEFAULT_NOTIFY_SCOPE.into()],
-    }
+    Who::Service { client_id: "projectsvc7h3k2".into(), scopes: vec![Config::DEFAULT_NOTIFY_SCOPE.into()] }
 }
 
 impl Who {
@@ -162,14 +142,10 @@ impl Who {
     fn authorizer(&self) -> Value {
         let (claims, scopes): (Value, Option<Vec<String>>) = match self {
             Who::Anonymous => return Value::Null,
-            Who::User(id) => (
-                json!({"sub": id, "cognito:groups": "[USER]", "token_use": "id", "email": "dev@portforge.dev"}),
-                None,
-            ),
-            Who::Admin(id) => (
-                json!({"sub": id, "cognito:groups": "[ADMIN USER]", "token_use": "id"}),
-                None,
-            ),
+            Who::User(id) => {
+                (json!({"sub": id, "cognito:groups": "[USER]", "token_use": "id", "email": "dev@portforge.dev"}), None)
+            }
+            Who::Admin(id) => (json!({"sub": id, "cognito:groups": "[ADMIN USER]", "token_use": "id"}), None),
             Who::Service { client_id, scopes } => (
                 json!({"sub": client_id, "client_id": client_id, "token_use": "access", "scope": scopes.join(" ")}),
                 Some(scopes.clone()),
@@ -225,11 +201,7 @@ impl Reply {
         assert_eq!(self.status, status, "body: {}", self.body);
         assert_eq!(self.body["success"], false, "body: {}", self.body);
         assert_eq!(self.body["code"], code, "body: {}", self.body);
-        assert!(
-            self.body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "body: {}",
-            self.body
-        );
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {}", self.body);
         assert!(self.body["data"].is_null(), "body: {}", self.body);
         self
     }
@@ -247,11 +219,7 @@ impl Reply {
     pub fn fields(&self) -> Vec<String> {
         self.body["details"]
             .as_array()
-            .map(|d| {
-                d.iter()
-                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
+            .map(|d| d.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
             .unwrap_or_default()
     }
 }
@@ -270,11 +238,7 @@ impl TestApp {
     }
 
     pub fn over(db: TestDb, groups: &[Group]) -> Self {
-        Self::with_config(
-            db,
-            groups,
-            Config::from_lookup(|_| None).expect("default config"),
-        )
+        Self::with_config(db, groups, Config::from_lookup(|_| None).expect("default config"))
     }
 
     pub fn with_config(db: TestDb, groups: &[Group], config: Config) -> Self {
@@ -282,17 +246,8 @@ impl TestApp {
     }
 
     /// The routers of `groups` with chat services (and a fresh relational database).
-    pub fn with_realtime(
-        db: TestDb,
-        groups: &[Group],
-        realtime: shared::services::chat::Realtime,
-    ) -> Self {
-        Self::assemble(
-            db,
-            groups,
-            Some(realtime),
-            Config::from_lookup(|_| None).expect("default config"),
-        )
+    pub fn with_realtime(db: TestDb, groups: &[Group], realtime: shared::services::chat::Realtime) -> Self {
+        Self::assemble(db, groups, Some(realtime), Config::from_lookup(|_| None).expect("default config"))
     }
 
     fn assemble(
@@ -302,10 +257,7 @@ impl TestApp {
         config: Config,
     ) -> Self {
         let stores = db.stores();
-        let router = router(
-            groups,
-            AppState::new(Some(stores.clone()), realtime, config),
-        );
+        let router = router(groups, AppState::new(Some(stores.clone()), realtime, config));
         Self { router, stores, db }
     }
 
@@ -316,27 +268,12 @@ impl TestApp {
     }
 
     pub async fn send_event(&self, event_json: &str) -> Reply {
-        let request =
-            lambda_http::request::from_str(event_json).expect("a valid API Gateway event");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible router");
+        let request = lambda_http::request::from_str(event_json).expect("a valid API Gateway event");
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
         assert!(
             content_type.starts_with("application/json"),
             "every reply is JSON; got {content_type:?}: {}",
@@ -394,9 +331,8 @@ mod chat_support {
 
     /// The emulator the tests use (`TEST_DYNAMODB_URL`, started by `scripts/test`).
     pub fn dynamodb_url() -> String {
-        std::env::var("TEST_DYNAMODB_URL").expect(
-            "TEST_DYNAMODB_URL must name a DynamoDB emulator; run the tests through scripts/test",
-        )
+        std::env::var("TEST_DYNAMODB_URL")
+            .expect("TEST_DYNAMODB_URL must name a DynamoDB emulator; run the tests through scripts/test")
     }
 
     /// Config pointing the AWS clients at the emulator, with fresh table names.
@@ -406,10 +342,7 @@ mod chat_support {
             ("DDB_ENDPOINT_URL", dynamodb_url()),
             ("DYNAMODB_TABLE_CHATS", format!("{prefix}_team_chats")),
             ("DYNAMODB_TABLE_ROOMS", format!("{prefix}_chat_rooms")),
-            (
-                "DYNAMODB_TABLE_CONNECTIONS",
-                format!("{prefix}_ws_connections"),
-            ),
+            ("DYNAMODB_TABLE_CONNECTIONS", format!("{prefix}_ws_connections")),
         ]);
         Config::from_lookup(|k| vars.get(k).cloned()).expect("emulator config")
     }
@@ -426,10 +359,7 @@ mod chat_support {
             let config = emulator_config();
             let sdk = shared::aws::sdk_config(&config).await;
             let store = shared::aws::dynamo_store(&sdk, &config);
-            store
-                .create_tables()
-                .await
-                .expect("create chat tables on the emulator");
+            store.create_tables().await.expect("create chat tables on the emulator");
             Self { config, sdk, store }
         }
 
@@ -484,40 +414,23 @@ mod chat_support {
         Path(id): Path<String>,
     ) -> (StatusCode, String) {
         if state.lock().expect("lock").open.contains(&id) {
-            (
-                StatusCode::OK,
-                r#"{"identity":{"sourceIp":"127.0.0.1"}}"#.into(),
-            )
+            (StatusCode::OK, r#"{"identity":{"sourceIp":"127.0.0.1"}}"#.into())
         } else {
             (StatusCode::GONE, String::new())
         }
     }
 
-    async fn delete_connection(
-        State(state): State<Arc<Mutex<Connections>>>,
-        Path(id): Path<String>,
-    ) -> StatusCode {
-        if state.lock().expect("lock").open.remove(&id) {
-            StatusCode::NO_CONTENT
-        } else {
-            StatusCode::GONE
-        }
+    async fn delete_connection(State(state): State<Arc<Mutex<Connections>>>, Path(id): Path<String>) -> StatusCode {
+        if state.lock().expect("lock").open.remove(&id) { StatusCode::NO_CONTENT } else { StatusCode::GONE }
     }
 
     impl LoopbackConnections {
         pub async fn start() -> Self {
             let state = Arc::new(Mutex::new(Connections::default()));
             let app = Router::new()
-                .route(
-                    "/@connections/{id}",
-                    post(post_frame)
-                        .get(get_connection)
-                        .delete(delete_connection),
-                )
+                .route("/@connections/{id}", post(post_frame).get(get_connection).delete(delete_connection))
                 .with_state(state.clone());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind loopback");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
             let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app).await;
@@ -530,21 +443,11 @@ mod chat_support {
         }
 
         pub fn throttle(&self, id: &str, times: u32) {
-            self.state
-                .lock()
-                .expect("lock")
-                .throttle
-                .insert(id.to_owned(), times);
+            self.state.lock().expect("lock").throttle.insert(id.to_owned(), times);
         }
 
         pub fn received(&self, id: &str) -> Vec<Value> {
-            self.state
-                .lock()
-                .expect("lock")
-                .received
-                .get(id)
-                .cloned()
-                .unwrap_or_default()
+            self.state.lock().expect("lock").received.get(id).cloned().unwrap_or_default()
         }
 
         pub fn total_posts(&self) -> usize {
@@ -556,11 +459,7 @@ mod chat_support {
     pub async fn realtime(stores: ChatStores, loopback: &LoopbackConnections) -> Realtime {
         let sdk = shared::aws::sdk_config(&emulator_config()).await;
         let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &loopback.endpoint));
-        let fanout = FanOut::new(
-            pusher,
-            stores.connections.clone(),
-            FanOut::DEFAULT_CONCURRENCY,
-        );
+        let fanout = FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY);
         Realtime { stores, fanout }
     }
 }

@@ -26,15 +26,11 @@ pub fn parse_project_id(raw: &str) -> Result<i64, String> {
 pub fn parse_client_message_id(raw: &str) -> Result<String, String> {
     let ok = !raw.is_empty()
         && raw.len() <= CLIENT_MESSAGE_ID_MAX_CHARS
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(raw.to_owned())
     } else {
-        Err(format!(
-            "must be 1 to {CLIENT_MESSAGE_ID_MAX_CHARS} characters of A-Z, a-z, 0-9, '-' or '_'"
-        ))
+        Err(format!("must be 1 to {CLIENT_MESSAGE_ID_MAX_CHARS} characters of A-Z, a-z, 0-9, '-' or '_'"))
     }
 }
 
@@ -99,20 +95,12 @@ impl Serialize for ChatMessage {
 const MILLIS_WIDTH: usize = 13;
 
 pub fn sort_key(at: &DateTime<Utc>, message_id: &str) -> String {
-    format!(
-        "m#{:0width$}#{message_id}",
-        at.timestamp_millis().max(0),
-        width = MILLIS_WIDTH
-    )
+    format!("m#{:0width$}#{message_id}", at.timestamp_millis().max(0), width = MILLIS_WIDTH)
 }
 
 /// The lowest sort key at or after `at` (for range bounds).
 pub fn sort_key_floor(at: &DateTime<Utc>) -> String {
-    format!(
-        "m#{:0width$}",
-        at.timestamp_millis().max(0),
-        width = MILLIS_WIDTH
-    )
+    format!("m#{:0width$}", at.timestamp_millis().max(0), width = MILLIS_WIDTH)
 }
 
 /// A key above every message at `at` (ids never contain `~`).
@@ -135,17 +123,9 @@ impl ChatCursor {
         let key = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = key.splitn(3, '#');
         let well_formed = parts.next() == Some("m")
-            && parts.next().is_some_and(|ms| {
-                ms.len() == MILLIS_WIDTH && ms.bytes().all(|b| b.is_ascii_digit())
-            })
-            && parts
-                .next()
-                .is_some_and(|id| parse_client_message_id(id).is_ok());
-        if well_formed {
-            Ok(Self(key))
-        } else {
-            Err(invalid())
-        }
+            && parts.next().is_some_and(|ms| ms.len() == MILLIS_WIDTH && ms.bytes().all(|b| b.is_ascii_digit()))
+            && parts.next().is_some_and(|id| parse_client_message_id(id).is_ok());
+        if well_formed { Ok(Self(key)) } else { Err(invalid()) }
     }
 }
 
@@ -170,24 +150,13 @@ pub struct HistoryQuery {
 
 impl HistoryQuery {
     pub fn latest(limit: u32) -> Self {
-        Self {
-            position: HistoryPosition::Latest,
-            from: None,
-            to: None,
-            limit,
-        }
+        Self { position: HistoryPosition::Latest, from: None, to: None, limit }
     }
 
     /// Inclusive sort-key bounds of the date range.
     pub fn key_range(&self) -> (String, String) {
-        let low = self
-            .from
-            .as_ref()
-            .map_or_else(|| "m#".to_owned(), sort_key_floor);
-        let high = self
-            .to
-            .as_ref()
-            .map_or_else(|| "m#~".to_owned(), sort_key_ceiling);
+        let low = self.from.as_ref().map_or_else(|| "m#".to_owned(), sort_key_floor);
+        let high = self.to.as_ref().map_or_else(|| "m#~".to_owned(), sort_key_ceiling);
         (low, high)
     }
 }
@@ -238,12 +207,9 @@ mod tests {
         assert!(sort_key_floor(&later) > sort_key_ceiling(&at));
         let cursor = ChatCursor(sort_key(&at, "msg-1"));
         assert_eq!(ChatCursor::decode(&cursor.encode()), Ok(cursor));
-        for bad in [
-            "",
-            "bm90LWEta2V5",
-            &URL_SAFE_NO_PAD.encode("m#12#x"),
-            &URL_SAFE_NO_PAD.encode("m#0000000000001#a b"),
-        ] {
+        for bad in
+            ["", "bm90LWEta2V5", &URL_SAFE_NO_PAD.encode("m#12#x"), &URL_SAFE_NO_PAD.encode("m#0000000000001#a b")]
+        {
             assert!(ChatCursor::decode(bad).is_err(), "{bad}");
         }
     }

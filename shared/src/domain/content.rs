@@ -68,12 +68,7 @@ impl CreateNoticeBody {
         let mut v = Validator::new();
         let title = v.check("title", title(&self.title));
         let content = v.check("content", notice_content(&self.content));
-        v.finish(|| {
-            Some(NoticeDraft {
-                title: title?,
-                content: content?,
-            })
-        })
+        v.finish(|| Some(NoticeDraft { title: title?, content: content? }))
     }
 }
 
@@ -90,26 +85,12 @@ impl PatchNoticeBody {
     /// The notice as it will be after the patch.
     pub fn apply(&self, current: &Notice) -> Result<NoticeDraft, Vec<FieldError>> {
         if self.title.is_none() && self.content.is_none() {
-            return Err(vec![FieldError::new(
-                "body",
-                "give at least one of: title, content",
-            )]);
+            return Err(vec![FieldError::new("body", "give at least one of: title, content")]);
         }
         let mut v = Validator::new();
-        let title = v.check(
-            "title",
-            title(self.title.as_deref().unwrap_or(&current.title)),
-        );
-        let content = v.check(
-            "content",
-            notice_content(self.content.as_deref().unwrap_or(&current.content)),
-        );
-        v.finish(|| {
-            Some(NoticeDraft {
-                title: title?,
-                content: content?,
-            })
-        })
+        let title = v.check("title", title(self.title.as_deref().unwrap_or(&current.title)));
+        let content = v.check("content", notice_content(self.content.as_deref().unwrap_or(&current.content)));
+        v.finish(|| Some(NoticeDraft { title: title?, content: content? }))
     }
 }
 
@@ -147,19 +128,11 @@ fn sort_order(n: i32) -> Result<i32, String> {
     if SORT_ORDER_RANGE.contains(&n) {
         Ok(n)
     } else {
-        Err(format!(
-            "must be from {} to {}",
-            SORT_ORDER_RANGE.start(),
-            SORT_ORDER_RANGE.end()
-        ))
+        Err(format!("must be from {} to {}", SORT_ORDER_RANGE.start(), SORT_ORDER_RANGE.end()))
     }
 }
 
-fn check_window(
-    v: &mut Validator,
-    start: Option<Option<DateTime<Utc>>>,
-    end: Option<Option<DateTime<Utc>>>,
-) {
+fn check_window(v: &mut Validator, start: Option<Option<DateTime<Utc>>>, end: Option<Option<DateTime<Utc>>>) {
     if let (Some(Some(start)), Some(Some(end))) = (start, end)
         && end <= start
     {
@@ -241,37 +214,17 @@ impl PatchBannerBody {
     /// The banner as it will be after the patch; absent fields keep their value, null clears.
     pub fn apply(&self, current: &Banner) -> Result<BannerDraft, Vec<FieldError>> {
         if self.is_empty() {
-            return Err(vec![FieldError::new(
-                "body",
-                "give at least one field to change",
-            )]);
+            return Err(vec![FieldError::new("body", "give at least one field to change")]);
         }
         let mut v = Validator::new();
-        let title = v.check(
-            "title",
-            title(self.title.as_deref().unwrap_or(&current.title)),
-        );
-        let image_url = v.check(
-            "image_url",
-            Link::parse(self.image_url.as_deref().unwrap_or(&current.image_url)),
-        );
+        let title = v.check("title", title(self.title.as_deref().unwrap_or(&current.title)));
+        let image_url = v.check("image_url", Link::parse(self.image_url.as_deref().unwrap_or(&current.image_url)));
         let link = match &self.link {
             Some(new) => v.check_opt("link", new.as_deref(), Link::parse),
             // Stored values were validated on the way in.
-            None => Some(
-                current
-                    .link
-                    .as_deref()
-                    .map(Link::parse)
-                    .transpose()
-                    .ok()
-                    .flatten(),
-            ),
+            None => Some(current.link.as_deref().map(Link::parse).transpose().ok().flatten()),
         };
-        let sort_order = v.check(
-            "sort_order",
-            sort_order(self.sort_order.unwrap_or(current.sort_order)),
-        );
+        let sort_order = v.check("sort_order", sort_order(self.sort_order.unwrap_or(current.sort_order)));
         let start_at = match &self.start_at {
             Some(new) => v.check_opt("start_at", new.as_deref(), parse_instant),
             None => Some(current.start_at),
@@ -318,8 +271,7 @@ mod tests {
 
     #[test]
     fn patch_keeps_absent_fields_and_clears_nulls() {
-        let patch: PatchBannerBody =
-            serde_json::from_value(json!({"link": null, "sort_order": 5})).unwrap();
+        let patch: PatchBannerBody = serde_json::from_value(json!({"link": null, "sort_order": 5})).unwrap();
         let draft = patch.apply(&banner()).unwrap();
         assert_eq!(draft.link, None);
         assert_eq!(draft.sort_order, 5);
@@ -329,8 +281,7 @@ mod tests {
 
     #[test]
     fn patch_checks_the_window_against_stored_values() {
-        let patch: PatchBannerBody =
-            serde_json::from_value(json!({"end_at": "2025-12-31T00:00:00Z"})).unwrap();
+        let patch: PatchBannerBody = serde_json::from_value(json!({"end_at": "2025-12-31T00:00:00Z"})).unwrap();
         let errors = patch.apply(&banner()).unwrap_err();
         assert_eq!(errors[0].field, "end_at");
     }

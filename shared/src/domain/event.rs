@@ -24,12 +24,7 @@ pub enum EventCategory {
 }
 
 impl EventCategory {
-    pub const ALL: [Self; 4] = [
-        Self::Hackathon,
-        Self::Conference,
-        Self::Contest,
-        Self::Bootcamp,
-    ];
+    pub const ALL: [Self; 4] = [Self::Hackathon, Self::Conference, Self::Contest, Self::Bootcamp];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -52,12 +47,9 @@ impl EventCategory {
     /// Accepts a code (any case) or the Korean label.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        Self::ALL
-            .into_iter()
-            .find(|c| c.code().eq_ignore_ascii_case(raw) || c.label() == raw)
-            .ok_or_else(|| {
-                "must be one of HACKATHON, CONFERENCE, CONTEST, BOOTCAMP (or 해커톤, 컨퍼런스, 공모전, 부트캠프)".into()
-            })
+        Self::ALL.into_iter().find(|c| c.code().eq_ignore_ascii_case(raw) || c.label() == raw).ok_or_else(|| {
+            "must be one of HACKATHON, CONFERENCE, CONTEST, BOOTCAMP (or 해커톤, 컨퍼런스, 공모전, 부트캠프)".into()
+        })
     }
 }
 
@@ -108,10 +100,7 @@ impl Serialize for Event {
         e.serialize_field("method", &self.method)?;
         e.serialize_field("location", &self.location)?;
         e.serialize_field("link", &self.link)?;
-        e.serialize_field(
-            "start_date",
-            &self.start_date.format("%Y-%m-%d").to_string(),
-        )?;
+        e.serialize_field("start_date", &self.start_date.format("%Y-%m-%d").to_string())?;
         e.serialize_field("end_date", &self.end_date.format("%Y-%m-%d").to_string())?;
         e.serialize_field("created_at", &format_iso(&self.created_at))?;
         e.serialize_field("updated_at", &format_iso(&self.updated_at))?;
@@ -169,18 +158,10 @@ impl CreateEventBody {
         let mut v = Validator::new();
         let title = v.check("title", text(TITLE_MAX_CHARS)(&self.title));
         let category = v.check("category", EventCategory::parse(&self.category));
-        let description = v.check_opt(
-            "description",
-            self.description.as_deref(),
-            text(DESCRIPTION_MAX_CHARS),
-        );
+        let description = v.check_opt("description", self.description.as_deref(), text(DESCRIPTION_MAX_CHARS));
         let image_url = v.check_opt("image_url", self.image_url.as_deref(), Link::parse);
         let method = v.check_opt("method", self.method.as_deref(), text(METHOD_MAX_CHARS));
-        let location = v.check_opt(
-            "location",
-            self.location.as_deref(),
-            text(LOCATION_MAX_CHARS),
-        );
+        let location = v.check_opt("location", self.location.as_deref(), text(LOCATION_MAX_CHARS));
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
         let start_date = v.check("start_date", parse_date(&self.start_date));
         let end_date = v.check("end_date", parse_date(&self.end_date));
@@ -240,59 +221,28 @@ impl PatchEventBody {
     /// The event as it will be after the patch; absent fields keep their value, null clears.
     pub fn apply(&self, current: &Event) -> Result<EventDraft, Vec<FieldError>> {
         if self.is_empty() {
-            return Err(vec![FieldError::new(
-                "body",
-                "give at least one field to change",
-            )]);
+            return Err(vec![FieldError::new("body", "give at least one field to change")]);
         }
         let mut v = Validator::new();
-        let title = v.check(
-            "title",
-            text(TITLE_MAX_CHARS)(self.title.as_deref().unwrap_or(&current.title)),
-        );
+        let title = v.check("title", text(TITLE_MAX_CHARS)(self.title.as_deref().unwrap_or(&current.title)));
         let category = match self.category.as_deref() {
             Some(raw) => v.check("category", EventCategory::parse(raw)),
             None => Some(current.category),
         };
-        let mut optional =
-            |field: &str,
-             patch: &Option<Option<String>>,
-             stored: &Option<String>,
-             parse: &dyn Fn(&str) -> Result<BoundedText, String>| {
-                let value = patch.as_ref().unwrap_or(stored);
-                v.check_opt(field, value.as_deref(), parse)
-            };
-        let description = optional(
-            "description",
-            &self.description,
-            &current.description,
-            &text(DESCRIPTION_MAX_CHARS),
-        );
-        let method = optional(
-            "method",
-            &self.method,
-            &current.method,
-            &text(METHOD_MAX_CHARS),
-        );
-        let location = optional(
-            "location",
-            &self.location,
-            &current.location,
-            &text(LOCATION_MAX_CHARS),
-        );
-        let image_url = v.check_opt(
-            "image_url",
-            self.image_url
-                .as_ref()
-                .unwrap_or(&current.image_url)
-                .as_deref(),
-            Link::parse,
-        );
-        let link = v.check_opt(
-            "link",
-            self.link.as_ref().unwrap_or(&current.link).as_deref(),
-            Link::parse,
-        );
+        let mut optional = |field: &str,
+                            patch: &Option<Option<String>>,
+                            stored: &Option<String>,
+                            parse: &dyn Fn(&str) -> Result<BoundedText, String>| {
+            let value = patch.as_ref().unwrap_or(stored);
+            v.check_opt(field, value.as_deref(), parse)
+        };
+        let description =
+            optional("description", &self.description, &current.description, &text(DESCRIPTION_MAX_CHARS));
+        let method = optional("method", &self.method, &current.method, &text(METHOD_MAX_CHARS));
+        let location = optional("location", &self.location, &current.location, &text(LOCATION_MAX_CHARS));
+        let image_url =
+            v.check_opt("image_url", self.image_url.as_ref().unwrap_or(&current.image_url).as_deref(), Link::parse);
+        let link = v.check_opt("link", self.link.as_ref().unwrap_or(&current.link).as_deref(), Link::parse);
         let start_date = match self.start_date.as_deref() {
             Some(raw) => v.check("start_date", parse_date(raw)),
             None => Some(current.start_date),
@@ -350,18 +300,12 @@ impl EventFilter {
             end_to: Self::LATEST,
         };
         match status {
-            Some(EventStatus::Upcoming) => {
-                f.start_from = today.checked_add_days(Days::new(1)).unwrap_or(Self::LATEST)
-            }
+            Some(EventStatus::Upcoming) => f.start_from = today.checked_add_days(Days::new(1)).unwrap_or(Self::LATEST),
             Some(EventStatus::Ongoing) => {
                 f.start_to = today;
                 f.end_from = today;
             }
-            Some(EventStatus::Past) => {
-                f.end_to = today
-                    .checked_sub_days(Days::new(1))
-                    .unwrap_or(Self::EARLIEST)
-            }
+            Some(EventStatus::Past) => f.end_to = today.checked_sub_days(Days::new(1)).unwrap_or(Self::EARLIEST),
             None => {}
         }
         if let Some(from) = from {
@@ -380,10 +324,7 @@ mod tests {
 
     #[test]
     fn categories_parse_from_code_or_label() {
-        assert_eq!(
-            EventCategory::parse("hackathon"),
-            Ok(EventCategory::Hackathon)
-        );
+        assert_eq!(EventCategory::parse("hackathon"), Ok(EventCategory::Hackathon));
         assert_eq!(EventCategory::parse("공모전"), Ok(EventCategory::Contest));
         assert!(EventCategory::parse("MEETUP").is_err());
     }
@@ -396,13 +337,7 @@ mod tests {
         }))
         .unwrap();
         let errors = body.validate().unwrap_err();
-        assert_eq!(
-            errors,
-            vec![FieldError::new(
-                "end_date",
-                "must be on or after start_date"
-            )]
-        );
+        assert_eq!(errors, vec![FieldError::new("end_date", "must be on or after start_date")]);
     }
 
     #[test]
@@ -411,10 +346,7 @@ mod tests {
         let ongoing = EventFilter::new(None, Some(EventStatus::Ongoing), None, None, today);
         assert_eq!((ongoing.start_to, ongoing.end_from), (today, today));
         let upcoming = EventFilter::new(None, Some(EventStatus::Upcoming), None, None, today);
-        assert_eq!(
-            upcoming.start_from,
-            NaiveDate::from_ymd_opt(2026, 5, 11).unwrap()
-        );
+        assert_eq!(upcoming.start_from, NaiveDate::from_ymd_opt(2026, 5, 11).unwrap());
         let past = EventFilter::new(None, Some(EventStatus::Past), None, None, today);
         assert_eq!(past.end_to, NaiveDate::from_ymd_opt(2026, 5, 9).unwrap());
     }

@@ -41,18 +41,9 @@ impl CreateNotificationBody {
     pub fn validate(self) -> Result<NewNotification, Vec<FieldError>> {
         let mut v = Validator::new();
         let user_id = v.check("user_id", UserId::parse(&self.user_id));
-        let message = v.check(
-            "message",
-            BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS),
-        );
+        let message = v.check("message", BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS));
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
-        v.finish(|| {
-            Some(NewNotification {
-                user_id: user_id?,
-                message: message?,
-                link: link?,
-            })
-        })
+        v.finish(|| Some(NewNotification { user_id: user_id?, message: message?, link: link? }))
     }
 }
 
@@ -76,19 +67,12 @@ pub struct MarkReadBody {
 impl MarkReadBody {
     pub fn validate(self) -> Result<MarkRead, Vec<FieldError>> {
         match (self.notification_ids, self.all) {
-            (Some(_), Some(_)) => Err(vec![FieldError::new(
-                "body",
-                "give either notification_ids or all, not both",
-            )]),
+            (Some(_), Some(_)) => Err(vec![FieldError::new("body", "give either notification_ids or all, not both")]),
             (None, Some(true)) => Ok(MarkRead::All),
-            (None, Some(false)) => Err(vec![FieldError::new(
-                "all",
-                "must be true when given; to mark some, send notification_ids",
-            )]),
-            (None, None) => Err(vec![FieldError::new(
-                "body",
-                "give notification_ids (a list of ids) or all: true",
-            )]),
+            (None, Some(false)) => {
+                Err(vec![FieldError::new("all", "must be true when given; to mark some, send notification_ids")])
+            }
+            (None, None) => Err(vec![FieldError::new("body", "give notification_ids (a list of ids) or all: true")]),
             (Some(mut ids), None) => {
                 if ids.is_empty() || ids.len() > MARK_READ_MAX_IDS {
                     return Err(vec![FieldError::new(
@@ -97,10 +81,7 @@ impl MarkReadBody {
                     )]);
                 }
                 if ids.iter().any(|id| *id <= 0) {
-                    return Err(vec![FieldError::new(
-                        "notification_ids",
-                        "ids are positive integers",
-                    )]);
+                    return Err(vec![FieldError::new("notification_ids", "ids are positive integers")]);
                 }
                 ids.sort_unstable();
                 ids.dedup();
@@ -123,18 +104,13 @@ mod tests {
     use super::*;
 
     fn mark(json: &str) -> Result<MarkRead, Vec<FieldError>> {
-        serde_json::from_str::<MarkReadBody>(json)
-            .unwrap()
-            .validate()
+        serde_json::from_str::<MarkReadBody>(json).unwrap().validate()
     }
 
     #[test]
     fn mark_read_forms() {
         assert_eq!(mark(r#"{"all":true}"#), Ok(MarkRead::All));
-        assert_eq!(
-            mark(r#"{"notification_ids":[3,1,3]}"#),
-            Ok(MarkRead::Ids(vec![1, 3]))
-        );
+        assert_eq!(mark(r#"{"notification_ids":[3,1,3]}"#), Ok(MarkRead::Ids(vec![1, 3])));
         assert!(mark(r#"{"all":false}"#).is_err());
         assert!(mark(r#"{}"#).is_err());
         assert!(mark(r#"{"all":true,"notification_ids":[1]}"#).is_err());

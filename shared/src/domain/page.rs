@@ -51,17 +51,11 @@ impl Cursor {
     }
 
     pub fn at_instant(at: &DateTime<Utc>, id: i64) -> Self {
-        Self {
-            key: at.timestamp_millis(),
-            id,
-        }
+        Self { key: at.timestamp_millis(), id }
     }
 
     pub fn at_date(date: NaiveDate, id: i64) -> Self {
-        Self {
-            key: i64::from(date.num_days_from_ce()),
-            id,
-        }
+        Self { key: i64::from(date.num_days_from_ce()), id }
     }
 
     /// The sort key as an instant, for lists ordered by time.
@@ -71,9 +65,7 @@ impl Cursor {
 
     /// The sort key as a calendar date, for lists ordered by date.
     pub fn date(&self) -> Option<NaiveDate> {
-        i32::try_from(self.key)
-            .ok()
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
+        i32::try_from(self.key).ok().and_then(NaiveDate::from_num_days_from_ce_opt)
     }
 
     pub fn decode(raw: &str) -> Result<Self, String> {
@@ -81,15 +73,10 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = text.split('.');
-        let (Some("v1"), Some(key), Some(id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v1"), Some(key), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(invalid());
         };
-        Ok(Self {
-            key: key.parse().map_err(|_| invalid())?,
-            id: id.parse().map_err(|_| invalid())?,
-        })
+        Ok(Self { key: key.parse().map_err(|_| invalid())?, id: id.parse().map_err(|_| invalid())? })
     }
 }
 
@@ -105,22 +92,12 @@ impl<T> Page<T> {
     pub fn from_probe(mut rows: Vec<T>, limit: Limit, cursor_of: impl Fn(&T) -> Cursor) -> Self {
         let more = rows.len() > limit.get() as usize;
         rows.truncate(limit.get() as usize);
-        let next_cursor = if more {
-            rows.last().map(cursor_of)
-        } else {
-            None
-        };
-        Self {
-            items: rows,
-            next_cursor,
-        }
+        let next_cursor = if more { rows.last().map(cursor_of) } else { None };
+        Self { items: rows, next_cursor }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
     }
 }
 
@@ -139,18 +116,9 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        let c = Cursor {
-            key: -1_700_000_000_123,
-            id: 42,
-        };
+        let c = Cursor { key: -1_700_000_000_123, id: 42 };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in [
-            "",
-            "abc",
-            "djEuMS4y.",
-            &URL_SAFE_NO_PAD.encode("v2.1.2"),
-            &URL_SAFE_NO_PAD.encode("v1.1.2.3"),
-        ] {
+        for bad in ["", "abc", "djEuMS4y.", &URL_SAFE_NO_PAD.encode("v2.1.2"), &URL_SAFE_NO_PAD.encode("v1.1.2.3")] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
     }

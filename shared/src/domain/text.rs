@@ -17,10 +17,7 @@ impl BoundedText {
                 format!("must be at most {max} characters")
             });
         }
-        if trimmed
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-        {
+        if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
             return Err("must not contain control characters".into());
         }
         Ok(Self(trimmed.to_owned()))
@@ -53,17 +50,12 @@ impl Link {
         if link.is_empty() || link.chars().count() > Self::MAX_CHARS {
             return Err(format!("must be 1 to {} characters", Self::MAX_CHARS));
         }
-        if link
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
-        {
+        if link.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
             return Err("must not contain whitespace, control characters or backslashes".into());
         }
         let is_relative = link.starts_with('/') && !link.starts_with("//");
-        let is_https = link
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-            && Self::has_host(&link[8..]);
+        let is_https =
+            link.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) && Self::has_host(&link[8..]);
         if is_relative || is_https {
             Ok(Self(link.to_owned()))
         } else {
@@ -72,10 +64,7 @@ impl Link {
     }
 
     fn has_host(after_scheme: &str) -> bool {
-        let authority = after_scheme
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or_default();
+        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or_default();
         // Reject credentials in the URL and empty hosts ("https:///x", "https://@evil").
         !authority.is_empty() && !authority.contains('@') && !authority.starts_with(':')
     }
@@ -102,11 +91,7 @@ pub struct UserId(String);
 impl UserId {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let valid = raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok();
-        if valid {
-            Ok(Self(raw.to_ascii_lowercase()))
-        } else {
-            Err("must be a 36-character user id (UUID)".into())
-        }
+        if valid { Ok(Self(raw.to_ascii_lowercase())) } else { Err("must be a 36-character user id (UUID)".into()) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -129,12 +114,7 @@ mod tests {
         let korean = "가".repeat(100);
         assert!(BoundedText::parse(&korean, 1, 100).is_ok());
         assert!(BoundedText::parse(&format!("{korean}가"), 1, 100).is_err());
-        assert_eq!(
-            BoundedText::parse("  🎉 해커톤  ", 1, 100)
-                .unwrap()
-                .as_str(),
-            "🎉 해커톤"
-        );
+        assert_eq!(BoundedText::parse("  🎉 해커톤  ", 1, 100).unwrap().as_str(), "🎉 해커톤");
         assert!(BoundedText::parse("   ", 1, 100).is_err());
         assert!(BoundedText::parse("a\u{0}b", 1, 100).is_err());
         assert!(BoundedText::parse("line\nbreak", 1, 100).is_ok());
@@ -142,12 +122,7 @@ mod tests {
 
     #[test]
     fn links_are_relative_paths_or_https() {
-        for ok in [
-            "/projects/12",
-            "/a?b=c#d",
-            "https://portforge.dev/x",
-            "HTTPS://example.com",
-        ] {
+        for ok in ["/projects/12", "/a?b=c#d", "https://portforge.dev/x", "HTTPS://example.com"] {
             assert!(Link::parse(ok).is_ok(), "{ok}");
         }
         for bad in [

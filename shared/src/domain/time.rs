@@ -42,10 +42,7 @@ pub mod iso_ms {
         use chrono::{DateTime, Utc};
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(
-            at: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
             match at {
                 Some(at) => s.serialize_str(&super::super::format_iso(at)),
                 None => s.serialize_none(),
@@ -63,10 +60,7 @@ mod tests {
         let at = parse_instant("2026-03-01T18:00:00.123456+09:00").unwrap();
         assert_eq!(format_iso(&at), "2026-03-01T09:00:00.123Z");
         assert!(parse_instant("2026-03-01 09:00").is_err());
-        assert!(
-            parse_instant("2026-03-01T09:00:00").is_err(),
-            "offset is required"
-        );
+        assert!(parse_instant("2026-03-01T09:00:00").is_err(), "offset is required");
     }
 
     #[test]

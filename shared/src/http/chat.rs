@@ -41,9 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ProjectPath {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::invalid_path("project_id", "must be a positive integer"))?;
-        parse_project_id(&raw)
-            .map(ProjectPath)
-            .map_err(|m| AppError::invalid_path("project_id", m))
+        parse_project_id(&raw).map(ProjectPath).map_err(|m| AppError::invalid_path("project_id", m))
     }
 }
 
@@ -62,11 +60,7 @@ fn day_start(date: NaiveDate, calendar: FixedOffset) -> DateTime<Utc> {
 fn range_bound(raw: &str, calendar: FixedOffset, end: bool) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = parse_date(raw) {
         let start = day_start(date, calendar);
-        return Ok(if end {
-            start + Duration::days(1) - Duration::milliseconds(1)
-        } else {
-            start
-        });
+        return Ok(if end { start + Duration::days(1) - Duration::milliseconds(1) } else { start });
     }
     parse_instant(raw).map_err(|_| "must be YYYY-MM-DD or an ISO-8601 date-time with offset".into())
 }
@@ -85,10 +79,7 @@ async fn history(
     let after = query.parse("after", ChatCursor::decode)?;
     let position = match (before, after) {
         (Some(_), Some(_)) => {
-            return Err(AppError::invalid_query(
-                "after",
-                "give cursor (older) or after (newer), not both",
-            ));
+            return Err(AppError::invalid_query("after", "give cursor (older) or after (newer), not both"));
         }
         (Some(c), None) => HistoryPosition::Before(c),
         (None, Some(c)) => HistoryPosition::After(c),
@@ -107,23 +98,9 @@ async fn history(
         HistoryPosition::After(c) => Some(c.encode()),
         _ => None,
     };
-    let page = rt
-        .history(
-            project_id,
-            &HistoryQuery {
-                position,
-                from,
-                to,
-                limit: limit.get(),
-            },
-        )
-        .await?;
+    let page = rt.history(project_id, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
     let first = page.messages.first().map(|m| m.cursor().encode());
-    let last = page
-        .messages
-        .last()
-        .map(|m| m.cursor().encode())
-        .or(requested_after);
+    let last = page.messages.last().map(|m| m.cursor().encode()).or(requested_after);
     let meta = json!({
         "limit": limit.get(),
         "count": page.messages.len(),
@@ -132,8 +109,7 @@ async fn history(
         "before_cursor": if reading_newer || page.has_more { first } else { None },
         "after_cursor": last,
     });
-    Reply::list("MESSAGES_LISTED", "messages, oldest first", page.messages)
-        .map(|r| r.with_meta(meta))
+    Reply::list("MESSAGES_LISTED", "messages, oldest first", page.messages).map(|r| r.with_meta(meta))
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,11 +143,7 @@ async fn send(
         })
         .await?;
     if outcome.created {
-        Reply::created(
-            "MESSAGE_SENT",
-            "message stored and delivered",
-            outcome.message,
-        )
+        Reply::created("MESSAGE_SENT", "message stored and delivered", outcome.message)
     } else {
         Reply::ok(
             "MESSAGE_ALREADY_STORED",
@@ -184,11 +156,7 @@ async fn send(
 async fn rooms(State(state): State<AppState>, Caller(caller): Caller) -> ReplyResult {
     let user = caller.user_id()?;
     let rooms = state.realtime()?.rooms(user.as_str()).await?;
-    Reply::list(
-        "ROOMS_LISTED",
-        "your chat rooms, most recent activity first",
-        rooms,
-    )
+    Reply::list("ROOMS_LISTED", "your chat rooms, most recent activity first", rooms)
 }
 
 /// An id the web app sends as a number or a numeric string.
@@ -241,24 +209,12 @@ async fn compat_send(
 ) -> AppResult<Json<Value>> {
     let user = caller.user_id()?;
     let mut errors = Vec::new();
-    let team = body
-        .team_id
-        .parse("team_id")
-        .map_err(|e| errors.push(e))
-        .ok();
-    let project = body
-        .project_id
-        .parse("project_id")
-        .map_err(|e| errors.push(e))
-        .ok();
+    let team = body.team_id.parse("team_id").map_err(|e| errors.push(e)).ok();
+    let project = body.project_id.parse("project_id").map_err(|e| errors.push(e)).ok();
     let (Some(_team), Some(project_id)) = (team, project) else {
         return Err(AppError::Validation(errors));
     };
-    let name = if sender_name(&body.user).is_empty() {
-        caller.chat_name()
-    } else {
-        body.user
-    };
+    let name = if sender_name(&body.user).is_empty() { caller.chat_name() } else { body.user };
     let outcome = state
         .realtime()?
         .send(SendRequest {
@@ -270,11 +226,7 @@ async fn compat_send(
             is_in_meeting: body.is_in_meeting,
         })
         .await?;
-    Ok(Json(compat_message(
-        &outcome.message,
-        calendar(&state),
-        "is_in_meeting",
-    )))
+    Ok(Json(compat_message(&outcome.message, calendar(&state), "is_in_meeting")))
 }
 
 /// Most messages `GET /chat/messages/{team_id}/{project_id}` returns: the newest ones.
@@ -290,22 +242,15 @@ async fn compat_history(
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
     parse_project_id(&team_id).map_err(|m| AppError::invalid_path("team_id", m))?;
-    let project_id =
-        parse_project_id(&project_id).map_err(|m| AppError::invalid_path("project_id", m))?;
+    let project_id = parse_project_id(&project_id).map_err(|m| AppError::invalid_path("project_id", m))?;
     let cal = calendar(&state);
-    let from = query
-        .parse("start_date", parse_date)?
-        .map(|d| day_start(d, cal));
-    let to = query
-        .parse("end_date", parse_date)?
-        .map(|d| day_start(d, cal) + Duration::days(1) - Duration::milliseconds(1));
+    let from = query.parse("start_date", parse_date)?.map(|d| day_start(d, cal));
+    let to =
+        query.parse("end_date", parse_date)?.map(|d| day_start(d, cal) + Duration::days(1) - Duration::milliseconds(1));
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
-        return Err(AppError::invalid_query(
-            "end_date",
-            "must not be before start_date",
-        ));
+        return Err(AppError::invalid_query("end_date", "must not be before start_date"));
     }
     let meeting_only = query.flag("meeting_only")?;
     let rt = state.realtime()?;
@@ -313,26 +258,11 @@ async fn compat_history(
     let mut collected: Vec<ChatMessage> = Vec::new();
     let mut position = HistoryPosition::Latest;
     loop {
-        let page = rt
-            .history(
-                project_id,
-                &HistoryQuery {
-                    position,
-                    from,
-                    to,
-                    limit: Limit::MAX,
-                },
-            )
-            .await?;
+        let page = rt.history(project_id, &HistoryQuery { position, from, to, limit: Limit::MAX }).await?;
         let Some(oldest) = page.messages.first().map(ChatMessage::cursor) else {
             break;
         };
-        collected.extend(
-            page.messages
-                .into_iter()
-                .rev()
-                .filter(|m| m.is_in_meeting || !meeting_only),
-        );
+        collected.extend(page.messages.into_iter().rev().filter(|m| m.is_in_meeting || !meeting_only));
         if collected.len() >= COMPAT_HISTORY_MAX || !page.has_more {
             break;
         }
@@ -340,11 +270,6 @@ async fn compat_history(
     }
     collected.truncate(COMPAT_HISTORY_MAX);
     collected.reverse();
-    let messages: Vec<Value> = collected
-        .iter()
-        .map(|m| compat_message(m, cal, "isInMeeting"))
-        .collect();
-    Ok(Json(
-        json!({ "count": messages.len(), "messages": messages }),
-    ))
+    let messages: Vec<Value> = collected.iter().map(|m| compat_message(m, cal, "isInMeeting")).collect();
+    Ok(Json(json!({ "count": messages.len(), "messages": messages })))
 }

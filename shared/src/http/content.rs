@@ -9,9 +9,7 @@ use super::{
     extract::{AdminCaller, JsonBody, PathId, QueryParams},
     reply::{Reply, ReplyResult},
 };
-use crate::domain::content::{
-    CreateBannerBody, CreateNoticeBody, PatchBannerBody, PatchNoticeBody,
-};
+use crate::domain::content::{CreateBannerBody, CreateNoticeBody, PatchBannerBody, PatchNoticeBody};
 use crate::services::content as service;
 
 /// Public reads of notices and banners, plus the admin writes the frontend posts here.
@@ -39,11 +37,7 @@ async fn get_notice(State(state): State<AppState>, PathId(id): PathId) -> ReplyR
 /// The newest notice, or `data: null` when there is none yet.
 async fn latest_notice(State(state): State<AppState>) -> ReplyResult {
     let notice = service::latest_notice(state.sql()?.notices.as_ref()).await?;
-    Reply::ok(
-        "LATEST_NOTICE",
-        "the newest notice (null when there is none)",
-        notice,
-    )
+    Reply::ok("LATEST_NOTICE", "the newest notice (null when there is none)", notice)
 }
 
 pub(super) async fn create_notice(
@@ -71,11 +65,7 @@ pub(super) async fn delete_notice(
     PathId(id): PathId,
 ) -> ReplyResult {
     service::delete_notice(state.sql()?.notices.as_ref(), &caller, id).await?;
-    Reply::ok(
-        "NOTICE_DELETED",
-        "notice deleted",
-        serde_json::json!({ "notice_id": id }),
-    )
+    Reply::ok("NOTICE_DELETED", "notice deleted", serde_json::json!({ "notice_id": id }))
 }
 
 async fn visible_banners(State(state): State<AppState>) -> ReplyResult {
@@ -83,10 +73,7 @@ async fn visible_banners(State(state): State<AppState>) -> ReplyResult {
     Reply::list("BANNERS_LISTED", "active banners in display order", banners)
 }
 
-pub(super) async fn all_banners(
-    State(state): State<AppState>,
-    AdminCaller(caller): AdminCaller,
-) -> ReplyResult {
+pub(super) async fn all_banners(State(state): State<AppState>, AdminCaller(caller): AdminCaller) -> ReplyResult {
     let banners = service::all_banners(state.sql()?.banners.as_ref(), &caller).await?;
     Reply::list("BANNERS_LISTED", "every banner in display order", banners)
 }
@@ -116,9 +103,5 @@ pub(super) async fn delete_banner(
     PathId(id): PathId,
 ) -> ReplyResult {
     service::delete_banner(state.sql()?.banners.as_ref(), &caller, id).await?;
-    Reply::ok(
-        "BANNER_DELETED",
-        "banner deleted",
-        serde_json::json!({ "banner_id": id }),
-    )
+    Reply::ok("BANNER_DELETED", "banner deleted", serde_json::json!({ "banner_id": id }))
 }

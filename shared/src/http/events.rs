@@ -5,9 +5,7 @@ use super::{
     extract::{AdminCaller, JsonBody, PathId, QueryParams},
     reply::{Reply, ReplyResult},
 };
-use crate::domain::event::{
-    CreateEventBody, EventCategory, EventFilter, EventStatus, PatchEventBody,
-};
+use crate::domain::event::{CreateEventBody, EventCategory, EventFilter, EventStatus, PatchEventBody};
 use crate::error::AppError;
 use crate::services::events as service;
 
@@ -60,15 +58,7 @@ async fn update(
     Reply::ok("EVENT_UPDATED", "event updated", event)
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    AdminCaller(caller): AdminCaller,
-    PathId(id): PathId,
-) -> ReplyResult {
+async fn remove(State(state): State<AppState>, AdminCaller(caller): AdminCaller, PathId(id): PathId) -> ReplyResult {
     service::delete(state.sql()?.events.as_ref(), &caller, id).await?;
-    Reply::ok(
-        "EVENT_DELETED",
-        "event deleted",
-        serde_json::json!({ "event_id": id }),
-    )
+    Reply::ok("EVENT_DELETED", "event deleted", serde_json::json!({ "event_id": id }))
 }

@@ -72,14 +72,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| AppError::MalformedJson(e.to_string()))?;
         if !value.is_object() {
-            return Err(AppError::Validation(vec![FieldError::new(
-                "body",
-                "must be a JSON object",
-            )]));
+            return Err(AppError::Validation(vec![FieldError::new("body", "must be a JSON object")]));
         }
-        serde_path_to_error::deserialize(value)
-            .map(JsonBody)
-            .map_err(|e| AppError::Validation(vec![shape_error(&e)]))
+        serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| AppError::Validation(vec![shape_error(&e)]))
     }
 }
 
@@ -87,12 +82,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let message = e.inner().to_string();
     let path = e.path().to_string();
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    let unknown = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next());
     // serde_path_to_error stops at the parent for a missing field and at the field itself
     // for an unknown one.
     let field = match (missing, unknown, path.as_str()) {
@@ -106,11 +97,7 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
     } else if unknown.is_some() {
         "is not a field of this request".to_owned()
     } else {
-        message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned()
+        message.split(" at line ").next().unwrap_or(&message).to_owned()
     };
     FieldError::new(field, message)
 }
@@ -151,21 +138,12 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// Parses an optional parameter; a present but invalid value is a 400 naming it.
-    pub fn parse<T>(
-        &self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, AppError> {
-        self.get(name)
-            .map(|raw| parse(raw).map_err(|m| AppError::invalid_query(name, m)))
-            .transpose()
+    pub fn parse<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, AppError> {
+        self.get(name).map(|raw| parse(raw).map_err(|m| AppError::invalid_query(name, m))).transpose()
     }
 
     pub fn limit(&self) -> Result<Limit, AppError> {
@@ -175,19 +153,14 @@ impl QueryParams {
     /// A cursor of a time-ordered list.
     pub fn time_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
         self.parse(name, |raw| {
-            Cursor::decode(raw).and_then(|c| {
-                c.instant()
-                    .map(|_| c)
-                    .ok_or_else(|| "is out of range".into())
-            })
+            Cursor::decode(raw).and_then(|c| c.instant().map(|_| c).ok_or_else(|| "is out of range".into()))
         })
     }
 
     /// A cursor of a date-ordered list.
     pub fn date_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
         self.parse(name, |raw| {
-            Cursor::decode(raw)
-                .and_then(|c| c.date().map(|_| c).ok_or_else(|| "is out of range".into()))
+            Cursor::decode(raw).and_then(|c| c.date().map(|_| c).ok_or_else(|| "is out of range".into()))
         })
     }
 

@@ -30,24 +30,18 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(sql: Option<Stores>, realtime: Option<Realtime>, config: Config) -> Self {
-        Self {
-            sql,
-            realtime,
-            config: Arc::new(config),
-        }
+        Self { sql, realtime, config: Arc::new(config) }
     }
 
     /// The relational stores; a route reaching a function built without them is a wiring bug.
     pub fn sql(&self) -> AppResult<&Stores> {
-        self.sql.as_ref().ok_or_else(|| {
-            AppError::Internal("this function was built without the relational store".into())
-        })
+        self.sql
+            .as_ref()
+            .ok_or_else(|| AppError::Internal("this function was built without the relational store".into()))
     }
 
     pub fn realtime(&self) -> AppResult<&Realtime> {
-        self.realtime.as_ref().ok_or_else(|| {
-            AppError::Internal("this function was built without chat storage".into())
-        })
+        self.realtime.as_ref().ok_or_else(|| AppError::Internal("this function was built without chat storage".into()))
     }
 }
 
@@ -68,36 +62,12 @@ pub struct Group {
     pub realtime: RealtimeNeed,
 }
 
-pub const NOTIFICATIONS: Group = Group {
-    name: "notifications",
-    routes: notifications::routes,
-    sql: true,
-    realtime: RealtimeNeed::Optional,
-};
-pub const CONTENT: Group = Group {
-    name: "content",
-    routes: content::routes,
-    sql: true,
-    realtime: RealtimeNeed::No,
-};
-pub const EVENTS: Group = Group {
-    name: "events",
-    routes: events::routes,
-    sql: true,
-    realtime: RealtimeNeed::No,
-};
-pub const ADMIN: Group = Group {
-    name: "admin",
-    routes: admin::routes,
-    sql: true,
-    realtime: RealtimeNeed::No,
-};
-pub const CHAT: Group = Group {
-    name: "chat",
-    routes: chat::routes,
-    sql: false,
-    realtime: RealtimeNeed::Required,
-};
+pub const NOTIFICATIONS: Group =
+    Group { name: "notifications", routes: notifications::routes, sql: true, realtime: RealtimeNeed::Optional };
+pub const CONTENT: Group = Group { name: "content", routes: content::routes, sql: true, realtime: RealtimeNeed::No };
+pub const EVENTS: Group = Group { name: "events", routes: events::routes, sql: true, realtime: RealtimeNeed::No };
+pub const ADMIN: Group = Group { name: "admin", routes: admin::routes, sql: true, realtime: RealtimeNeed::No };
+pub const CHAT: Group = Group { name: "chat", routes: chat::routes, sql: false, realtime: RealtimeNeed::Required };
 pub const ALL_GROUPS: [Group; 5] = [NOTIFICATIONS, CONTENT, EVENTS, ADMIN, CHAT];
 
 /// The router of one or more groups, with health checks and JSON answers for unknown routes.
@@ -105,9 +75,7 @@ pub fn router(groups: &[Group], state: AppState) -> Router {
     let names: Vec<&'static str> = groups.iter().map(|g| g.name).collect();
     groups
         .iter()
-        .fold(health::routes(&names), |router, group| {
-            router.merge((group.routes)())
-        })
+        .fold(health::routes(&names), |router, group| router.merge((group.routes)()))
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .with_state(state)

@@ -37,39 +37,19 @@ impl FromRequestParts<AppState> for NotificationSender {
 }
 
 /// `GET /notifications?limit&cursor&unread_only[&user_id=<self>]`
-async fn list(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    query: QueryParams,
-) -> ReplyResult {
+async fn list(State(state): State<AppState>, Caller(caller): Caller, query: QueryParams) -> ReplyResult {
     let user = service::owner(&caller, query.get("user_id"))?;
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
     let unread_only = query.flag("unread_only")?;
-    let page = service::list(
-        state.sql()?.notifications.as_ref(),
-        &user,
-        unread_only,
-        limit,
-        cursor,
-    )
-    .await?;
-    Reply::page(
-        "NOTIFICATIONS_LISTED",
-        "notifications, newest first",
-        page,
-        limit,
-    )
+    let page = service::list(state.sql()?.notifications.as_ref(), &user, unread_only, limit, cursor).await?;
+    Reply::page("NOTIFICATIONS_LISTED", "notifications, newest first", page, limit)
 }
 
 async fn unread_count(State(state): State<AppState>, Caller(caller): Caller) -> ReplyResult {
     let user = caller.user_id()?;
     let count = service::unread_count(state.sql()?.notifications.as_ref(), &user).await?;
-    Reply::ok(
-        "UNREAD_COUNT",
-        "unread notifications",
-        json!({ "unread_count": count }),
-    )
+    Reply::ok("UNREAD_COUNT", "unread notifications", json!({ "unread_count": count }))
 }
 
 async fn create(
@@ -77,14 +57,9 @@ async fn create(
     NotificationSender(caller): NotificationSender,
     JsonBody(body): JsonBody<CreateNotificationBody>,
 ) -> ReplyResult {
-    let created = service::create(
-        state.sql()?.notifications.as_ref(),
-        state.realtime.as_ref(),
-        &state.config,
-        &caller,
-        body,
-    )
-    .await?;
+    let created =
+        service::create(state.sql()?.notifications.as_ref(), state.realtime.as_ref(), &state.config, &caller, body)
+            .await?;
     Reply::created("NOTIFICATION_CREATED", "notification created", created)
 }
 

@@ -26,29 +26,12 @@ fn to_value(data: impl Serialize) -> Result<Value, AppError> {
 }
 
 impl Reply {
-    pub fn ok(
-        code: &'static str,
-        message: &'static str,
-        data: impl Serialize,
-    ) -> Result<Self, AppError> {
-        Ok(Self {
-            status: StatusCode::OK,
-            code,
-            message,
-            data: to_value(data)?,
-            meta: None,
-        })
+    pub fn ok(code: &'static str, message: &'static str, data: impl Serialize) -> Result<Self, AppError> {
+        Ok(Self { status: StatusCode::OK, code, message, data: to_value(data)?, meta: None })
     }
 
-    pub fn created(
-        code: &'static str,
-        message: &'static str,
-        data: impl Serialize,
-    ) -> Result<Self, AppError> {
-        Ok(Self {
-            status: StatusCode::CREATED,
-            ..Self::ok(code, message, data)?
-        })
+    pub fn created(code: &'static str, message: &'static str, data: impl Serialize) -> Result<Self, AppError> {
+        Ok(Self { status: StatusCode::CREATED, ..Self::ok(code, message, data)? })
     }
 
     /// A page: `data` is the array, `meta` says where the next page starts.
@@ -64,23 +47,13 @@ impl Reply {
             "has_more": page.next_cursor.is_some(),
             "next_cursor": page.next_cursor.map(|c| c.encode()),
         });
-        Ok(Self {
-            meta: Some(meta),
-            ..Self::ok(code, message, page.items)?
-        })
+        Ok(Self { meta: Some(meta), ..Self::ok(code, message, page.items)? })
     }
 
     /// A complete (unpaged) list, with its size in `meta`.
-    pub fn list<T: Serialize>(
-        code: &'static str,
-        message: &'static str,
-        items: Vec<T>,
-    ) -> Result<Self, AppError> {
+    pub fn list<T: Serialize>(code: &'static str, message: &'static str, items: Vec<T>) -> Result<Self, AppError> {
         let meta = json!({ "count": items.len() });
-        Ok(Self {
-            meta: Some(meta),
-            ..Self::ok(code, message, items)?
-        })
+        Ok(Self { meta: Some(meta), ..Self::ok(code, message, items)? })
     }
 }
 

@@ -53,15 +53,8 @@ pub fn sender_name(raw: &str) -> String {
 impl SendRequest {
     fn validate(self, at: DateTime<Utc>) -> Result<(ChatMessage, bool), Vec<FieldError>> {
         let mut v = Validator::new();
-        let body = v.check(
-            "message",
-            BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS),
-        );
-        let client_id = v.check_opt(
-            "message_id",
-            self.client_message_id.as_deref(),
-            parse_client_message_id,
-        );
+        let body = v.check("message", BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS));
+        let client_id = v.check_opt("message_id", self.client_message_id.as_deref(), parse_client_message_id);
         let name = sender_name(&self.sender_name);
         if name.is_empty() {
             v.error("sender_name", "must not be empty");
@@ -86,8 +79,8 @@ impl SendRequest {
 }
 
 impl Realtime {
-    /// Stores the message (the server sets its time), then posts it to every connection of the
-    /// project and records the sender's room activity. All posts finish before this returns.
+    /// Stores the message (the server sets its time) with the sender's room activity, then posts
+    /// it to every connection of the project. All posts finish before this returns.
     pub async fn send(&self, request: SendRequest) -> AppResult<SendOutcome> {
         let now = now_ms();
         let (message, idempotent) = request.validate(now).map_err(AppError::Validation)?;
@@ -104,11 +97,7 @@ impl Realtime {
                         message.message_id
                     )));
                 }
-                return Ok(SendOutcome {
-                    message: stored,
-                    created: false,
-                    fanout: FanOutReport::default(),
-                });
+                return Ok(SendOutcome { message: stored, created: false, fanout: FanOutReport::default() });
             }
             Saved::Created(message) => message,
         };
@@ -116,21 +105,8 @@ impl Realtime {
             tracing::warn!(error = %e, project_id = message.project_id, "could not list connections; message stored, not broadcast");
             Vec::new()
         });
-        let frame = message.frame();
-        let (touched, fanout) = tokio::join!(
-            self.stores
-                .rooms
-                .touch(&message.user_id, message.project_id, message.timestamp),
-            self.fanout.broadcast(&targets, &frame),
-        );
-        if let Err(e) = touched {
-            tracing::warn!(error = %e, "could not record room activity");
-        }
-        Ok(SendOutcome {
-            message,
-            created: true,
-            fanout,
-        })
+        let fanout = self.fanout.broadcast(&targets, &message.frame()).await;
+        Ok(SendOutcome { message, created: true, fanout })
     }
 
     pub async fn history(&self, project_id: i64, query: &HistoryQuery) -> AppResult<HistoryPage> {
@@ -146,11 +122,7 @@ impl Realtime {
     pub async fn push_notification(&self, notification: &Notification) -> Option<FanOutReport> {
         const PUSH_BUDGET: Duration = Duration::from_secs(2);
         let push = async {
-            let targets = self
-                .stores
-                .connections
-                .by_user(&notification.user_id, now_ms())
-                .await?;
+            let targets = self.stores.connections.by_user(&notification.user_id, now_ms()).await?;
             let mut frame = json!(notification);
             frame["type"] = json!("notification");
             Ok::<_, crate::store::StoreError>(self.fanout.broadcast(&targets, &frame).await)

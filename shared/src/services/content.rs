@@ -2,9 +2,7 @@
 
 use crate::domain::{
     Cursor, Limit, Page,
-    content::{
-        Banner, CreateBannerBody, CreateNoticeBody, Notice, PatchBannerBody, PatchNoticeBody,
-    },
+    content::{Banner, CreateBannerBody, CreateNoticeBody, Notice, PatchBannerBody, PatchNoticeBody},
     time::now_ms,
 };
 use crate::error::{AppError, AppResult};
@@ -13,30 +11,19 @@ use crate::store::{BannerStore, NoticeStore};
 
 use super::patch_guarded;
 
-pub async fn list_notices(
-    store: &dyn NoticeStore,
-    limit: Limit,
-    after: Option<Cursor>,
-) -> AppResult<Page<Notice>> {
+pub async fn list_notices(store: &dyn NoticeStore, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Notice>> {
     Ok(store.list(limit, after).await?)
 }
 
 pub async fn get_notice(store: &dyn NoticeStore, id: i64) -> AppResult<Notice> {
-    store
-        .get(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("notice", id))
+    store.get(id).await?.ok_or_else(|| AppError::not_found("notice", id))
 }
 
 pub async fn latest_notice(store: &dyn NoticeStore) -> AppResult<Option<Notice>> {
     Ok(store.latest().await?)
 }
 
-pub async fn create_notice(
-    store: &dyn NoticeStore,
-    caller: &Identity,
-    body: CreateNoticeBody,
-) -> AppResult<Notice> {
+pub async fn create_notice(store: &dyn NoticeStore, caller: &Identity, body: CreateNoticeBody) -> AppResult<Notice> {
     caller.require_admin()?;
     let draft = body.validate().map_err(AppError::Validation)?;
     Ok(store.create(&draft, now_ms()).await?)
@@ -62,11 +49,7 @@ pub async fn patch_notice(
 
 pub async fn delete_notice(store: &dyn NoticeStore, caller: &Identity, id: i64) -> AppResult<()> {
     caller.require_admin()?;
-    if store.delete(id).await? {
-        Ok(())
-    } else {
-        Err(AppError::not_found("notice", id))
-    }
+    if store.delete(id).await? { Ok(()) } else { Err(AppError::not_found("notice", id)) }
 }
 
 pub async fn visible_banners(store: &dyn BannerStore) -> AppResult<Vec<Banner>> {
@@ -78,11 +61,7 @@ pub async fn all_banners(store: &dyn BannerStore, caller: &Identity) -> AppResul
     Ok(store.list_all().await?)
 }
 
-pub async fn create_banner(
-    store: &dyn BannerStore,
-    caller: &Identity,
-    body: CreateBannerBody,
-) -> AppResult<Banner> {
+pub async fn create_banner(store: &dyn BannerStore, caller: &Identity, body: CreateBannerBody) -> AppResult<Banner> {
     caller.require_admin()?;
     let draft = body.validate().map_err(AppError::Validation)?;
     Ok(store.create(&draft, now_ms()).await?)
@@ -108,9 +87,5 @@ pub async fn patch_banner(
 
 pub async fn delete_banner(store: &dyn BannerStore, caller: &Identity, id: i64) -> AppResult<()> {
     caller.require_admin()?;
-    if store.delete(id).await? {
-        Ok(())
-    } else {
-        Err(AppError::not_found("banner", id))
-    }
+    if store.delete(id).await? { Ok(()) } else { Err(AppError::not_found("banner", id)) }
 }

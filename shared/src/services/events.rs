@@ -28,28 +28,16 @@ pub async fn list(
 }
 
 pub async fn get(store: &dyn EventStore, id: i64) -> AppResult<Event> {
-    store
-        .get(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("event", id))
+    store.get(id).await?.ok_or_else(|| AppError::not_found("event", id))
 }
 
-pub async fn create(
-    store: &dyn EventStore,
-    caller: &Identity,
-    body: CreateEventBody,
-) -> AppResult<Event> {
+pub async fn create(store: &dyn EventStore, caller: &Identity, body: CreateEventBody) -> AppResult<Event> {
     caller.require_admin()?;
     let draft = body.validate().map_err(AppError::Validation)?;
     Ok(store.create(&draft, now_ms()).await?)
 }
 
-pub async fn patch(
-    store: &dyn EventStore,
-    caller: &Identity,
-    id: i64,
-    body: PatchEventBody,
-) -> AppResult<Event> {
+pub async fn patch(store: &dyn EventStore, caller: &Identity, id: i64, body: PatchEventBody) -> AppResult<Event> {
     caller.require_admin()?;
     patch_guarded(
         "event",
@@ -64,9 +52,5 @@ pub async fn patch(
 
 pub async fn delete(store: &dyn EventStore, caller: &Identity, id: i64) -> AppResult<()> {
     caller.require_admin()?;
-    if store.delete(id).await? {
-        Ok(())
-    } else {
-        Err(AppError::not_found("event", id))
-    }
+    if store.delete(id).await? { Ok(()) } else { Err(AppError::not_found("event", id)) }
 }

@@ -47,7 +47,5 @@ where
             Guarded::Stale => continue,
         }
     }
-    Err(AppError::Conflict(format!(
-        "{what} {id} is being changed by someone else; reload and try again"
-    )))
+    Err(AppError::Conflict(format!("{what} {id} is being changed by someone else; reload and try again")))
 }

@@ -15,9 +15,9 @@ use crate::store::NotificationStore;
 pub fn owner(caller: &Identity, requested: Option<&str>) -> AppResult<UserId> {
     let me = caller.user_id()?;
     match requested {
-        Some(other) if !other.trim().eq_ignore_ascii_case(me.as_str()) => Err(AppError::Forbidden(
-            "you can only read your own notifications",
-        )),
+        Some(other) if !other.trim().eq_ignore_ascii_case(me.as_str()) => {
+            Err(AppError::Forbidden("you can only read your own notifications"))
+        }
         _ => Ok(me),
     }
 }
@@ -42,9 +42,7 @@ pub fn authorize_create(caller: &Identity, config: &Config) -> AppResult<()> {
     if caller.is_admin || caller.has_scope(&config.internal_notify_scope) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "creating notifications requires an administrator or an internal service token",
-        ))
+        Err(AppError::Forbidden("creating notifications requires an administrator or an internal service token"))
     }
 }
 
@@ -75,8 +73,5 @@ pub async fn mark_read(
     let which = body.validate().map_err(AppError::Validation)?;
     let updated = store.mark_read(&user, &which, now_ms()).await?;
     let unread_count = store.unread_count(&user).await?;
-    Ok(MarkReadOutcome {
-        updated,
-        unread_count,
-    })
+    Ok(MarkReadOutcome { updated, unread_count })
 }

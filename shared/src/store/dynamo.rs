@@ -14,9 +14,8 @@ use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
     types::{
-        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-        KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-        TimeToLiveSpecification, TransactWriteItem,
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+        ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
     },
 };
 use chrono::{DateTime, Duration, Utc};
@@ -58,20 +57,16 @@ fn n(v: impl ToString) -> AttributeValue {
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(StoreError::Internal(format!(
-            "item lacks string attribute {name}"
-        ))),
+        _ => Err(StoreError::Internal(format!("item lacks string attribute {name}"))),
     }
 }
 
 fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
     match item.get(name) {
-        Some(AttributeValue::N(v)) => v
-            .parse()
-            .map_err(|_| StoreError::Internal(format!("attribute {name} is not an integer: {v}"))),
-        _ => Err(StoreError::Internal(format!(
-            "item lacks number attribute {name}"
-        ))),
+        Some(AttributeValue::N(v)) => {
+            v.parse().map_err(|_| StoreError::Internal(format!("attribute {name} is not an integer: {v}")))
+        }
+        _ => Err(StoreError::Internal(format!("item lacks number attribute {name}"))),
     }
 }
 
@@ -116,10 +111,7 @@ fn message_item(m: &ChatMessage) -> Item {
         ("message".into(), s(&m.message)),
         ("timestamp".into(), s(format_iso(&m.timestamp))),
         ("created_at".into(), n(m.timestamp.timestamp_millis())),
-        (
-            "is_in_meeting".into(),
-            AttributeValue::Bool(m.is_in_meeting),
-        ),
+        ("is_in_meeting".into(), AttributeValue::Bool(m.is_in_meeting)),
     ])
 }
 
@@ -189,11 +181,7 @@ impl DynamoStore {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(pk, KeyType::Hash)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .map_err(|e| StoreError::Internal(e.to_string()))
         };
@@ -223,20 +211,13 @@ impl DynamoStore {
                 .global_secondary_indexes(index(USER_INDEX, "user_id")?),
         ];
         for request in requests {
-            match request
-                .billing_mode(BillingMode::PayPerRequest)
-                .send()
-                .await
-            {
+            match request.billing_mode(BillingMode::PayPerRequest).send().await {
                 Ok(_) => {}
                 Err(e) if is_code(&e, "ResourceInUseException") => {}
                 Err(e) => return Err(classify(e)),
             }
         }
-        for (table, ttl) in [
-            (&self.tables.messages, "expires_at"),
-            (&self.tables.connections, "expires_at"),
-        ] {
+        for (table, ttl) in [(&self.tables.messages, "expires_at"), (&self.tables.connections, "expires_at")] {
             self.wait_active(table).await?;
             let spec = TimeToLiveSpecification::builder()
                 .attribute_name(ttl)
@@ -244,38 +225,21 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Internal(e.to_string()))?;
             // Enabling TTL twice is an error on real DynamoDB; it is only a convenience here.
-            let _ = self
-                .client
-                .update_time_to_live()
-                .table_name(table)
-                .time_to_live_specification(spec)
-                .send()
-                .await;
+            let _ = self.client.update_time_to_live().table_name(table).time_to_live_specification(spec).send().await;
         }
         self.wait_active(&self.tables.rooms).await
     }
 
     async fn wait_active(&self, table: &str) -> Result<(), StoreError> {
         for _ in 0..100 {
-            let described = self
-                .client
-                .describe_table()
-                .table_name(table)
-                .send()
-                .await
-                .map_err(classify)?;
-            let active = described
-                .table()
-                .and_then(|t| t.table_status())
-                .is_some_and(|s| s.as_str() == "ACTIVE");
+            let described = self.client.describe_table().table_name(table).send().await.map_err(classify)?;
+            let active = described.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE");
             if active {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Err(StoreError::Unavailable(format!(
-            "table {table} did not become ACTIVE"
-        )))
+        Err(StoreError::Unavailable(format!("table {table} did not become ACTIVE")))
     }
 
     /// Runs a paginated Query to the end, or until `enough` items were kept.
@@ -288,11 +252,7 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = build()
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
+            let page = build().set_exclusive_start_key(start.take()).send().await.map_err(classify)?;
             for item in page.items() {
                 if keep(item)? {
                     items.push(item.clone());
@@ -308,11 +268,7 @@ impl DynamoStore {
         }
     }
 
-    async fn existing_message(
-        &self,
-        project_id: i64,
-        message_id: &str,
-    ) -> Result<Option<ChatMessage>, StoreError> {
+    async fn existing_message(&self, project_id: i64, message_id: &str) -> Result<Option<ChatMessage>, StoreError> {
         let marker = self
             .client
             .get_item()
@@ -345,11 +301,7 @@ impl HealthProbe for DynamoStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let t = &self.tables;
         let describe = |name: &str| self.client.describe_table().table_name(name).send();
-        let (a, b, c) = tokio::join!(
-            describe(&t.messages),
-            describe(&t.rooms),
-            describe(&t.connections)
-        );
+        let (a, b, c) = tokio::join!(describe(&t.messages), describe(&t.rooms), describe(&t.connections));
         a.map_err(classify)?;
         b.map_err(classify)?;
         c.map_err(classify)?;
@@ -361,59 +313,49 @@ impl HealthProbe for DynamoStore {
 impl ChatStore for DynamoStore {
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
         let table = &self.tables.messages;
-        if !idempotent {
-            self.client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(message_item(message)))
-                .condition_expression("attribute_not_exists(sk)")
-                .send()
-                .await
-                .map_err(|e| {
-                    if is_code(&e, "ConditionalCheckFailedException") {
-                        StoreError::Conflict(format!(
-                            "message {} already exists",
-                            message.message_id
-                        ))
-                    } else {
-                        classify(e)
-                    }
-                })?;
-            return Ok(Saved::Created(message.clone()));
-        }
-        // The marker reserves the client's id; both writes succeed together or not at all.
-        let marker = HashMap::from([
-            ("project_id".into(), n(message.project_id)),
-            ("sk".into(), s(format!("i#{}", message.message_id))),
-            ("message_sk".into(), s(message.sort_key())),
-            (
-                "expires_at".into(),
-                n((now_ms() + IDEMPOTENCY_WINDOW).timestamp()),
-            ),
-        ]);
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
+        let put_new = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
                 .table_name(table)
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(sk)")
                 .build()
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+                .map_err(internal)?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        let written = self
+        // One round trip writes the message and the sender's room together. The room takes
+        // the time of the last write to land (a condition here would cancel the message too).
+        let room = Update::builder()
+            .table_name(&self.tables.rooms)
+            .key("user_id", s(&message.user_id))
+            .key("project_id", n(message.project_id))
+            .update_expression("SET updated_at = :t")
+            .expression_attribute_values(":t", s(format_iso(&message.timestamp)))
+            .build()
+            .map_err(internal)?;
+        let mut write = self
             .client
             .transact_write_items()
-            .transact_items(put(marker)?)
-            .transact_items(put(message_item(message))?)
-            .send()
-            .await;
-        match written {
+            .transact_items(put_new(message_item(message))?)
+            .transact_items(TransactWriteItem::builder().update(room).build());
+        if idempotent {
+            // The marker reserves the client's id in the same transaction.
+            write = write.transact_items(put_new(HashMap::from([
+                ("project_id".into(), n(message.project_id)),
+                ("sk".into(), s(format!("i#{}", message.message_id))),
+                ("message_sk".into(), s(message.sort_key())),
+                ("expires_at".into(), n((now_ms() + IDEMPOTENCY_WINDOW).timestamp())),
+            ]))?);
+        }
+        match write.send().await {
             Ok(_) => Ok(Saved::Created(message.clone())),
             Err(e) if is_code(&e, "TransactionCanceledException") => {
-                match self
-                    .existing_message(message.project_id, &message.message_id)
-                    .await?
-                {
+                let existing = if idempotent {
+                    self.existing_message(message.project_id, &message.message_id).await?
+                } else {
+                    None
+                };
+                match existing {
                     Some(stored) => Ok(Saved::Existing(stored)),
                     None => Err(classify(e)),
                 }
@@ -422,11 +364,7 @@ impl ChatStore for DynamoStore {
         }
     }
 
-    async fn history(
-        &self,
-        project_id: i64,
-        query: &HistoryQuery,
-    ) -> Result<HistoryPage, StoreError> {
+    async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let (mut low, mut high) = query.key_range();
         let (forward, skip) = match &query.position {
             HistoryPosition::Latest => (false, None),
@@ -440,10 +378,7 @@ impl ChatStore for DynamoStore {
             }
         };
         if low > high {
-            return Ok(HistoryPage {
-                messages: Vec::new(),
-                has_more: false,
-            });
+            return Ok(HistoryPage { messages: Vec::new(), has_more: false });
         }
         let want = query.limit as usize + 1;
         let items = self
@@ -464,10 +399,7 @@ impl ChatStore for DynamoStore {
                 want,
             )
             .await?;
-        let mut messages = items
-            .iter()
-            .map(message_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut messages = items.iter().map(message_from).collect::<Result<Vec<_>, _>>()?;
         let has_more = messages.len() > query.limit as usize;
         messages.truncate(query.limit as usize);
         if !forward {
@@ -479,12 +411,7 @@ impl ChatStore for DynamoStore {
 
 #[async_trait]
 impl RoomStore for DynamoStore {
-    async fn touch(
-        &self,
-        user_id: &str,
-        project_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         let updated = self
             .client
             .update_item()
@@ -521,17 +448,10 @@ impl RoomStore for DynamoStore {
         let mut rooms = items
             .iter()
             .map(|item| {
-                Ok(ChatRoom {
-                    project_id: get_n(item, "project_id")?,
-                    updated_at: get_time(item, "updated_at")?,
-                })
+                Ok(ChatRoom { project_id: get_n(item, "project_id")?, updated_at: get_time(item, "updated_at")? })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        rooms.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then(a.project_id.cmp(&b.project_id))
-        });
+        rooms.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.project_id.cmp(&b.project_id)));
         Ok(rooms)
     }
 }
@@ -575,11 +495,7 @@ impl ConnectionStore for DynamoStore {
         deleted.attributes().map(connection_from).transpose()
     }
 
-    async fn by_project(
-        &self,
-        project_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, StoreError> {
+    async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
         let items = self
             .query_all(
                 || {
@@ -597,11 +513,7 @@ impl ConnectionStore for DynamoStore {
         items.iter().map(connection_from).collect()
     }
 
-    async fn by_user(
-        &self,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, StoreError> {
+    async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
         let items = self
             .query_all(
                 || {

@@ -47,11 +47,7 @@ pub trait HealthProbe: Send + Sync {
 
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
-    async fn create(
-        &self,
-        new: &NewNotification,
-        at: DateTime<Utc>,
-    ) -> Result<Notification, StoreError>;
+    async fn create(&self, new: &NewNotification, at: DateTime<Utc>) -> Result<Notification, StoreError>;
     /// The user's notifications, newest first, starting after `after`.
     async fn list(
         &self,
@@ -62,12 +58,7 @@ pub trait NotificationStore: Send + Sync {
     ) -> Result<Page<Notification>, StoreError>;
     async fn unread_count(&self, user: &UserId) -> Result<i64, StoreError>;
     /// Marks the user's own unread notifications read; returns how many changed.
-    async fn mark_read(
-        &self,
-        user: &UserId,
-        which: &MarkRead,
-        at: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    async fn mark_read(&self, user: &UserId, which: &MarkRead, at: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -113,12 +104,7 @@ pub trait EventStore: Send + Sync {
     async fn create(&self, draft: &EventDraft, at: DateTime<Utc>) -> Result<Event, StoreError>;
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError>;
     /// Matching events by `start_date`, then id.
-    async fn list(
-        &self,
-        filter: &EventFilter,
-        limit: Limit,
-        after: Option<Cursor>,
-    ) -> Result<Page<Event>, StoreError>;
+    async fn list(&self, filter: &EventFilter, limit: Limit, after: Option<Cursor>) -> Result<Page<Event>, StoreError>;
     async fn update(
         &self,
         id: i64,
@@ -146,13 +132,7 @@ impl Stores {
     }
 
     pub fn shared_sql(db: Arc<sql::SqlDb>) -> Self {
-        Self {
-            health: db.clone(),
-            notifications: db.clone(),
-            notices: db.clone(),
-            banners: db.clone(),
-            events: db,
-        }
+        Self { health: db.clone(), notifications: db.clone(), notices: db.clone(), banners: db.clone(), events: db }
     }
 }
 
@@ -167,27 +147,19 @@ pub enum Saved {
 
 #[async_trait]
 pub trait ChatStore: Send + Sync {
-    /// Stores a message under its unique sort key. With `idempotent` (the client chose the
-    /// id), saving the same `(project_id, message_id)` again stores nothing and returns the
-    /// first message.
+    /// Stores a message under its unique sort key and, in the same atomic write, moves the
+    /// sender's room (`user_id`, `project_id`) to the message's time. With `idempotent` (the
+    /// client chose the id), saving the same `(project_id, message_id)` again stores nothing
+    /// and returns the first message.
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError>;
     /// One page of a project's history, oldest first.
-    async fn history(
-        &self,
-        project_id: i64,
-        query: &HistoryQuery,
-    ) -> Result<HistoryPage, StoreError>;
+    async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
 }
 
 #[async_trait]
 pub trait RoomStore: Send + Sync {
     /// Records activity of `user_id` in the project; `updated_at` never moves backwards.
-    async fn touch(
-        &self,
-        user_id: &str,
-        project_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// The user's rooms, most recent activity first.
     async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError>;
 }
@@ -199,16 +171,8 @@ pub trait ConnectionStore: Send + Sync {
     /// Deletes the row; returns it when it existed.
     async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
     /// Live connections of a project (rows past `expires_at` are skipped even before TTL).
-    async fn by_project(
-        &self,
-        project_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, StoreError>;
-    async fn by_user(
-        &self,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, StoreError>;
+    async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
+    async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
 }
 
 /// The chat ports, as the chat services see them.
@@ -223,21 +187,11 @@ pub struct ChatStores {
 impl ChatStores {
     pub fn dynamo(store: dynamo::DynamoStore) -> Self {
         let store = Arc::new(store);
-        Self {
-            health: store.clone(),
-            messages: store.clone(),
-            rooms: store.clone(),
-            connections: store,
-        }
+        Self { health: store.clone(), messages: store.clone(), rooms: store.clone(), connections: store }
     }
 
     /// Chat in the embedded SQL database (local runs).
     pub fn sql(db: Arc<sql::SqlDb>) -> Self {
-        Self {
-            health: db.clone(),
-            messages: db.clone(),
-            rooms: db.clone(),
-            connections: db,
-        }
+        Self { health: db.clone(), messages: db.clone(), rooms: db.clone(), connections: db }
     }
 }

@@ -16,10 +16,7 @@ use tokio::sync::OnceCell;
 
 use crate::domain::{
     Limit,
-    chat::{
-        CONNECTION_TTL, ChatCursor, Connection, FRAME_MAX_BYTES, HistoryPosition, HistoryQuery,
-        parse_project_id,
-    },
+    chat::{CONNECTION_TTL, ChatCursor, Connection, FRAME_MAX_BYTES, HistoryPosition, HistoryQuery, parse_project_id},
     time::now_ms,
 };
 use crate::error::AppError;
@@ -42,11 +39,7 @@ pub enum Posting {
     Fixed(FanOut),
     /// Derived on first use from the event's API id and stage, as AWS's endpoint
     /// `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`.
-    FromEvent {
-        sdk: Box<aws_config::SdkConfig>,
-        region: String,
-        built: OnceCell<FanOut>,
-    },
+    FromEvent { sdk: Box<aws_config::SdkConfig>, region: String, built: OnceCell<FanOut> },
 }
 
 pub struct WsState {
@@ -92,21 +85,14 @@ impl WsState {
             Posting::Fixed(fanout) => Ok(fanout),
             Posting::FromEvent { sdk, region, built } => {
                 let ctx = &event.request_context;
-                let (Some(api_id), Some(stage)) = (ctx.apiid.as_deref(), ctx.stage.as_deref())
-                else {
-                    return Err(AppError::Internal(
-                        "WebSocket event lacks apiId or stage".into(),
-                    ));
+                let (Some(api_id), Some(stage)) = (ctx.apiid.as_deref(), ctx.stage.as_deref()) else {
+                    return Err(AppError::Internal("WebSocket event lacks apiId or stage".into()));
                 };
                 let endpoint = ApiGatewayPusher::endpoint_for(api_id, region, stage);
                 Ok(built
                     .get_or_init(|| async {
                         let pusher = Arc::new(ApiGatewayPusher::new(sdk, &endpoint));
-                        FanOut::new(
-                            pusher,
-                            self.stores.connections.clone(),
-                            FanOut::DEFAULT_CONCURRENCY,
-                        )
+                        FanOut::new(pusher, self.stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY)
                     })
                     .await)
             }
@@ -116,11 +102,7 @@ impl WsState {
     /// Handles one event of `route`. Never panics and never fails the invocation for a client's
     /// mistake: `$connect` answers with an HTTP status (refusing the upgrade), message routes
     /// answer the sender with an error frame.
-    pub async fn handle(
-        &self,
-        route: Route,
-        event: ApiGatewayWebsocketProxyRequest,
-    ) -> ApiGatewayProxyResponse {
+    pub async fn handle(&self, route: Route, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
         let Some(connection_id) = event.request_context.connection_id.clone() else {
             tracing::error!("WebSocket event without a connection id");
             return response(400, Some("missing connection id"));
@@ -142,11 +124,7 @@ impl WsState {
         }
     }
 
-    async fn connect(
-        &self,
-        connection_id: &str,
-        event: &ApiGatewayWebsocketProxyRequest,
-    ) -> ApiGatewayProxyResponse {
+    async fn connect(&self, connection_id: &str, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
         let Some(identity) = identity_of(event) else {
             return response(401, Some("authentication required"));
         };
@@ -159,10 +137,7 @@ impl WsState {
             .ok_or_else(|| "missing".to_string())
             .and_then(parse_project_id);
         let Ok(project_id) = project else {
-            return response(
-                400,
-                Some("project_id query parameter must be a positive integer"),
-            );
+            return response(400, Some("project_id query parameter must be a positive integer"));
         };
         let now = now_ms();
         let connection = Connection {
@@ -182,11 +157,7 @@ impl WsState {
         }
     }
 
-    async fn message(
-        &self,
-        connection_id: &str,
-        event: &ApiGatewayWebsocketProxyRequest,
-    ) -> Result<(), AppError> {
+    async fn message(&self, connection_id: &str, event: &ApiGatewayWebsocketProxyRequest) -> Result<(), AppError> {
         let fanout = self.fanout(event).await?.clone();
         let reply = |frame: Value| {
             let fanout = fanout.clone();
@@ -199,19 +170,11 @@ impl WsState {
         let connection = match self.stores.connections.get(connection_id).await {
             Ok(Some(connection)) => connection,
             Ok(None) => {
-                reply(error_frame(
-                    "NOT_CONNECTED",
-                    "this connection is not registered; reconnect",
-                ))
-                .await;
+                reply(error_frame("NOT_CONNECTED", "this connection is not registered; reconnect")).await;
                 return Ok(());
             }
             Err(e) => {
-                reply(error_frame(
-                    "SERVICE_UNAVAILABLE",
-                    "chat storage is unavailable, try again shortly",
-                ))
-                .await;
+                reply(error_frame("SERVICE_UNAVAILABLE", "chat storage is unavailable, try again shortly")).await;
                 return Err(e.into());
             }
         };
@@ -222,10 +185,7 @@ impl WsState {
                 return Ok(());
             }
         };
-        let realtime = Realtime {
-            stores: self.stores.clone(),
-            fanout: fanout.clone(),
-        };
+        let realtime = Realtime { stores: self.stores.clone(), fanout: fanout.clone() };
         match act(&realtime, &connection, &frame).await {
             Ok(Some(answer)) => {
                 reply(answer).await;
@@ -246,18 +206,11 @@ impl WsState {
 /// What the client may read about an error: validation details inline, internals never.
 fn client_message(e: &AppError) -> String {
     match e {
-        AppError::Validation(details) => details
-            .iter()
-            .map(|d| format!("{}: {}", d.field, d.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        AppError::BadRequest {
-            message, details, ..
-        } if !details.is_empty() => {
-            let fields: Vec<_> = details
-                .iter()
-                .map(|d| format!("{}: {}", d.field, d.message))
-                .collect();
+        AppError::Validation(details) => {
+            details.iter().map(|d| format!("{}: {}", d.field, d.message)).collect::<Vec<_>>().join("; ")
+        }
+        AppError::BadRequest { message, details, .. } if !details.is_empty() => {
+            let fields: Vec<_> = details.iter().map(|d| format!("{}: {}", d.field, d.message)).collect();
             format!("{message} ({})", fields.join("; "))
         }
         other => other.to_string(),
@@ -273,10 +226,7 @@ fn parse_frame(
     }
     let body = event.body.as_deref().unwrap_or_default();
     if body.len() > FRAME_MAX_BYTES {
-        return Err((
-            "FRAME_TOO_LARGE",
-            format!("frames are at most {FRAME_MAX_BYTES} bytes"),
-        ));
+        return Err(("FRAME_TOO_LARGE", format!("frames are at most {FRAME_MAX_BYTES} bytes")));
     }
     match serde_json::from_str::<Value>(body) {
         Ok(Value::Object(frame)) => Ok(frame),
@@ -305,24 +255,15 @@ async fn act(
         "history" => {
             let after = match frame.get("after") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(raw)) => {
-                    Some(ChatCursor::decode(raw).map_err(|m| invalid_field("after", &m))?)
-                }
+                Some(Value::String(raw)) => Some(ChatCursor::decode(raw).map_err(|m| invalid_field("after", &m))?),
                 Some(_) => return Err(invalid_field("after", "must be a cursor string")),
             };
             let limit = match frame.get("limit") {
                 None => Limit::default(),
-                Some(v) => {
-                    Limit::parse(Some(&v.to_string())).map_err(|m| invalid_field("limit", &m))?
-                }
+                Some(v) => Limit::parse(Some(&v.to_string())).map_err(|m| invalid_field("limit", &m))?,
             };
             let position = after.map_or(HistoryPosition::Latest, HistoryPosition::After);
-            let query = HistoryQuery {
-                position,
-                from: None,
-                to: None,
-                limit: limit.get(),
-            };
+            let query = HistoryQuery { position, from: None, to: None, limit: limit.get() };
             let page = realtime.history(connection.project_id, &query).await?;
             let frames: Vec<Value> = page.messages.iter().map(|m| m.frame()).collect();
             Ok(Some(json!({

@@ -5,12 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{SqlDb, Statement};
-use crate::domain::chat::{
-    ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery,
-};
+use crate::domain::chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery};
 use crate::store::{ChatStore, ConnectionStore, RoomStore, Saved, StoreError};
 
-const MESSAGE_COLUMNS: &str = "SELECT message_id, project_id, user_id, sender_name, message, sent_at, is_in_meeting FROM chat_messages";
+const MESSAGE_COLUMNS: &str =
+    "SELECT message_id, project_id, user_id, sender_name, message, sent_at, is_in_meeting FROM chat_messages";
 // The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
 // cast reads it back as text on both engines.
 const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
@@ -85,12 +84,30 @@ fn insert_message(m: &ChatMessage) -> Statement {
     .bind(m.is_in_meeting)
 }
 
+/// Moves the room forward to `at`, creating it if missing; never moves it backwards. Both
+/// statements succeed whatever the row's state, so they can join any transaction.
+fn touch_room(user_id: &str, project_id: i64, at: DateTime<Utc>) -> [Statement; 2] {
+    [
+        Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
+            .bind(at)
+            .bind(user_id)
+            .bind(project_id)
+            .bind(at),
+        // A one-row source both engines accept: the count of the room's rows.
+        Statement::new(
+            "INSERT INTO chat_rooms (user_id, project_id, updated_at) SELECT ?, ?, ? FROM (SELECT COUNT(*) AS n \
+             FROM chat_rooms WHERE user_id = ? AND project_id = ?) AS existing WHERE existing.n = 0",
+        )
+        .bind(user_id)
+        .bind(project_id)
+        .bind(at)
+        .bind(user_id)
+        .bind(project_id),
+    ]
+}
+
 impl SqlDb {
-    async fn message_by_client_id(
-        &self,
-        project_id: i64,
-        message_id: &str,
-    ) -> Result<Option<ChatMessage>, StoreError> {
+    async fn message_by_client_id(&self, project_id: i64, message_id: &str) -> Result<Option<ChatMessage>, StoreError> {
         let row: Option<MessageRow> = self
             .fetch_optional(
                 &Statement::new(MESSAGE_COLUMNS)
@@ -125,39 +142,29 @@ impl SqlDb {
 #[async_trait]
 impl ChatStore for SqlDb {
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
-        if !idempotent {
-            self.execute(&insert_message(message)).await?;
-            return Ok(Saved::Created(message.clone()));
+        let mut writes = Vec::new();
+        if idempotent {
+            writes.push(
+                Statement::new("INSERT INTO chat_message_ids (project_id, message_id, sk) VALUES (?, ?, ?)")
+                    .bind(message.project_id)
+                    .bind(message.message_id.as_str())
+                    .bind(message.sort_key().as_str()),
+            );
         }
-        let reserve = Statement::new(
-            "INSERT INTO chat_message_ids (project_id, message_id, sk) VALUES (?, ?, ?)",
-        )
-        .bind(message.project_id)
-        .bind(message.message_id.as_str())
-        .bind(message.sort_key().as_str());
-        match self
-            .execute_atomically(&[reserve, insert_message(message)])
-            .await
-        {
+        writes.push(insert_message(message));
+        writes.extend(touch_room(&message.user_id, message.project_id, message.timestamp));
+        match self.execute_atomically(&writes).await {
             Ok(()) => Ok(Saved::Created(message.clone())),
-            Err(StoreError::Conflict(_)) => self
+            Err(StoreError::Conflict(_)) if idempotent => self
                 .message_by_client_id(message.project_id, &message.message_id)
                 .await?
                 .map(Saved::Existing)
-                .ok_or_else(|| {
-                    StoreError::Unavailable(
-                        "a concurrent send of this message id is in flight".into(),
-                    )
-                }),
+                .ok_or_else(|| StoreError::Unavailable("a concurrent send of this message id is in flight".into())),
             Err(e) => Err(e),
         }
     }
 
-    async fn history(
-        &self,
-        project_id: i64,
-        query: &HistoryQuery,
-    ) -> Result<HistoryPage, StoreError> {
+    async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let (low, high) = query.key_range();
         let stmt = Statement::new(MESSAGE_COLUMNS)
             .push("WHERE project_id = ? AND sk >= ? AND sk <= ?")
@@ -166,18 +173,10 @@ impl ChatStore for SqlDb {
             .bind(high.as_str());
         let (stmt, forward) = match &query.position {
             HistoryPosition::Latest => (stmt.push("ORDER BY sk DESC"), false),
-            HistoryPosition::Before(c) => (
-                stmt.push("AND sk < ? ORDER BY sk DESC").bind(c.0.as_str()),
-                false,
-            ),
-            HistoryPosition::After(c) => (
-                stmt.push("AND sk > ? ORDER BY sk ASC").bind(c.0.as_str()),
-                true,
-            ),
+            HistoryPosition::Before(c) => (stmt.push("AND sk < ? ORDER BY sk DESC").bind(c.0.as_str()), false),
+            HistoryPosition::After(c) => (stmt.push("AND sk > ? ORDER BY sk ASC").bind(c.0.as_str()), true),
         };
-        let rows: Vec<MessageRow> = self
-            .fetch_all(&stmt.push("LIMIT ?").bind(i64::from(query.limit) + 1))
-            .await?;
+        let rows: Vec<MessageRow> = self.fetch_all(&stmt.push("LIMIT ?").bind(i64::from(query.limit) + 1)).await?;
         let mut messages: Vec<ChatMessage> = rows.into_iter().map(Into::into).collect();
         let has_more = messages.len() > query.limit as usize;
         messages.truncate(query.limit as usize);
@@ -190,31 +189,8 @@ impl ChatStore for SqlDb {
 
 #[async_trait]
 impl RoomStore for SqlDb {
-    async fn touch(
-        &self,
-        user_id: &str,
-        project_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let advance = Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
-            .bind(at)
-            .bind(user_id)
-            .bind(project_id)
-            .bind(at);
-        if self.execute(&advance).await?.rows_affected > 0 {
-            return Ok(());
-        }
-        let insert = Statement::new(
-            "INSERT INTO chat_rooms (user_id, project_id, updated_at) VALUES (?, ?, ?)",
-        )
-        .bind(user_id)
-        .bind(project_id)
-        .bind(at);
-        match self.execute(&insert).await {
-            // The row exists with a time at or after `at`: nothing to move.
-            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.execute_atomically(&touch_room(user_id, project_id, at)).await
     }
 
     async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError> {
@@ -224,13 +200,7 @@ impl RoomStore for SqlDb {
                     .bind(user_id),
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ChatRoom {
-                project_id: r.project_id,
-                updated_at: r.updated_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| ChatRoom { project_id: r.project_id, updated_at: r.updated_at }).collect())
     }
 }
 
@@ -238,8 +208,8 @@ impl RoomStore for SqlDb {
 impl ConnectionStore for SqlDb {
     async fn put(&self, c: &Connection) -> Result<(), StoreError> {
         // API Gateway never reuses a connection id; a replayed $connect replaces the row.
-        let delete = Statement::new("DELETE FROM ws_connections WHERE connection_id = ?")
-            .bind(c.connection_id.as_str());
+        let delete =
+            Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(c.connection_id.as_str());
         let insert = Statement::new(
             "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, connected_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -254,11 +224,7 @@ impl ConnectionStore for SqlDb {
 
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
         let row: Option<ConnectionRow> = self
-            .fetch_optional(
-                &Statement::new(CONNECTION_COLUMNS)
-                    .push("WHERE connection_id = ?")
-                    .bind(connection_id),
-            )
+            .fetch_optional(&Statement::new(CONNECTION_COLUMNS).push("WHERE connection_id = ?").bind(connection_id))
             .await?;
         Ok(row.map(Into::into))
     }
@@ -266,30 +232,17 @@ impl ConnectionStore for SqlDb {
     async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
         let existing = ConnectionStore::get(self, connection_id).await?;
         if existing.is_some() {
-            self.execute(
-                &Statement::new("DELETE FROM ws_connections WHERE connection_id = ?")
-                    .bind(connection_id),
-            )
-            .await?;
+            self.execute(&Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(connection_id))
+                .await?;
         }
         Ok(existing)
     }
 
-    async fn by_project(
-        &self,
-        project_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, StoreError> {
-        self.connections_where("WHERE project_id = ?", project_id.into(), now)
-            .await
+    async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+        self.connections_where("WHERE project_id = ?", project_id.into(), now).await
     }
 
-    async fn by_user(
-        &self,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, StoreError> {
-        self.connections_where("WHERE user_id = ?", user_id.into(), now)
-            .await
+    async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+        self.connections_where("WHERE user_id = ?", user_id.into(), now).await
     }
 }

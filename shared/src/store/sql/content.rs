@@ -8,8 +8,7 @@ use crate::domain::{
 };
 use crate::store::{BANNER_LIST_CAP, BannerStore, Guarded, NoticeStore, StoreError};
 
-const NOTICE_COLUMNS: &str =
-    "SELECT notice_id, title, content, created_at, updated_at FROM notices";
+const NOTICE_COLUMNS: &str = "SELECT notice_id, title, content, created_at, updated_at FROM notices";
 const BANNER_COLUMNS: &str = "SELECT banner_id, title, link, image_url, is_active, sort_order, start_at, end_at, created_at, updated_at FROM banners";
 const BANNER_ORDER: &str = "ORDER BY sort_order ASC, created_at DESC, banner_id DESC LIMIT ?";
 
@@ -87,44 +86,29 @@ impl NoticeStore for SqlDb {
     }
 
     async fn get(&self, id: i64) -> Result<Option<Notice>, StoreError> {
-        let row: Option<NoticeRow> = self
-            .fetch_optional(
-                &Statement::new(NOTICE_COLUMNS)
-                    .push("WHERE notice_id = ?")
-                    .bind(id),
-            )
-            .await?;
+        let row: Option<NoticeRow> =
+            self.fetch_optional(&Statement::new(NOTICE_COLUMNS).push("WHERE notice_id = ?").bind(id)).await?;
         Ok(row.map(Into::into))
     }
 
     async fn list(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<Notice>, StoreError> {
         let mut stmt = Statement::new(NOTICE_COLUMNS);
         if let Some(cursor) = after {
-            let at = cursor
-                .instant()
-                .ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+            let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
             stmt = stmt
                 .push("WHERE created_at < ? OR (created_at = ? AND notice_id < ?)")
                 .bind(at)
                 .bind(at)
                 .bind(cursor.id);
         }
-        let stmt = stmt
-            .push("ORDER BY created_at DESC, notice_id DESC LIMIT ?")
-            .bind(limit.probe());
+        let stmt = stmt.push("ORDER BY created_at DESC, notice_id DESC LIMIT ?").bind(limit.probe());
         let rows: Vec<NoticeRow> = self.fetch_all(&stmt).await?;
-        Ok(Page::from_probe(rows, limit, |r| {
-            Cursor::at_instant(&r.created_at, r.notice_id)
-        })
-        .map(Into::into))
+        Ok(Page::from_probe(rows, limit, |r| Cursor::at_instant(&r.created_at, r.notice_id)).map(Into::into))
     }
 
     async fn latest(&self) -> Result<Option<Notice>, StoreError> {
         let row: Option<NoticeRow> = self
-            .fetch_optional(
-                &Statement::new(NOTICE_COLUMNS)
-                    .push("ORDER BY created_at DESC, notice_id DESC LIMIT 1"),
-            )
+            .fetch_optional(&Statement::new(NOTICE_COLUMNS).push("ORDER BY created_at DESC, notice_id DESC LIMIT 1"))
             .await?;
         Ok(row.map(Into::into))
     }
@@ -138,22 +122,21 @@ impl NoticeStore for SqlDb {
     ) -> Result<Guarded<Notice>, StoreError> {
         let done = self
             .execute(
-                &Statement::new("UPDATE notices SET title = ?, content = ?, updated_at = ? WHERE notice_id = ? AND updated_at = ?")
-                    .bind(draft.title.as_str())
-                    .bind(draft.content.as_str())
-                    .bind(at)
-                    .bind(id)
-                    .bind(read_at_version),
+                &Statement::new(
+                    "UPDATE notices SET title = ?, content = ?, updated_at = ? WHERE notice_id = ? AND updated_at = ?",
+                )
+                .bind(draft.title.as_str())
+                .bind(draft.content.as_str())
+                .bind(at)
+                .bind(id)
+                .bind(read_at_version),
             )
             .await?;
-        self.guarded(done.rows_affected, NoticeStore::get(self, id))
-            .await
+        self.guarded(done.rows_affected, NoticeStore::get(self, id)).await
     }
 
     async fn delete(&self, id: i64) -> Result<bool, StoreError> {
-        let done = self
-            .execute(&Statement::new("DELETE FROM notices WHERE notice_id = ?").bind(id))
-            .await?;
+        let done = self.execute(&Statement::new("DELETE FROM notices WHERE notice_id = ?").bind(id)).await?;
         Ok(done.rows_affected > 0)
     }
 }
@@ -193,24 +176,14 @@ impl BannerStore for SqlDb {
     }
 
     async fn get(&self, id: i64) -> Result<Option<Banner>, StoreError> {
-        let row: Option<BannerRow> = self
-            .fetch_optional(
-                &Statement::new(BANNER_COLUMNS)
-                    .push("WHERE banner_id = ?")
-                    .bind(id),
-            )
-            .await?;
+        let row: Option<BannerRow> =
+            self.fetch_optional(&Statement::new(BANNER_COLUMNS).push("WHERE banner_id = ?").bind(id)).await?;
         Ok(row.map(Into::into))
     }
 
     async fn list_all(&self) -> Result<Vec<Banner>, StoreError> {
-        let rows: Vec<BannerRow> = self
-            .fetch_all(
-                &Statement::new(BANNER_COLUMNS)
-                    .push(BANNER_ORDER)
-                    .bind(BANNER_LIST_CAP),
-            )
-            .await?;
+        let rows: Vec<BannerRow> =
+            self.fetch_all(&Statement::new(BANNER_COLUMNS).push(BANNER_ORDER).bind(BANNER_LIST_CAP)).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -251,14 +224,11 @@ impl BannerStore for SqlDb {
                 .bind(read_at_version),
             )
             .await?;
-        self.guarded(done.rows_affected, BannerStore::get(self, id))
-            .await
+        self.guarded(done.rows_affected, BannerStore::get(self, id)).await
     }
 
     async fn delete(&self, id: i64) -> Result<bool, StoreError> {
-        let done = self
-            .execute(&Statement::new("DELETE FROM banners WHERE banner_id = ?").bind(id))
-            .await?;
+        let done = self.execute(&Statement::new("DELETE FROM banners WHERE banner_id = ?").bind(id)).await?;
         Ok(done.rows_affected > 0)
     }
 }

@@ -31,12 +31,8 @@ impl TryFrom<Row> for Event {
     type Error = StoreError;
 
     fn try_from(r: Row) -> Result<Self, StoreError> {
-        let category = EventCategory::parse(&r.category).map_err(|_| {
-            StoreError::Internal(format!(
-                "event {} has unknown category {:?}",
-                r.event_id, r.category
-            ))
-        })?;
+        let category = EventCategory::parse(&r.category)
+            .map_err(|_| StoreError::Internal(format!("event {} has unknown category {:?}", r.event_id, r.category)))?;
         Ok(Self {
             event_id: r.event_id,
             title: r.title,
@@ -97,22 +93,12 @@ impl EventStore for SqlDb {
     }
 
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let row: Option<Row> = self
-            .fetch_optional(
-                &Statement::new(EVENT_COLUMNS)
-                    .push("WHERE event_id = ?")
-                    .bind(id),
-            )
-            .await?;
+        let row: Option<Row> =
+            self.fetch_optional(&Statement::new(EVENT_COLUMNS).push("WHERE event_id = ?").bind(id)).await?;
         row.map(Event::try_from).transpose()
     }
 
-    async fn list(
-        &self,
-        f: &EventFilter,
-        limit: Limit,
-        after: Option<Cursor>,
-    ) -> Result<Page<Event>, StoreError> {
+    async fn list(&self, f: &EventFilter, limit: Limit, after: Option<Cursor>) -> Result<Page<Event>, StoreError> {
         let mut stmt = Statement::new(EVENT_COLUMNS)
             .push("WHERE start_date >= ? AND start_date <= ? AND end_date >= ? AND end_date <= ?")
             .bind(f.start_from)
@@ -123,26 +109,17 @@ impl EventStore for SqlDb {
             stmt = stmt.push("AND category = ?").bind(category.code());
         }
         if let Some(cursor) = after {
-            let date = cursor
-                .date()
-                .ok_or_else(|| StoreError::Internal("cursor outside the date range".into()))?;
+            let date = cursor.date().ok_or_else(|| StoreError::Internal("cursor outside the date range".into()))?;
             stmt = stmt
                 .push("AND (start_date > ? OR (start_date = ? AND event_id > ?))")
                 .bind(date)
                 .bind(date)
                 .bind(cursor.id);
         }
-        let stmt = stmt
-            .push("ORDER BY start_date ASC, event_id ASC LIMIT ?")
-            .bind(limit.probe());
+        let stmt = stmt.push("ORDER BY start_date ASC, event_id ASC LIMIT ?").bind(limit.probe());
         let rows: Vec<Row> = self.fetch_all(&stmt).await?;
-        let events = rows
-            .into_iter()
-            .map(Event::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_probe(events, limit, |e| {
-            Cursor::at_date(e.start_date, e.event_id)
-        }))
+        let events = rows.into_iter().map(Event::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_probe(events, limit, |e| Cursor::at_date(e.start_date, e.event_id)))
     }
 
     async fn update(
@@ -173,14 +150,11 @@ impl EventStore for SqlDb {
                 .bind(read_at_version),
             )
             .await?;
-        self.guarded(done.rows_affected, EventStore::get(self, id))
-            .await
+        self.guarded(done.rows_affected, EventStore::get(self, id)).await
     }
 
     async fn delete(&self, id: i64) -> Result<bool, StoreError> {
-        let done = self
-            .execute(&Statement::new("DELETE FROM events WHERE event_id = ?").bind(id))
-            .await?;
+        let done = self.execute(&Statement::new("DELETE FROM events WHERE event_id = ?").bind(id)).await?;
         Ok(done.rows_affected > 0)
     }
 }

@@ -98,10 +98,7 @@ pub struct Statement {
 
 impl Statement {
     pub fn new(sql: &str) -> Self {
-        Self {
-            sql: sql.to_owned(),
-            values: Vec::new(),
-        }
+        Self { sql: sql.to_owned(), values: Vec::new() }
     }
 
     /// Appends SQL text.
@@ -160,33 +157,22 @@ where
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     use sqlx::Error as E;
     match e {
-        E::Io(_)
-        | E::Tls(_)
-        | E::PoolTimedOut
-        | E::PoolClosed
-        | E::WorkerCrashed
-        | E::Protocol(_) => StoreError::Unavailable(e.to_string()),
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
         E::Database(db) => {
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.message().to_owned());
             }
-            let transient =
-                if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                    // Too many connections, shutdown in progress, lock wait timeout, deadlock,
-                    // read-only (during an RDS failover).
-                    matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836)
-                } else {
-                    // SQLite: SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
-                    matches!(
-                        db.code().as_deref(),
-                        Some("5" | "6" | "261" | "262" | "517")
-                    )
-                };
-            if transient {
-                StoreError::Unavailable(db.to_string())
+            let transient = if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                // Too many connections, shutdown in progress, lock wait timeout, deadlock,
+                // read-only (during an RDS failover).
+                matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836)
             } else {
-                StoreError::Internal(db.to_string())
-            }
+                // SQLite: SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
+                matches!(db.code().as_deref(), Some("5" | "6" | "261" | "262" | "517"))
+            };
+            if transient { StoreError::Unavailable(db.to_string()) } else { StoreError::Internal(db.to_string()) }
         }
         E::Migrate(m) => match *m {
             sqlx::migrate::MigrateError::Execute(inner) => classify(inner),
@@ -198,10 +184,7 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 
 impl SqlDb {
     /// Builds the pool without connecting; the first query connects and migrates.
-    pub fn connect_lazy(
-        settings: &DatabaseSettings,
-        max_connections: u32,
-    ) -> Result<Self, StoreError> {
+    pub fn connect_lazy(settings: &DatabaseSettings, max_connections: u32) -> Result<Self, StoreError> {
         let acquire_timeout = Duration::from_secs(5);
         let pool = match settings {
             DatabaseSettings::MySql { url } => {
@@ -217,9 +200,8 @@ impl SqlDb {
             }
             DatabaseSettings::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Internal(format!("creating {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
                 }
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
@@ -229,10 +211,7 @@ impl SqlDb {
                 )
             }
         };
-        Ok(Self {
-            pool,
-            migrated: OnceCell::new(),
-        })
+        Ok(Self { pool, migrated: OnceCell::new() })
     }
 
     fn sqlite_options(path: &Path) -> SqliteConnectOptions {
@@ -265,23 +244,14 @@ impl SqlDb {
     async fn migrate_mysql_locked(pool: &MySqlPool) -> Result<(), StoreError> {
         const LOCK: &str = "CONCAT('portforge_migrate_', DATABASE())";
         let mut conn = pool.acquire().await.map_err(classify)?;
-        let (granted,): (Option<i64>,) = sqlx::query_as(&format!("SELECT GET_LOCK({LOCK}, 60)"))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(classify)?;
+        let (granted,): (Option<i64>,) =
+            sqlx::query_as(&format!("SELECT GET_LOCK({LOCK}, 60)")).fetch_one(&mut *conn).await.map_err(classify)?;
         if granted != Some(1) {
-            return Err(StoreError::Unavailable(
-                "timed out waiting for the migration lock".into(),
-            ));
+            return Err(StoreError::Unavailable("timed out waiting for the migration lock".into()));
         }
-        let migrated = MYSQL_MIGRATIONS
-            .run_direct(&mut *conn)
-            .await
-            .map_err(Self::migrate_error);
+        let migrated = MYSQL_MIGRATIONS.run_direct(&mut *conn).await.map_err(Self::migrate_error);
         // The lock also ends with the session; releasing it now lets the next cold start go on.
-        let released = sqlx::query(&format!("DO RELEASE_LOCK({LOCK})"))
-            .execute(&mut *conn)
-            .await;
+        let released = sqlx::query(&format!("DO RELEASE_LOCK({LOCK})")).execute(&mut *conn).await;
         migrated?;
         released.map(|_| ()).map_err(classify)
     }
@@ -293,14 +263,10 @@ impl SqlDb {
         self.migrate().await?;
         match &self.pool {
             Pool::MySql(p) => {
-                sqlx::query_as_with::<MySql, T, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
-                    .fetch_all(p)
-                    .await
+                sqlx::query_as_with::<MySql, T, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?).fetch_all(p).await
             }
             Pool::Sqlite(p) => {
-                sqlx::query_as_with::<Sqlite, T, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
-                    .fetch_all(p)
-                    .await
+                sqlx::query_as_with::<Sqlite, T, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?).fetch_all(p).await
             }
         }
         .map_err(classify)
@@ -321,24 +287,17 @@ impl SqlDb {
     pub async fn execute(&self, stmt: &Statement) -> Result<Executed, StoreError> {
         self.migrate().await?;
         match &self.pool {
-            Pool::MySql(p) => {
-                sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
-                    .execute(p)
-                    .await
-                    .map(|r| Executed {
-                        rows_affected: r.rows_affected(),
-                        last_insert_id: i64::try_from(r.last_insert_id()).unwrap_or(i64::MAX),
-                    })
-            }
-            Pool::Sqlite(p) => {
-                sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
-                    .execute(p)
-                    .await
-                    .map(|r| Executed {
-                        rows_affected: r.rows_affected(),
-                        last_insert_id: r.last_insert_rowid(),
-                    })
-            }
+            Pool::MySql(p) => sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
+                .execute(p)
+                .await
+                .map(|r| Executed {
+                    rows_affected: r.rows_affected(),
+                    last_insert_id: i64::try_from(r.last_insert_id()).unwrap_or(i64::MAX),
+                }),
+            Pool::Sqlite(p) => sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
+                .execute(p)
+                .await
+                .map(|r| Executed { rows_affected: r.rows_affected(), last_insert_id: r.last_insert_rowid() }),
         }
         .map_err(classify)
     }
@@ -404,10 +363,6 @@ impl SqlDb {
 impl HealthProbe for SqlDb {
     async fn ping(&self) -> Result<(), StoreError> {
         let one = self.fetch_count(&Statement::new("SELECT 1")).await?;
-        if one == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Internal(format!("SELECT 1 returned {one}")))
-        }
+        if one == 1 { Ok(()) } else { Err(StoreError::Internal(format!("SELECT 1 returned {one}"))) }
     }
 }

@@ -33,11 +33,7 @@ impl From<Row> for Notification {
 
 #[async_trait]
 impl NotificationStore for SqlDb {
-    async fn create(
-        &self,
-        new: &NewNotification,
-        at: DateTime<Utc>,
-    ) -> Result<Notification, StoreError> {
+    async fn create(&self, new: &NewNotification, at: DateTime<Utc>) -> Result<Notification, StoreError> {
         let link = new.link.as_ref().map(|l| l.as_str());
         let done = self
             .execute(
@@ -76,23 +72,16 @@ impl NotificationStore for SqlDb {
             stmt = stmt.push("AND is_read = ?").bind(false);
         }
         if let Some(cursor) = after {
-            let at = cursor
-                .instant()
-                .ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+            let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
             stmt = stmt
                 .push("AND (created_at < ? OR (created_at = ? AND notification_id < ?))")
                 .bind(at)
                 .bind(at)
                 .bind(cursor.id);
         }
-        let stmt = stmt
-            .push("ORDER BY created_at DESC, notification_id DESC LIMIT ?")
-            .bind(limit.probe());
+        let stmt = stmt.push("ORDER BY created_at DESC, notification_id DESC LIMIT ?").bind(limit.probe());
         let rows: Vec<Row> = self.fetch_all(&stmt).await?;
-        Ok(Page::from_probe(rows, limit, |r| {
-            Cursor::at_instant(&r.created_at, r.notification_id)
-        })
-        .map(Into::into))
+        Ok(Page::from_probe(rows, limit, |r| Cursor::at_instant(&r.created_at, r.notification_id)).map(Into::into))
     }
 
     async fn unread_count(&self, user: &UserId) -> Result<i64, StoreError> {
@@ -104,23 +93,15 @@ impl NotificationStore for SqlDb {
         .await
     }
 
-    async fn mark_read(
-        &self,
-        user: &UserId,
-        which: &MarkRead,
-        at: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let mut stmt = Statement::new(
-            "UPDATE notifications SET is_read = ?, read_at = ? WHERE user_id = ? AND is_read = ?",
-        )
-        .bind(true)
-        .bind(at)
-        .bind(user.as_str())
-        .bind(false);
+    async fn mark_read(&self, user: &UserId, which: &MarkRead, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut stmt =
+            Statement::new("UPDATE notifications SET is_read = ?, read_at = ? WHERE user_id = ? AND is_read = ?")
+                .bind(true)
+                .bind(at)
+                .bind(user.as_str())
+                .bind(false);
         if let MarkRead::Ids(ids) = which {
-            stmt = stmt
-                .push("AND notification_id IN")
-                .push_in_list(ids.iter().map(|id| SqlValue::Int(*id)));
+            stmt = stmt.push("AND notification_id IN").push_in_list(ids.iter().map(|id| SqlValue::Int(*id)));
         }
         Ok(self.execute(&stmt).await?.rows_affected)
     }
