@@ -58,6 +58,9 @@ async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
     assert_eq!(retry.assert_ok(200, "MESSAGE_ALREADY_STORED"), &first);
     let history = app.get("/chat/7/messages", &me).await;
     assert_eq!(history.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().len(), 1);
+    // The retry's room touch was taken back: the room shows the stored message's time.
+    let rooms = app.get("/chat/rooms", &me).await;
+    assert_eq!(rooms.assert_ok(200, "ROOMS_LISTED"), &json!([{"project_id": 7, "updated_at": first["timestamp"]}]));
     // Someone else reusing the id is refused, not merged.
     let other = app.post("/chat/7/messages", &user(), json!({"message": "mine", "message_id": "c-1"})).await;
     other.assert_error(409, "CONFLICT");

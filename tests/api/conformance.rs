@@ -223,7 +223,7 @@ mod chat {
             chat::{ChatMessage, Connection, HistoryPosition, HistoryQuery},
             time::{now_ms, parse_instant},
         },
-        store::{ChatStores, Saved, StoreError},
+        store::{ChatStores, Saved, StoreError, Touched},
     };
 
     fn message(project_id: i64, id: &str, at: chrono::DateTime<Utc>, text: &str) -> ChatMessage {
@@ -255,9 +255,6 @@ mod chat {
         assert!(!page.has_more);
         // Other projects see nothing.
         assert!(stores.messages.history(8, &HistoryQuery::latest(10)).await.unwrap().messages.is_empty());
-        // The save moved the sender's room to the message's time.
-        let rooms = stores.rooms.rooms("3f2504e0-4f89-11d3-9a0c-0305e82c3301").await.unwrap();
-        assert_eq!(rooms.iter().map(|r| (r.project_id, r.updated_at)).collect::<Vec<_>>(), [(7, at)]);
     }
 
     async fn client_ids_make_saves_idempotent(stores: ChatStores) {
@@ -336,6 +333,23 @@ mod chat {
         let got: Vec<_> = rooms.iter().map(|r| (r.project_id, r.updated_at)).collect();
         assert_eq!(got, [(1, t0 + Duration::minutes(9)), (2, t0 + Duration::minutes(5))]);
         assert!(stores.rooms.rooms("someone-else").await.unwrap().is_empty());
+
+        // A touch whose message was not stored can be taken back, unless the room moved since.
+        let t1 = t0 + Duration::minutes(20);
+        let touched = stores.rooms.touch(user, 5, t1).await.unwrap();
+        assert_eq!(touched, Touched::Moved { previous: None });
+        stores.rooms.undo_touch(user, 5, touched, t1).await.unwrap();
+        let touched = stores.rooms.touch(user, 1, t1).await.unwrap();
+        assert_eq!(touched, Touched::Moved { previous: Some(t0 + Duration::minutes(9)) });
+        assert_eq!(stores.rooms.touch(user, 1, t0).await.unwrap(), Touched::Unchanged);
+        stores.rooms.undo_touch(user, 1, touched, t1).await.unwrap();
+        let t2 = t0 + Duration::minutes(30);
+        let touched = stores.rooms.touch(user, 2, t1).await.unwrap();
+        stores.rooms.touch(user, 2, t2).await.unwrap();
+        stores.rooms.undo_touch(user, 2, touched, t1).await.unwrap();
+        let rooms = stores.rooms.rooms(user).await.unwrap();
+        let got: Vec<_> = rooms.iter().map(|r| (r.project_id, r.updated_at)).collect();
+        assert_eq!(got, [(2, t2), (1, t0 + Duration::minutes(9))], "room 5 gone, 1 restored, 2 kept its newer time");
     }
 
     async fn connections_are_found_by_project_and_user(stores: ChatStores) {

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 use crate::push::{FanOut, FanOutReport};
-use crate::store::{ChatStores, Saved};
+use crate::store::{ChatStores, Saved, Touched};
 
 /// Chat storage plus the way to reach open WebSocket connections.
 #[derive(Clone)]
@@ -79,18 +79,22 @@ impl SendRequest {
 }
 
 impl Realtime {
-    /// Stores the message (the server sets its time) with the sender's room activity, then posts
+    /// Stores the message (the server sets its time) and the sender's room activity, then posts
     /// it to every connection of the project. All posts finish before this returns.
     pub async fn send(&self, request: SendRequest) -> AppResult<SendOutcome> {
         let now = now_ms();
         let (message, idempotent) = request.validate(now).map_err(AppError::Validation)?;
-        // Whom to tell does not depend on the write: look it up while the write runs.
-        let (saved, targets) = tokio::join!(
+        // Neither whom to tell nor the room's activity depends on the write: do all three at
+        // once, and take the room back if the message turns out not to be stored.
+        let (saved, targets, touched) = tokio::join!(
             self.stores.messages.save(&message, idempotent),
             self.fanout.project_connections(message.project_id, now),
+            self.stores.rooms.touch(&message.user_id, message.project_id, now),
         );
-        let message = match saved? {
-            Saved::Existing(stored) => {
+        let stored = match saved {
+            Ok(Saved::Created(message)) => message,
+            Ok(Saved::Existing(stored)) => {
+                self.undo_touch(&message, touched).await;
                 if stored.user_id != message.user_id {
                     return Err(AppError::Conflict(format!(
                         "message id {} is already used in this project",
@@ -99,14 +103,29 @@ impl Realtime {
                 }
                 return Ok(SendOutcome { message: stored, created: false, fanout: FanOutReport::default() });
             }
-            Saved::Created(message) => message,
+            Err(e) => {
+                self.undo_touch(&message, touched).await;
+                return Err(e.into());
+            }
         };
+        if let Err(e) = touched {
+            tracing::warn!(error = %e, "message stored; its room activity was not recorded");
+        }
         let targets = targets.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, project_id = message.project_id, "could not list connections; message stored, not broadcast");
+            tracing::warn!(error = %e, project_id = stored.project_id, "could not list connections; message stored, not broadcast");
             Vec::new()
         });
-        let fanout = self.fanout.broadcast(&targets, &message.frame()).await;
-        Ok(SendOutcome { message, created: true, fanout })
+        let fanout = self.fanout.broadcast(&targets, &stored.frame()).await;
+        Ok(SendOutcome { message: stored, created: true, fanout })
+    }
+
+    async fn undo_touch(&self, message: &ChatMessage, touched: Result<Touched, crate::store::StoreError>) {
+        let Ok(touched) = touched else { return };
+        if let Err(e) =
+            self.stores.rooms.undo_touch(&message.user_id, message.project_id, touched, message.timestamp).await
+        {
+            tracing::warn!(error = %e, "could not take back a room touch of an unsent message");
+        }
     }
 
     pub async fn history(&self, project_id: i64, query: &HistoryQuery) -> AppResult<HistoryPage> {

@@ -15,12 +15,12 @@ use aws_sdk_dynamodb::{
     error::{ProvideErrorMetadata, SdkError},
     types::{
         AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-        ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+        ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
     },
 };
 use chrono::{DateTime, Duration, Utc};
 
-use super::{ChatStore, ConnectionStore, HealthProbe, RoomStore, Saved, StoreError};
+use super::{ChatStore, ConnectionStore, HealthProbe, RoomStore, Saved, StoreError, Touched};
 use crate::domain::{
     chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery},
     time::{format_iso, now_ms, parse_instant},
@@ -313,49 +313,50 @@ impl HealthProbe for DynamoStore {
 impl ChatStore for DynamoStore {
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
         let table = &self.tables.messages;
-        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
+        if !idempotent {
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(message_item(message)))
+                .condition_expression("attribute_not_exists(sk)")
+                .send()
+                .await
+                .map_err(|e| {
+                    if is_code(&e, "ConditionalCheckFailedException") {
+                        StoreError::Conflict(format!("message {} already exists", message.message_id))
+                    } else {
+                        classify(e)
+                    }
+                })?;
+            return Ok(Saved::Created(message.clone()));
+        }
+        // The marker reserves the client's id; both writes succeed together or not at all.
+        let marker = HashMap::from([
+            ("project_id".into(), n(message.project_id)),
+            ("sk".into(), s(format!("i#{}", message.message_id))),
+            ("message_sk".into(), s(message.sort_key())),
+            ("expires_at".into(), n((now_ms() + IDEMPOTENCY_WINDOW).timestamp())),
+        ]);
         let put_new = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
                 .table_name(table)
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(sk)")
                 .build()
-                .map_err(internal)?;
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        // One round trip writes the message and the sender's room together. The room takes
-        // the time of the last write to land (a condition here would cancel the message too).
-        let room = Update::builder()
-            .table_name(&self.tables.rooms)
-            .key("user_id", s(&message.user_id))
-            .key("project_id", n(message.project_id))
-            .update_expression("SET updated_at = :t")
-            .expression_attribute_values(":t", s(format_iso(&message.timestamp)))
-            .build()
-            .map_err(internal)?;
-        let mut write = self
+        let written = self
             .client
             .transact_write_items()
+            .transact_items(put_new(marker)?)
             .transact_items(put_new(message_item(message))?)
-            .transact_items(TransactWriteItem::builder().update(room).build());
-        if idempotent {
-            // The marker reserves the client's id in the same transaction.
-            write = write.transact_items(put_new(HashMap::from([
-                ("project_id".into(), n(message.project_id)),
-                ("sk".into(), s(format!("i#{}", message.message_id))),
-                ("message_sk".into(), s(message.sort_key())),
-                ("expires_at".into(), n((now_ms() + IDEMPOTENCY_WINDOW).timestamp())),
-            ]))?);
-        }
-        match write.send().await {
+            .send()
+            .await;
+        match written {
             Ok(_) => Ok(Saved::Created(message.clone())),
             Err(e) if is_code(&e, "TransactionCanceledException") => {
-                let existing = if idempotent {
-                    self.existing_message(message.project_id, &message.message_id).await?
-                } else {
-                    None
-                };
-                match existing {
+                match self.existing_message(message.project_id, &message.message_id).await? {
                     Some(stored) => Ok(Saved::Existing(stored)),
                     None => Err(classify(e)),
                 }
@@ -411,7 +412,7 @@ impl ChatStore for DynamoStore {
 
 #[async_trait]
 impl RoomStore for DynamoStore {
-    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<Touched, StoreError> {
         let updated = self
             .client
             .update_item()
@@ -421,13 +422,61 @@ impl RoomStore for DynamoStore {
             .update_expression("SET updated_at = :t")
             .condition_expression("attribute_not_exists(updated_at) OR updated_at < :t")
             .expression_attribute_values(":t", s(format_iso(&at)))
+            .return_values(ReturnValue::UpdatedOld)
             .send()
             .await;
         match updated {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                let previous = out.attributes().map(|old| get_time(old, "updated_at")).transpose()?;
+                Ok(Touched::Moved { previous })
+            }
             // A later message already moved the room forward.
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(()),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(Touched::Unchanged),
             Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn undo_touch(
+        &self,
+        user_id: &str,
+        project_id: i64,
+        touched: Touched,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Touched::Moved { previous } = touched else { return Ok(()) };
+        let at = s(format_iso(&at));
+        let undone = match previous {
+            Some(previous) => self
+                .client
+                .update_item()
+                .table_name(&self.tables.rooms)
+                .key("user_id", s(user_id))
+                .key("project_id", n(project_id))
+                .update_expression("SET updated_at = :previous")
+                .condition_expression("updated_at = :at")
+                .expression_attribute_values(":previous", s(format_iso(&previous)))
+                .expression_attribute_values(":at", at)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (is_code(&e, "ConditionalCheckFailedException"), classify(e))),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.tables.rooms)
+                .key("user_id", s(user_id))
+                .key("project_id", n(project_id))
+                .condition_expression("updated_at = :at")
+                .expression_attribute_values(":at", at)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (is_code(&e, "ConditionalCheckFailedException"), classify(e))),
+        };
+        match undone {
+            // Moved again since: the newer activity stands.
+            Ok(()) | Err((true, _)) => Ok(()),
+            Err((false, e)) => Err(e),
         }
     }
 

@@ -147,19 +147,35 @@ pub enum Saved {
 
 #[async_trait]
 pub trait ChatStore: Send + Sync {
-    /// Stores a message under its unique sort key and, in the same atomic write, moves the
-    /// sender's room (`user_id`, `project_id`) to the message's time. With `idempotent` (the
-    /// client chose the id), saving the same `(project_id, message_id)` again stores nothing
-    /// and returns the first message.
+    /// Stores a message under its unique sort key. With `idempotent` (the client chose the
+    /// id), saving the same `(project_id, message_id)` again stores nothing and returns the
+    /// first message.
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError>;
     /// One page of a project's history, oldest first.
     async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
 }
 
+/// What touching a room changed, so a send that fails afterwards can take it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touched {
+    /// The room already had this time or a later one.
+    Unchanged,
+    /// The room moved to the new time from `previous` (`None`: the room is new).
+    Moved { previous: Option<DateTime<Utc>> },
+}
+
 #[async_trait]
 pub trait RoomStore: Send + Sync {
-    /// Records activity of `user_id` in the project; `updated_at` never moves backwards.
-    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records activity of `user_id` in the project at `at`; `updated_at` never moves backwards.
+    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<Touched, StoreError>;
+    /// Takes back a touch at `at` whose message was not stored, unless the room moved since.
+    async fn undo_touch(
+        &self,
+        user_id: &str,
+        project_id: i64,
+        touched: Touched,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// The user's rooms, most recent activity first.
     async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError>;
 }

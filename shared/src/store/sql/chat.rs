@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SqlDb, Statement};
 use crate::domain::chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery};
-use crate::store::{ChatStore, ConnectionStore, RoomStore, Saved, StoreError};
+use crate::store::{ChatStore, ConnectionStore, RoomStore, Saved, StoreError, Touched};
 
 const MESSAGE_COLUMNS: &str =
     "SELECT message_id, project_id, user_id, sender_name, message, sent_at, is_in_meeting FROM chat_messages";
@@ -84,8 +84,7 @@ fn insert_message(m: &ChatMessage) -> Statement {
     .bind(m.is_in_meeting)
 }
 
-/// Moves the room forward to `at`, creating it if missing; never moves it backwards. Both
-/// statements succeed whatever the row's state, so they can join any transaction.
+/// Moves the room forward to `at`, creating it if missing; never moves it backwards.
 fn touch_room(user_id: &str, project_id: i64, at: DateTime<Utc>) -> [Statement; 2] {
     [
         Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
@@ -142,20 +141,17 @@ impl SqlDb {
 #[async_trait]
 impl ChatStore for SqlDb {
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
-        let mut writes = Vec::new();
-        if idempotent {
-            writes.push(
-                Statement::new("INSERT INTO chat_message_ids (project_id, message_id, sk) VALUES (?, ?, ?)")
-                    .bind(message.project_id)
-                    .bind(message.message_id.as_str())
-                    .bind(message.sort_key().as_str()),
-            );
+        if !idempotent {
+            self.execute(&insert_message(message)).await?;
+            return Ok(Saved::Created(message.clone()));
         }
-        writes.push(insert_message(message));
-        writes.extend(touch_room(&message.user_id, message.project_id, message.timestamp));
-        match self.execute_atomically(&writes).await {
+        let reserve = Statement::new("INSERT INTO chat_message_ids (project_id, message_id, sk) VALUES (?, ?, ?)")
+            .bind(message.project_id)
+            .bind(message.message_id.as_str())
+            .bind(message.sort_key().as_str());
+        match self.execute_atomically(&[reserve, insert_message(message)]).await {
             Ok(()) => Ok(Saved::Created(message.clone())),
-            Err(StoreError::Conflict(_)) if idempotent => self
+            Err(StoreError::Conflict(_)) => self
                 .message_by_client_id(message.project_id, &message.message_id)
                 .await?
                 .map(Saved::Existing)
@@ -189,8 +185,41 @@ impl ChatStore for SqlDb {
 
 #[async_trait]
 impl RoomStore for SqlDb {
-    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.execute_atomically(&touch_room(user_id, project_id, at)).await
+    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<Touched, StoreError> {
+        // The embedded store serves one developer: read-then-write is enough here.
+        let current: Option<RoomRow> = self
+            .fetch_optional(
+                &Statement::new("SELECT project_id, updated_at FROM chat_rooms WHERE user_id = ? AND project_id = ?")
+                    .bind(user_id)
+                    .bind(project_id),
+            )
+            .await?;
+        let previous = current.map(|r| r.updated_at);
+        if previous.is_some_and(|p| p >= at) {
+            return Ok(Touched::Unchanged);
+        }
+        self.execute_atomically(&touch_room(user_id, project_id, at)).await?;
+        Ok(Touched::Moved { previous })
+    }
+
+    async fn undo_touch(
+        &self,
+        user_id: &str,
+        project_id: i64,
+        touched: Touched,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let stmt = match touched {
+            Touched::Unchanged => return Ok(()),
+            Touched::Moved { previous: Some(previous) } => Statement::new(
+                "UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at = ?",
+            )
+            .bind(previous),
+            Touched::Moved { previous: None } => {
+                Statement::new("DELETE FROM chat_rooms WHERE user_id = ? AND project_id = ? AND updated_at = ?")
+            }
+        };
+        self.execute(&stmt.bind(user_id).bind(project_id).bind(at)).await.map(|_| ())
     }
 
     async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError> {

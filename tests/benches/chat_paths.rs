@@ -1,0 +1,193 @@
+//! Chat path benchmarks against DynamoDB on the emulator and a loopback `@connections` server
+//! (run through `scripts/bench`, which starts the emulator). Prints the figures recorded in
+//! BENCHMARKS.md and exits non-zero when a target is missed:
+//! 1. fan-out to 1,000 connections of one project (every post, awaited) < 1 s; the emulator's
+//!    connection query is reported beside it;
+//! 2. the store-then-send path of one message ≤ 1.3 × a raw PutItem plus one post.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use serde_json::json;
+use service_tests::{LoopbackConnections, TestDynamo, realtime};
+use shared::{
+    domain::{chat::Connection, time::now_ms},
+    services::chat::SendRequest,
+};
+
+const FANOUT_CONNECTIONS: usize = 1_000;
+const FANOUT_RUNS: usize = 7;
+const SEND_WARMUP: usize = 20;
+const SEND_RUNS: usize = 200;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+fn connection(id: String, project_id: i64) -> Connection {
+    let now = now_ms();
+    Connection {
+        connection_id: id,
+        user_id: "bench-user".into(),
+        display_name: "bench".into(),
+        project_id,
+        connected_at: now,
+        expires_at: now + chrono::Duration::hours(2),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let dynamo = TestDynamo::new().await;
+    let loopback = LoopbackConnections::start().await;
+    let rt = realtime(dynamo.stores(), &loopback).await;
+    let mut missed = Vec::new();
+
+    // 1. Fan-out to 1,000 connections.
+    let ids: Vec<String> = (0..FANOUT_CONNECTIONS).map(|i| format!("bench-{i:04}=")).collect();
+    stream::iter(ids.clone())
+        .for_each_concurrent(32, |id| {
+            let store = rt.stores.connections.clone();
+            loopback.open(&id);
+            async move { store.put(&connection(id, 1)).await.expect("put connection") }
+        })
+        .await;
+    let frame = json!({"type": "message", "message": "벤치마크 메시지 🚀", "project_id": 1});
+    let (mut posts, mut queries) = (Vec::new(), Vec::new());
+    for run in 0..=FANOUT_RUNS {
+        let started = Instant::now();
+        let targets = rt.fanout.project_connections(1, now_ms()).await.expect("query connections");
+        let queried = started.elapsed();
+        let started = Instant::now();
+        let report = rt.fanout.broadcast(&targets, &frame).await;
+        let posted = started.elapsed();
+        assert_eq!(report.delivered, FANOUT_CONNECTIONS, "every post delivered");
+        if run > 0 {
+            // Run 0 warms connection pools.
+            posts.push(posted);
+            queries.push(queried);
+        }
+    }
+    let (best, worst) = (*posts.iter().min().unwrap(), *posts.iter().max().unwrap());
+    println!(
+        "fanout_1000: broadcast median {:.1} ms, min {:.1} ms, max {:.1} ms over {FANOUT_RUNS} runs (target < 1000 ms)",
+        ms(median(posts)),
+        ms(best),
+        ms(worst)
+    );
+    println!(
+        "fanout_1000: connection query on the emulator (not DynamoDB's speed) median {:.1} ms",
+        ms(median(queries))
+    );
+    if worst >= Duration::from_secs(1) {
+        missed.push("fan-out to 1,000 connections took 1 s or more");
+    }
+
+    // 2. One message: our store-then-send path against a raw PutItem plus one post. Fresh
+    // tables: the emulator answers a GSI query by scanning the whole table, which DynamoDB does
+    // not, so the 1,000 rows above would bill the lookup for other projects' connections.
+    let dynamo = TestDynamo::new().await;
+    let rt = realtime(dynamo.stores(), &loopback).await;
+    rt.stores.connections.put(&connection("single=".into(), 2)).await.expect("put connection");
+    loopback.open("single=");
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk)
+            .endpoint_url(dynamo.config.ddb_endpoint_url.clone().expect("emulator"))
+            .build(),
+    );
+    let pusher = rt.fanout.pusher().clone();
+    let table = dynamo.tables().messages.clone();
+    let raw_once = |i: usize| {
+        let (client, pusher, table) = (client.clone(), pusher.clone(), table.clone());
+        async move {
+            let at = now_ms();
+            let item: HashMap<String, AttributeValue> = HashMap::from([
+                ("project_id".into(), AttributeValue::N("3".into())),
+                ("sk".into(), AttributeValue::S(format!("m#{:013}#raw-{i}", at.timestamp_millis()))),
+                ("message_id".into(), AttributeValue::S(format!("raw-{i}"))),
+                ("user_id".into(), AttributeValue::S("bench-user".into())),
+                ("sender_name".into(), AttributeValue::S("bench".into())),
+                ("message".into(), AttributeValue::S("안녕하세요".into())),
+                ("timestamp".into(), AttributeValue::S(shared::domain::time::format_iso(&at))),
+                ("created_at".into(), AttributeValue::N(at.timestamp_millis().to_string())),
+                ("is_in_meeting".into(), AttributeValue::Bool(false)),
+            ]);
+            let started = Instant::now();
+            client.put_item().table_name(table).set_item(Some(item)).send().await.expect("raw put");
+            pusher.post("single=", Bytes::from_static(b"{\"type\":\"message\"}")).await.expect("raw post");
+            started.elapsed()
+        }
+    };
+    let ours_once = || async {
+        let started = Instant::now();
+        let outcome = rt
+            .send(SendRequest {
+                project_id: 2,
+                user_id: "bench-user".into(),
+                sender_name: "bench".into(),
+                message: "안녕하세요".into(),
+                client_message_id: None,
+                is_in_meeting: false,
+            })
+            .await
+            .expect("send");
+        assert_eq!(outcome.fanout.delivered, 1);
+        started.elapsed()
+    };
+    for i in 0..SEND_WARMUP {
+        raw_once(i).await;
+        ours_once().await;
+    }
+    let (mut raw, mut ours) = (Vec::new(), Vec::new());
+    for i in 0..SEND_RUNS {
+        // Interleaved, so drift in the emulator hits both sides alike.
+        raw.push(raw_once(SEND_WARMUP + i).await);
+        ours.push(ours_once().await);
+    }
+    let (raw, ours) = (median(raw), median(ours));
+    let ratio = ours.as_secs_f64() / raw.as_secs_f64();
+    println!(
+        "send_one: store-then-send median {:.2} ms, raw PutItem + post median {:.2} ms, ratio {ratio:.2} over {SEND_RUNS} runs (target <= 1.30)",
+        ms(ours),
+        ms(raw)
+    );
+    // How the emulator serves concurrent requests: the send path issues its three DynamoDB
+    // calls (put, connection query, room update) at once, which DynamoDB serves in parallel.
+    let one_put = |i: usize| raw_once(100_000 + i);
+    let mut single = Vec::new();
+    let mut triple = Vec::new();
+    for i in 0..50 {
+        let started = Instant::now();
+        one_put(i * 4).await;
+        single.push(started.elapsed());
+        let started = Instant::now();
+        tokio::join!(one_put(i * 4 + 1), one_put(i * 4 + 2), one_put(i * 4 + 3));
+        triple.push(started.elapsed());
+    }
+    let serial_factor = median(triple).as_secs_f64() / median(single).as_secs_f64();
+    println!(
+        "emulator: three concurrent PutItem + post take {serial_factor:.2}x one (1.00 = fully parallel, 3.00 = serial)"
+    );
+    if ratio > 1.3 {
+        missed.push("store-then-send costs more than 1.3x a raw PutItem plus one post");
+    }
+
+    if missed.is_empty() {
+        println!("all targets met");
+    } else {
+        for m in &missed {
+            eprintln!("TARGET MISSED: {m}");
+        }
+        std::process::exit(1);
+    }
+}
