@@ -1,77 +1,106 @@
-//! Serves every endpoint group on localhost, with the embedded SQLite file unless
-//! `DATABASE_URL` points elsewhere.
+//! `local-gateway [serve]` runs the whole API on localhost; `local-gateway token` mints a local
+//! token; `local-gateway seed` loads sample notices, banners and events.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use local_gateway::{Gateway, Options, seed, token};
 use shared::{
-    AppState, Config,
+    Config,
     config::DatabaseSettings,
-    http::{ALL_GROUPS, router},
-    push::{ApiGatewayPusher, FanOut},
-    services::chat::Realtime,
-    store::{ChatStores, HealthProbe, Stores, sql::SqlDb},
+    store::{Stores, sql::SqlDb},
 };
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 const DEFAULT_DB_PATH: &str = ".portforge/local.db";
 
-fn port() -> u16 {
-    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000)
+const USAGE: &str = "usage:
+  local-gateway [serve]                                   run the API on 127.0.0.1:$PORT (3000)
+  local-gateway token [--user UUID] [--admin] [--name NAME] [--hours N]
+                                                          print a local token (new user id if none)
+  local-gateway seed                                      load sample notices, banners and events";
+
+fn secret() -> Vec<u8> {
+    std::env::var("LOCAL_JWT_SECRET").unwrap_or_else(|_| token::DEFAULT_SECRET.into()).into_bytes()
 }
 
-/// Chat over the embedded store. Frames go to `WS_MANAGEMENT_ENDPOINT` when set, else to this
-/// gateway's own address.
-async fn local_realtime(config: &Config, chat: ChatStores) -> Realtime {
-    let sdk = shared::aws::sdk_config(config).await;
-    let endpoint = config.ws_management_endpoint.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", port()));
-    let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &endpoint));
-    let fanout = FanOut::new(pusher, chat.connections.clone(), FanOut::DEFAULT_CONCURRENCY);
-    Realtime { stores: chat, fanout }
+fn database(config: &Config) -> DatabaseSettings {
+    config.database.clone().unwrap_or_else(|| DatabaseSettings::Sqlite {
+        path: std::env::var_os("LOCAL_DB_PATH").map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from),
+    })
+}
+
+fn mint(args: &[String]) -> anyhow::Result<()> {
+    let (mut user, mut admin, mut name, mut hours) = (None, false, None, 12_i64);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--user" => user = it.next().cloned(),
+            "--admin" => admin = true,
+            "--name" => name = it.next().cloned(),
+            "--hours" => hours = it.next().and_then(|h| h.parse().ok()).context("--hours takes a number")?,
+            other => bail!("unknown option {other}\n{USAGE}"),
+        }
+    }
+    let user = match user {
+        Some(user) => shared::domain::UserId::parse(&user).map_err(|e| anyhow::anyhow!("--user {e}"))?.to_string(),
+        None => {
+            let user = uuid::Uuid::new_v4().to_string();
+            eprintln!("user id: {user}");
+            user
+        }
+    };
+    println!("{}", token::mint(&secret(), &token::user_claims(&user, admin, name.as_deref(), hours)));
+    Ok(())
+}
+
+async fn seed_samples() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let db = SqlDb::connect_lazy(&database(&config), config.db_max_connections)?;
+    let db = Arc::new(db);
+    let seeded = seed::seed(&Stores::shared_sql(db.clone())).await?;
+    db.close().await;
+    if seeded == seed::Seeded::default() {
+        println!("the database already has notices; nothing seeded");
+    } else {
+        println!("seeded {} notices, {} banners, {} events", seeded.notices, seeded.banners, seeded.events);
+    }
+    Ok(())
+}
+
+async fn serve() -> anyhow::Result<()> {
+    shared::telemetry::init_local();
+    let config = Config::from_env()?;
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let options = Options {
+        database: database(&config),
+        config,
+        secret: secret(),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let gateway = Gateway::start(options).await?;
+    let addr = gateway.addr;
+    println!("PortForge support service (local gateway)");
+    println!("  HTTP API    http://{addr}              try: curl http://{addr}/health");
+    println!("  WebSocket   ws://{addr}/?project_id=1&token=TOKEN   or ws://{addr}/ws/chat/1?token=TOKEN");
+    println!("  token       cargo run -p local-gateway -- token [--admin]   (send as Authorization: Bearer TOKEN)");
+    println!("  storage     {}", gateway.storage);
+    println!("  stop        Ctrl-C");
+    tokio::signal::ctrl_c().await?;
+    println!("shutting down");
+    gateway.stop().await
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::telemetry::init_local();
-    let config = Config::from_env()?;
-    let database = config.database.clone().unwrap_or_else(|| DatabaseSettings::Sqlite {
-        path: std::env::var_os("LOCAL_DB_PATH").map_or_else(|| PathBuf::from(DEFAULT_DB_PATH), PathBuf::from),
-    });
-    let db = Arc::new(SqlDb::connect_lazy(&database, config.db_max_connections)?);
-    // Create the file and schema now, so a broken setup fails at start rather than on a request.
-    db.ping().await.context("opening the database")?;
-    let realtime = local_realtime(&config, ChatStores::sql(db.clone())).await;
-    let state = AppState::new(Some(Stores::shared_sql(db)), Some(realtime), config);
-
-    let addr = SocketAddr::from(([127, 0, 0, 1], port()));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr} (set PORT to use another port)"))?;
-
-    // The frontend's Vite dev server runs on another localhost port.
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(|origin, _| {
-            let origin = origin.as_bytes();
-            origin.starts_with(b"http://localhost:") || origin.starts_with(b"http://127.0.0.1:")
-        }))
-        .allow_methods(tower_http::cors::Any)
-        .allow_headers(tower_http::cors::Any);
-    let app = router(&ALL_GROUPS, state).layer(cors);
-
-    let storage = match &database {
-        DatabaseSettings::Sqlite { path } => format!("embedded SQLite file {}", path.display()),
-        DatabaseSettings::MySql { .. } => "MySQL from DATABASE_URL".to_owned(),
-    };
-    println!("PortForge support service (local gateway)");
-    println!("  HTTP API   http://{addr}   (try: curl http://{addr}/health)");
-    println!("  storage    {storage}");
-    println!("  stop       Ctrl-C");
-
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        })
-        .await?;
-    Ok(())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve().await,
+        Some("token") => mint(&args[1..]),
+        Some("seed") => seed_samples().await,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other}\n{USAGE}"),
+    }
 }

@@ -7,8 +7,9 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use crate::config::Config;
 use crate::store::dynamo::{DynamoStore, DynamoTables};
 
-/// The shared SDK configuration. Against an emulator (`DDB_ENDPOINT_URL`) without AWS
-/// credentials in the environment, fixed local credentials are used: emulators accept any.
+/// The shared SDK configuration. Against an emulator (`DDB_ENDPOINT_URL`) or a local gateway's
+/// management endpoint, without AWS credentials in the environment, fixed local credentials
+/// are used: both accept any.
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     let http_client =
         aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
@@ -16,7 +17,11 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .http_client(http_client)
         .region(Region::new(config.aws_region.clone()));
     let has_env_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-    if config.ddb_endpoint_url.is_some() && !has_env_credentials {
+    let local_management = config
+        .ws_management_endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://127.0.0.1") || e.starts_with("http://localhost"));
+    if (config.ddb_endpoint_url.is_some() || local_management) && !has_env_credentials {
         loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "portforge-local"));
     }
     loader.load().await

@@ -5,6 +5,7 @@ mod admin;
 mod chat;
 mod conformance;
 mod content;
+mod e2e;
 mod events;
 mod gateway;
 mod notifications;

@@ -1,0 +1,199 @@
+//! End to end through a running local gateway on loopback: real HTTP requests and real
+//! WebSocket clients, the handlers' real management-API client posting back to the gateway.
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures::{SinkExt, StreamExt};
+use local_gateway::{Gateway, Options, token};
+use serde_json::{Value, json};
+use service_tests::TestDb;
+use shared::Config;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+const SECRET: &[u8] = b"e2e-secret";
+
+async fn start(db: &TestDb) -> Gateway {
+    let options = Options {
+        config: Config::from_lookup(|_| None).expect("config"),
+        database: db.settings.clone(),
+        secret: SECRET.to_vec(),
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    Gateway::start(options).await.expect("gateway starts")
+}
+
+fn token_for(user: &str, admin: bool, name: &str) -> String {
+    token::mint(SECRET, &token::user_claims(user, admin, Some(name), 1))
+}
+
+async fn connect(gateway: &Gateway, path_and_query: &str) -> Socket {
+    let (socket, _) = connect_async(format!("ws://{}{path_and_query}", gateway.addr)).await.expect("upgrade");
+    socket
+}
+
+async fn next_frame(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON frame");
+        }
+    }
+}
+
+async fn no_frame(socket: &mut Socket) {
+    let got = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
+    assert!(got.is_err(), "expected silence, got {got:?}");
+}
+
+async fn send(socket: &mut Socket, frame: Value) {
+    socket.send(Message::Text(frame.to_string().into())).await.expect("send");
+}
+
+fn user() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[tokio::test]
+async fn two_clients_of_a_project_chat_and_others_hear_nothing() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (alice, bob, carol) = (user(), user(), user());
+    let mut a = connect(&gateway, &format!("/?project_id=7&token={}", token_for(&alice, false, "alice"))).await;
+    let mut b = connect(&gateway, &format!("/ws/chat/7?token={}", token_for(&bob, false, "bob"))).await;
+    let mut c = connect(&gateway, &format!("/ws/chat/8?token={}", token_for(&carol, false, "carol"))).await;
+
+    send(&mut a, json!({"action": "sendMessage", "message": "안녕 bob 👋"})).await;
+    let at_b = next_frame(&mut b).await;
+    assert_eq!(next_frame(&mut a).await, at_b, "the sender gets the same frame");
+    assert_eq!(
+        (at_b["type"].clone(), at_b["senderName"].clone(), at_b["message"].clone()),
+        (json!("message"), json!("alice"), json!("안녕 bob 👋"))
+    );
+    send(&mut b, json!({"message": "hi alice"})).await;
+    assert_eq!(next_frame(&mut a).await["message"], "hi alice");
+    assert_eq!(next_frame(&mut b).await["user_id"], bob);
+    no_frame(&mut c).await;
+
+    // History over HTTP is what was broadcast.
+    let http = reqwest::Client::new();
+    let history: Value = http
+        .get(format!("http://{}/chat/7/messages", gateway.addr))
+        .bearer_auth(token_for(&carol, false, "carol"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<_> = history["data"].as_array().unwrap().iter().map(|m| m["message_id"].clone()).collect();
+    assert_eq!(ids, [at_b["message_id"].clone(), json!(ids[1].clone())]);
+    assert_eq!(history["data"][0]["message"], "안녕 bob 👋");
+    assert_eq!(history["data"][0]["timestamp"], at_b["timestamp"]);
+
+    // Errors reach the sender only; ping answers.
+    send(&mut a, json!({"action": "dance"})).await;
+    assert_eq!(next_frame(&mut a).await["code"], "UNKNOWN_ACTION");
+    send(&mut a, json!({"action": "ping"})).await;
+    assert_eq!(next_frame(&mut a).await, json!({"type": "pong"}));
+    no_frame(&mut b).await;
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn handshakes_without_identity_or_project_are_refused() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let valid = token_for(&user(), false, "x");
+    for (path, status) in [
+        ("/?project_id=1".to_owned(), 401),
+        ("/?project_id=1&token=forged.token.here".to_owned(), 401),
+        (format!("/?token={valid}"), 400),
+        (format!("/ws/chat/abc?token={valid}"), 400),
+    ] {
+        let refused = connect_async(format!("ws://{}{path}", gateway.addr)).await;
+        let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+            panic!("{path}: handshake should be refused, got {refused:?}");
+        };
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_vanished_client_is_cleaned_up_and_others_keep_chatting() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (alice, bob) = (user(), user());
+    let mut a = connect(&gateway, &format!("/?project_id=3&token={}", token_for(&alice, false, "alice"))).await;
+    let b = connect(&gateway, &format!("/?project_id=3&token={}", token_for(&bob, false, "bob"))).await;
+    // Bob's client dies without a close frame.
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut a, json!({"message": "still there?"})).await;
+    assert_eq!(next_frame(&mut a).await["message"], "still there?");
+    let stores = shared::store::ChatStores::sql(std::sync::Arc::new(db.sql_db()));
+    let left = stores.connections.by_project(3, shared::domain::time::now_ms()).await.unwrap();
+    assert_eq!(left.iter().map(|c| c.user_id.clone()).collect::<Vec<_>>(), [alice]);
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_notification_created_over_http_reaches_the_recipients_socket() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let recipient = user();
+    let mut socket = connect(&gateway, &format!("/?project_id=1&token={}", token_for(&recipient, false, "r"))).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("http://{}/notifications", gateway.addr))
+        .bearer_auth(token_for(&user(), true, "admin"))
+        .json(&json!({"user_id": recipient, "message": "프로젝트에 초대되었습니다", "link": "/projects/1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["code"], "NOTIFICATION_CREATED");
+    let pushed = next_frame(&mut socket).await;
+    assert_eq!(pushed["type"], "notification");
+    assert_eq!(pushed["notification_id"], created["data"]["notification_id"]);
+
+    // A bad token is refused like the authorizer would; no token is anonymous.
+    let forged = http.get(format!("http://{}/notifications", gateway.addr)).bearer_auth("x.y.z").send().await.unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    let anonymous = http.get(format!("http://{}/notices", gateway.addr)).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 200);
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let me = user();
+    let mut socket = connect(&gateway, &format!("/?project_id=5&token={}", token_for(&me, false, "me"))).await;
+    send(&mut socket, json!({"message": "before restart"})).await;
+    let sent = next_frame(&mut socket).await;
+    gateway.stop().await.unwrap();
+
+    let gateway = start(&db).await;
+    let history: Value = reqwest::Client::new()
+        .get(format!("http://{}/chat/5/messages", gateway.addr))
+        .bearer_auth(token_for(&me, false, "me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["data"][0]["message_id"], sent["message_id"]);
+    assert_eq!(history["data"].as_array().unwrap().len(), 1);
+    gateway.stop().await.unwrap();
+}
