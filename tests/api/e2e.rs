@@ -55,6 +55,17 @@ async fn send(socket: &mut Socket, frame: Value) {
     socket.send(Message::Text(frame.to_string().into())).await.expect("send");
 }
 
+/// `GET` over HTTP with a local token, as the frontend calls the gateway.
+async fn get_json(gateway: &Gateway, path: &str, token: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("http://{}{path}", gateway.addr))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    response.json().await.expect("JSON body")
+}
+
 fn user() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -81,16 +92,7 @@ async fn two_clients_of_a_project_chat_and_others_hear_nothing() {
     no_frame(&mut c).await;
 
     // History over HTTP is what was broadcast.
-    let http = reqwest::Client::new();
-    let history: Value = http
-        .get(format!("http://{}/chat/7/messages", gateway.addr))
-        .bearer_auth(token_for(&carol, false, "carol"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(&gateway, "/chat/7/messages", &token_for(&carol, false, "carol")).await;
     let ids: Vec<_> = history["data"].as_array().unwrap().iter().map(|m| m["message_id"].clone()).collect();
     assert_eq!(ids, [at_b["message_id"].clone(), json!(ids[1].clone())]);
     assert_eq!(history["data"][0]["message"], "안녕 bob 👋");
@@ -184,15 +186,7 @@ async fn data_survives_a_restart() {
     gateway.stop().await.unwrap();
 
     let gateway = start(&db).await;
-    let history: Value = reqwest::Client::new()
-        .get(format!("http://{}/chat/5/messages", gateway.addr))
-        .bearer_auth(token_for(&me, false, "me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(&gateway, "/chat/5/messages", &token_for(&me, false, "me")).await;
     assert_eq!(history["data"][0]["message_id"], sent["message_id"]);
     assert_eq!(history["data"].as_array().unwrap().len(), 1);
     gateway.stop().await.unwrap();

@@ -168,6 +168,19 @@ pub struct HistoryPage {
     pub has_more: bool,
 }
 
+impl HistoryPage {
+    /// A page from up to `limit + 1` rows read in one direction (the extra row only tells that
+    /// more exist), put oldest first.
+    pub fn from_probe(mut rows: Vec<ChatMessage>, limit: u32, newest_first: bool) -> Self {
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        if newest_first {
+            rows.reverse();
+        }
+        Self { messages: rows, has_more }
+    }
+}
+
 /// A project a user has chatted in, with the time of their last message there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatRoom {

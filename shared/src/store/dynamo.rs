@@ -268,6 +268,33 @@ impl DynamoStore {
         }
     }
 
+    /// Connections found through one of the GSIs, skipping rows past `expires_at` that TTL has
+    /// not removed yet.
+    async fn live_connections(
+        &self,
+        index: &str,
+        key: &str,
+        value: AttributeValue,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let condition = format!("{key} = :k");
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.tables.connections)
+                        .index_name(index)
+                        .key_condition_expression(&condition)
+                        .expression_attribute_values(":k", value.clone())
+                },
+                |item| Ok(get_n(item, "expires_at")? > now.timestamp()),
+                usize::MAX,
+            )
+            .await?;
+        items.iter().map(connection_from).collect()
+    }
+
     async fn existing_message(&self, project_id: i64, message_id: &str) -> Result<Option<ChatMessage>, StoreError> {
         let marker = self
             .client
@@ -400,13 +427,8 @@ impl ChatStore for DynamoStore {
                 want,
             )
             .await?;
-        let mut messages = items.iter().map(message_from).collect::<Result<Vec<_>, _>>()?;
-        let has_more = messages.len() > query.limit as usize;
-        messages.truncate(query.limit as usize);
-        if !forward {
-            messages.reverse();
-        }
-        Ok(HistoryPage { messages, has_more })
+        let messages = items.iter().map(message_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(HistoryPage::from_probe(messages, query.limit, !forward))
     }
 }
 
@@ -545,38 +567,10 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
-        let items = self
-            .query_all(
-                || {
-                    self.client
-                        .query()
-                        .table_name(&self.tables.connections)
-                        .index_name(PROJECT_INDEX)
-                        .key_condition_expression("project_id = :p")
-                        .expression_attribute_values(":p", n(project_id))
-                },
-                |item| Ok(get_n(item, "expires_at")? > now.timestamp()),
-                usize::MAX,
-            )
-            .await?;
-        items.iter().map(connection_from).collect()
+        self.live_connections(PROJECT_INDEX, "project_id", n(project_id), now).await
     }
 
     async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
-        let items = self
-            .query_all(
-                || {
-                    self.client
-                        .query()
-                        .table_name(&self.tables.connections)
-                        .index_name(USER_INDEX)
-                        .key_condition_expression("user_id = :u")
-                        .expression_attribute_values(":u", s(user_id))
-                },
-                |item| Ok(get_n(item, "expires_at")? > now.timestamp()),
-                usize::MAX,
-            )
-            .await?;
-        items.iter().map(connection_from).collect()
+        self.live_connections(USER_INDEX, "user_id", s(user_id), now).await
     }
 }

@@ -173,13 +173,7 @@ impl ChatStore for SqlDb {
             HistoryPosition::After(c) => (stmt.push("AND sk > ? ORDER BY sk ASC").bind(c.0.as_str()), true),
         };
         let rows: Vec<MessageRow> = self.fetch_all(&stmt.push("LIMIT ?").bind(i64::from(query.limit) + 1)).await?;
-        let mut messages: Vec<ChatMessage> = rows.into_iter().map(Into::into).collect();
-        let has_more = messages.len() > query.limit as usize;
-        messages.truncate(query.limit as usize);
-        if !forward {
-            messages.reverse();
-        }
-        Ok(HistoryPage { messages, has_more })
+        Ok(HistoryPage::from_probe(rows.into_iter().map(Into::into).collect(), query.limit, !forward))
     }
 }
 
