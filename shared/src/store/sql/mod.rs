@@ -224,13 +224,13 @@ impl SqlDb {
 
     /// Applies pending migrations once per process. Safe when cold starts race: MySQL runs
     /// them under our own advisory lock (sqlx's `GET_LOCK(…, -1)` does not wait on MariaDB),
-    /// SQLite under its file lock, and every DDL statement is `IF NOT EXISTS`.
+    /// SQLite retries after losing a race, and every DDL statement is `IF NOT EXISTS`.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.migrated
             .get_or_try_init(|| async {
                 match &self.pool {
                     Pool::MySql(p) => Self::migrate_mysql_locked(p).await,
-                    Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await.map_err(Self::migrate_error),
+                    Pool::Sqlite(p) => Self::migrate_sqlite(p).await,
                 }
             })
             .await
@@ -239,6 +239,22 @@ impl SqlDb {
 
     fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
         classify(sqlx::Error::Migrate(Box::new(e)))
+    }
+
+    /// sqlx takes no lock on SQLite: two processes opening a new file may both try a migration.
+    /// Each migration commits with its bookkeeping row, so the loser's attempt rolls back on
+    /// that row's key; running again then finds it applied.
+    async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match SQLITE_MIGRATIONS.run(pool).await.map_err(Self::migrate_error) {
+                Err(StoreError::Conflict(_)) if attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                done => return done,
+            }
+        }
     }
 
     async fn migrate_mysql_locked(pool: &MySqlPool) -> Result<(), StoreError> {
