@@ -59,12 +59,13 @@ pub fn mint(secret: &[u8], claims: &Map<String, Value>) -> String {
 /// them to functions (arrays become `[a b]`).
 pub fn verify(secret: &[u8], token: &str) -> Result<HashMap<String, String>, TokenError> {
     let mut parts = token.trim().split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(encoded_header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(TokenError::Malformed);
     };
     let header: Value = URL_SAFE_NO_PAD
-        .decode(header)
+        .decode(encoded_header)
         .ok()
         .and_then(|h| serde_json::from_slice(&h).ok())
         .ok_or(TokenError::Malformed)?;
@@ -73,7 +74,7 @@ pub fn verify(secret: &[u8], token: &str) -> Result<HashMap<String, String>, Tok
     }
     let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(format!("{}.{payload}", token.trim().split('.').next().unwrap_or_default()).as_bytes());
+    mac.update(format!("{encoded_header}.{payload}").as_bytes());
     mac.verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
     let claims: Map<String, Value> = URL_SAFE_NO_PAD
         .decode(payload)

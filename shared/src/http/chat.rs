@@ -6,7 +6,7 @@ use axum::{
     http::request::Parts,
     routing::{get, post},
 };
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Offset, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -46,8 +46,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ProjectPath {
 }
 
 fn calendar(state: &AppState) -> FixedOffset {
-    FixedOffset::east_opt(state.config.calendar_utc_offset_minutes * 60)
-        .unwrap_or(FixedOffset::east_opt(0).expect("UTC"))
+    FixedOffset::east_opt(state.config.calendar_utc_offset_minutes * 60).unwrap_or_else(|| Utc.fix())
 }
 
 /// Midnight starting `date` on the service calendar, in UTC.
