@@ -81,8 +81,11 @@ pub fn verify(secret: &[u8], token: &str) -> Result<HashMap<String, String>, Tok
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok())
         .ok_or(TokenError::Malformed)?;
-    if claims.get("exp").and_then(Value::as_i64).is_some_and(|exp| exp <= Utc::now().timestamp()) {
-        return Err(TokenError::Expired);
+    // Like API Gateway's JWT authorizer: `exp` is required, an integer, and in the future.
+    match claims.get("exp").and_then(Value::as_i64) {
+        None => return Err(TokenError::Malformed),
+        Some(exp) if exp <= Utc::now().timestamp() => return Err(TokenError::Expired),
+        Some(_) => {}
     }
     Ok(claims
         .into_iter()
@@ -125,5 +128,10 @@ mod tests {
         let expired = mint(b"s3cret", &user_claims("u", false, None, -1));
         assert_eq!(verify(b"s3cret", &expired), Err(TokenError::Expired));
         assert_eq!(verify(b"s3cret", "abc"), Err(TokenError::Malformed));
+        let mut forever = user_claims("u", false, None, 1);
+        forever.remove("exp");
+        assert_eq!(verify(b"s3cret", &mint(b"s3cret", &forever)), Err(TokenError::Malformed));
+        forever.insert("exp".into(), json!("99999999999"));
+        assert_eq!(verify(b"s3cret", &mint(b"s3cret", &forever)), Err(TokenError::Malformed));
     }
 }

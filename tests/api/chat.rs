@@ -168,6 +168,7 @@ async fn a_message_sent_over_http_reaches_the_projects_sockets() {
         loopback.open(id);
     }
     let sent = app.post("/chat/42/messages", &user(), json!({"message": "over http"})).await;
+    assert_eq!(sent.body["meta"], json!({"delivered": 1, "gone": 0, "failed": 0}));
     let sent = sent.assert_ok(201, "MESSAGE_SENT").clone();
     let frames = loopback.received("in=");
     assert_eq!(frames.len(), 1);
@@ -181,8 +182,10 @@ async fn a_message_sent_over_http_reaches_the_projects_sockets() {
 #[tokio::test]
 async fn the_web_apps_routes_keep_their_shapes() {
     let Chat { app, .. } = chat().await;
-    let me = user();
-    let body = json!({"team_id": 3, "project_id": "42", "user": "지민", "message": "회의 시작", "is_in_meeting": true});
+    let claims = [("sub", service_tests::new_user_id()), ("nickname", "지민".to_owned())];
+    let me = Who::Claims(claims.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    // The name shown comes from the token: a body claiming another name changes nothing.
+    let body = json!({"team_id": 3, "project_id": "42", "user": "팀장", "message": "회의 시작", "is_in_meeting": true});
     let sent = app.post("/chat/message", &me, body).await;
     assert_eq!(sent.status, 200);
     let keys: Vec<_> = sent.body.as_object().unwrap().keys().cloned().collect();

@@ -222,7 +222,7 @@ impl PatchBannerBody {
         let link = match &self.link {
             Some(new) => v.check_opt("link", new.as_deref(), Link::parse),
             // Stored values were validated on the way in.
-            None => Some(current.link.as_deref().map(Link::parse).transpose().ok().flatten()),
+            None => v.check_opt("link", current.link.as_deref(), Link::parse),
         };
         let sort_order = v.check("sort_order", sort_order(self.sort_order.unwrap_or(current.sort_order)));
         let start_at = match &self.start_at {

@@ -21,7 +21,7 @@ use crate::domain::{
     time::{parse_date, parse_instant},
 };
 use crate::error::{AppError, AppResult};
-use crate::services::chat::{SendRequest, sender_name};
+use crate::services::chat::SendRequest;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -142,7 +142,13 @@ async fn send(
         })
         .await?;
     if outcome.created {
-        Reply::created("MESSAGE_SENT", "message stored and delivered", outcome.message)
+        let delivery = json!({
+            "delivered": outcome.fanout.delivered,
+            "gone": outcome.fanout.gone,
+            "failed": outcome.fanout.failed,
+        });
+        Reply::created("MESSAGE_SENT", "message stored; meta counts the open sockets it reached", outcome.message)
+            .map(|r| r.with_meta(delivery))
     } else {
         Reply::ok(
             "MESSAGE_ALREADY_STORED",
@@ -213,7 +219,10 @@ async fn compat_send(
     let (Some(_team), Some(project_id)) = (team, project) else {
         return Err(AppError::Validation(errors));
     };
-    let name = if sender_name(&body.user).is_empty() { caller.chat_name() } else { body.user };
+    // `user` is what the app shows; it is taken from the token, never the body, so nobody can
+    // post under another name. The field stays accepted for the app's sake.
+    let _shown_by_app = body.user;
+    let name = caller.chat_name();
     let outcome = state
         .realtime()?
         .send(SendRequest {
@@ -230,6 +239,9 @@ async fn compat_send(
 
 /// Most messages `GET /chat/messages/{team_id}/{project_id}` returns: the newest ones.
 pub const COMPAT_HISTORY_MAX: usize = 1_000;
+/// Most store pages one such request reads (2,000 messages), so a filter that matches little
+/// cannot make one request walk a project's whole history.
+const COMPAT_HISTORY_PAGES: usize = 20;
 
 /// `GET /chat/messages/{team_id}/{project_id}?start_date&end_date&meeting_only` (web app):
 /// the newest messages in the range (up to 1,000), oldest first, as `{messages, count}`.
@@ -256,13 +268,15 @@ async fn compat_history(
     // Read newest first, page by page, until enough matching messages are collected.
     let mut collected: Vec<ChatMessage> = Vec::new();
     let mut position = HistoryPosition::Latest;
+    let mut pages = 0;
     loop {
         let page = rt.history(project_id, &HistoryQuery { position, from, to, limit: Limit::MAX }).await?;
         let Some(oldest) = page.messages.first().map(ChatMessage::cursor) else {
             break;
         };
         collected.extend(page.messages.into_iter().rev().filter(|m| m.is_in_meeting || !meeting_only));
-        if collected.len() >= COMPAT_HISTORY_MAX || !page.has_more {
+        pages += 1;
+        if collected.len() >= COMPAT_HISTORY_MAX || !page.has_more || pages >= COMPAT_HISTORY_PAGES {
             break;
         }
         position = HistoryPosition::Before(oldest);

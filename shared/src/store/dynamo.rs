@@ -385,7 +385,8 @@ impl ChatStore for DynamoStore {
             Err(e) if is_code(&e, "TransactionCanceledException") => {
                 match self.existing_message(message.project_id, &message.message_id).await? {
                     Some(stored) => Ok(Saved::Existing(stored)),
-                    None => Err(classify(e)),
+                    // The first send of this id is still in flight: the client may retry.
+                    None => Err(StoreError::Unavailable(format!("a concurrent send of this message id: {e}"))),
                 }
             }
             Err(e) => Err(classify(e)),

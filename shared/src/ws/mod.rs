@@ -143,7 +143,7 @@ impl WsState {
         let connection = Connection {
             connection_id: connection_id.to_owned(),
             user_id: user.to_string(),
-            display_name: identity.chat_name(),
+            display_name: crate::services::chat::sender_name(&identity.chat_name()),
             project_id,
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
@@ -295,8 +295,10 @@ async fn act(
                     is_in_meeting,
                 })
                 .await?;
-            // The broadcast reached the sender too; a repeated id gets the stored message back.
-            Ok((!outcome.created).then(|| outcome.message.frame()))
+            // The broadcast reached the sender too; a repeated id gets the stored message back,
+            // and so does a sender whom the broadcast did not reach.
+            let answer = !outcome.created || outcome.fanout.delivered == 0;
+            Ok(answer.then(|| outcome.message.frame()))
         }
         other => Err(AppError::BadRequest {
             code: "UNKNOWN_ACTION",
