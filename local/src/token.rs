@@ -87,21 +87,7 @@ pub fn verify(secret: &[u8], token: &str) -> Result<HashMap<String, String>, Tok
         Some(exp) if exp <= Utc::now().timestamp() => return Err(TokenError::Expired),
         Some(_) => {}
     }
-    Ok(claims
-        .into_iter()
-        .map(|(k, v)| {
-            let flat = match v {
-                Value::String(s) => s,
-                Value::Array(items) => {
-                    let items: Vec<String> =
-                        items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect();
-                    format!("[{}]", items.join(" "))
-                }
-                other => other.to_string(),
-            };
-            (k, flat)
-        })
-        .collect())
+    Ok(shared::identity::flatten_claims(claims))
 }
 
 #[cfg(test)]

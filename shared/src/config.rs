@@ -29,6 +29,13 @@ pub struct Config {
     pub ws_management_endpoint: Option<String>,
     /// `AWS_REGION` (set by Lambda); `ap-northeast-2` for local runs.
     pub aws_region: String,
+    /// Cognito user pool whose tokens the WebSocket authorizer accepts (`COGNITO_USER_POOL_ID`).
+    pub cognito_user_pool_id: Option<String>,
+    /// App client ids a token must be issued to (`COGNITO_AUDIENCES`, comma-separated).
+    pub cognito_audiences: Vec<String>,
+    /// Overrides the pool's JWKS and issuer (`COGNITO_JWKS_URL`, `COGNITO_ISSUER`): tests, local.
+    pub cognito_jwks_url: Option<String>,
+    pub cognito_issuer: Option<String>,
     pub auth_service_url: Option<String>,
     pub project_service_url: Option<String>,
     pub team_service_url: Option<String>,
@@ -86,6 +93,12 @@ impl Config {
                 .unwrap_or_else(|| "ws_connections_ddb".into()),
             ws_management_endpoint: url("WS_MANAGEMENT_ENDPOINT")?,
             aws_region: get("AWS_REGION").unwrap_or_else(|| "ap-northeast-2".into()),
+            cognito_user_pool_id: get("COGNITO_USER_POOL_ID"),
+            cognito_audiences: get("COGNITO_AUDIENCES")
+                .map(|v| v.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect())
+                .unwrap_or_default(),
+            cognito_jwks_url: url("COGNITO_JWKS_URL")?,
+            cognito_issuer: get("COGNITO_ISSUER"),
             auth_service_url: url("AUTH_SERVICE_URL")?,
             project_service_url: url("PROJECT_SERVICE_URL")?,
             team_service_url: url("TEAM_SERVICE_URL")?,

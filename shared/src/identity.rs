@@ -8,6 +8,26 @@ use crate::error::{AppError, AppResult};
 
 pub const ADMIN_ROLE: &str = "ADMIN";
 
+/// Claims as API Gateway hands them to functions: every value a string, arrays as `[a b]`.
+pub fn flatten_claims(claims: serde_json::Map<String, serde_json::Value>) -> HashMap<String, String> {
+    use serde_json::Value;
+    claims
+        .into_iter()
+        .map(|(k, v)| {
+            let flat = match v {
+                Value::String(s) => s,
+                Value::Array(items) => {
+                    let items: Vec<String> =
+                        items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect();
+                    format!("[{}]", items.join(" "))
+                }
+                other => other.to_string(),
+            };
+            (k, flat)
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The token's `sub`: a user's Cognito UUID, or a client id for service tokens.

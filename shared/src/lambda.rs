@@ -67,3 +67,17 @@ pub async fn serve_ws(route: Route) -> Result<(), lambda_runtime::Error> {
     }))
     .await
 }
+
+/// Runs the WebSocket API's `$connect` authorizer until the Lambda runtime stops the process.
+pub async fn serve_ws_authorizer() -> Result<(), lambda_runtime::Error> {
+    use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+
+    crate::telemetry::init_lambda();
+    let config = Config::from_env()?;
+    let verifier = Arc::new(crate::cognito::CognitoVerifier::from_config(&config)?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
+        let verifier = verifier.clone();
+        async move { crate::ws::authorizer::authorize(&verifier, &event.payload).await.map_err(lambda_runtime::Error::from) }
+    }))
+    .await
+}

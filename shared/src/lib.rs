@@ -6,6 +6,7 @@
 //! [`domain`] holds the validated types they exchange; [`config`] is read once per cold start.
 
 pub mod aws;
+pub mod cognito;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -2,6 +2,7 @@
 //! MariaDB; plus the store conformance suite on MariaDB and the embedded SQLite.
 
 mod admin;
+mod authorizer;
 mod chat;
 mod conformance;
 mod content;

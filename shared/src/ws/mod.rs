@@ -7,6 +7,8 @@
 //! `{"type": "pong"}`, `{"type": "history", ...}`, `{"type": "notification", ...}` and, to the
 //! sender only, `{"type": "error", "code", "message"}`.
 
+pub mod authorizer;
+
 use std::{collections::HashMap, sync::Arc};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
