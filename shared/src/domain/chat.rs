@@ -57,14 +57,21 @@ impl ChatMessage {
         ChatCursor(self.sort_key())
     }
 
-    /// The frame pushed to every WebSocket connection of the project.
+    /// The frame pushed to every WebSocket connection of the project: the API's fields, with
+    /// the sender's name as the frontend reads it.
     pub fn frame(&self) -> Value {
+        let mut frame = self.fields("senderName");
+        frame["type"] = json!("message");
+        frame
+    }
+
+    /// The message as the API shows it, naming the sender's name `sender_key`.
+    fn fields(&self, sender_key: &str) -> Value {
         json!({
-            "type": "message",
             "message_id": self.message_id,
             "project_id": self.project_id,
             "user_id": self.user_id,
-            "senderName": self.sender_name,
+            sender_key: self.sender_name,
             "message": self.message,
             "timestamp": format_iso(&self.timestamp),
             "created_at": format_iso(&self.timestamp),
@@ -76,18 +83,7 @@ impl ChatMessage {
 
 impl Serialize for ChatMessage {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        json!({
-            "message_id": self.message_id,
-            "project_id": self.project_id,
-            "user_id": self.user_id,
-            "sender_name": self.sender_name,
-            "message": self.message,
-            "timestamp": format_iso(&self.timestamp),
-            "created_at": format_iso(&self.timestamp),
-            "is_in_meeting": self.is_in_meeting,
-            "cursor": self.cursor().encode(),
-        })
-        .serialize(s)
+        self.fields("sender_name").serialize(s)
     }
 }
 
