@@ -23,20 +23,23 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use base64::{Engine, engine::general_purpose::STANDARD};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE},
+};
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use lambda_http::request::RequestContext;
 use serde_json::{Value, json};
 use shared::{
-    AppState, Config,
+    Config,
     config::DatabaseSettings,
     domain::time::{format_iso, now_ms},
-    http::{ALL_GROUPS, router},
+    http::{self as routes, Health},
     push::{ApiGatewayPusher, FanOut},
-    services::chat::Realtime,
-    store::{ChatStores, HealthProbe, Stores, sql::SqlDb},
-    ws::{Posting, Route, WsState},
+    services::{chat::ChatService, content::ContentService, events::EventService, notifications::NotificationService},
+    store::{ChatStores, HealthProbe, sql::SqlDb},
+    ws::{ConnectHandler, DisconnectHandler, MessageHandler},
 };
 use tokio::sync::{mpsc, oneshot};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -67,10 +70,17 @@ struct Session {
 
 type Sessions = Arc<Mutex<HashMap<String, Session>>>;
 
+/// The WebSocket API's three routes, as the three Lambda functions run them.
+struct WsRoutes {
+    connect: ConnectHandler,
+    disconnect: DisconnectHandler,
+    message: MessageHandler,
+}
+
 #[derive(Clone)]
 struct Local {
     secret: Arc<[u8]>,
-    handlers: Arc<WsState>,
+    routes: Arc<WsRoutes>,
     sessions: Sessions,
     addr: SocketAddr,
 }
@@ -123,14 +133,31 @@ impl Gateway {
             chat.connections.clone(),
             FanOut::DEFAULT_CONCURRENCY,
         );
-        let realtime = Realtime { stores: chat.clone(), fanout: fanout.clone() };
-        let handlers = Arc::new(WsState { stores: chat, posting: Posting::Fixed(fanout) });
-        let state = AppState::new(Some(Stores::shared_sql(db.clone())), Some(realtime), config);
+        let chat_service = ChatService::new(chat.messages.clone(), chat.rooms.clone(), fanout.clone(), config.calendar);
+        let ws_routes = Arc::new(WsRoutes {
+            connect: ConnectHandler::new(chat.connections.clone()),
+            disconnect: DisconnectHandler::new(chat.connections.clone()),
+            message: MessageHandler::new(chat_service.clone()),
+        });
+        // Every function's routes on one port, over one database.
+        let content = ContentService::new(db.clone(), db.clone());
+        let groups = Router::new()
+            .merge(routes::notifications::router(NotificationService::new(
+                db.clone(),
+                fanout,
+                &config.internal_notify_scope,
+            )))
+            .merge(routes::content::router(content.clone()))
+            .merge(routes::events::router(EventService::new(db.clone(), config.calendar)))
+            .merge(routes::admin::router(content))
+            .merge(routes::chat::router(chat_service));
+        let health = Health::new().probe("database", db.clone()).probe("chat_storage", chat.health.clone());
+        let groups_health = health.routes(&["notifications", "content", "events", "admin", "chat"]);
 
         let sessions = Sessions::default();
         let secret: Arc<[u8]> = options.secret.into();
-        let local = Local { secret: secret.clone(), handlers, sessions: sessions.clone(), addr };
-        let api = router(&ALL_GROUPS, state).layer(middleware::from_fn_with_state(secret, authorize));
+        let local = Local { secret: secret.clone(), routes: ws_routes, sessions: sessions.clone(), addr };
+        let api = routes::app(groups, groups_health).layer(middleware::from_fn_with_state(secret, authorize));
         let gateway_routes = Router::new()
             .route("/", get(socket_at_root))
             .route("/ws/chat/{project_id}", get(socket_for_project))
@@ -227,10 +254,10 @@ async fn authorize(State(secret): State<Arc<[u8]>>, mut request: Request, next: 
     next.run(request).await
 }
 
-/// A connection id in API Gateway's style (base64, ends in `=`).
+/// A connection id in API Gateway's style (base64, ends in `=`), URL-safe for `@connections/{id}`.
 fn new_connection_id() -> String {
     let bytes = uuid::Uuid::new_v4();
-    STANDARD.encode(&bytes.as_bytes()[..10])
+    URL_SAFE.encode(&bytes.as_bytes()[..10])
 }
 
 fn websocket_event(
@@ -328,7 +355,7 @@ async fn open_socket(
         json!({ "queryStringParameters": query_params }),
     );
     let answer = match event {
-        Ok(event) => local.handlers.handle(Route::Connect, event).await,
+        Ok(event) => local.routes.connect.handle(&event).await,
         Err(e) => {
             lock(&local.sessions).remove(&connection_id);
             tracing::error!(error = %e, "could not build the $connect event");
@@ -404,7 +431,7 @@ async fn run_session(
         });
         match websocket_event(&local, &route_key, "MESSAGE", &connection_id, &authorizer, extra) {
             Ok(event) => {
-                local.handlers.handle(Route::Message, event).await;
+                local.routes.message.handle(&event).await;
             }
             Err(e) => tracing::error!(error = %e, "could not build a message event"),
         }
@@ -413,7 +440,7 @@ async fn run_session(
     writer.abort();
     match websocket_event(&local, "$disconnect", "DISCONNECT", &connection_id, &authorizer, json!({})) {
         Ok(event) => {
-            local.handlers.handle(Route::Disconnect, event).await;
+            local.routes.disconnect.handle(&event).await;
         }
         Err(e) => tracing::error!(error = %e, "could not build the $disconnect event"),
     }

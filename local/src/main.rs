@@ -57,7 +57,7 @@ async fn seed_samples() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let db = SqlDb::connect_lazy(&database(&config), config.db_max_connections)?;
     let db = Arc::new(db);
-    let seeded = seed::seed(&Stores::shared_sql(db.clone())).await?;
+    let seeded = seed::seed(&Stores::sql(db.clone())).await?;
     db.close().await;
     if seeded == seed::Seeded::default() {
         println!("the database already has notices; nothing seeded");
@@ -67,8 +67,15 @@ async fn seed_samples() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Human-readable log lines; `RUST_LOG` tunes them (default `info`).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
 async fn serve() -> anyhow::Result<()> {
-    shared::telemetry::init_local();
+    init_logging();
     let config = Config::from_env()?;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let options = Options {

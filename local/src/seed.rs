@@ -7,7 +7,7 @@ use shared::{
         Limit,
         content::{CreateBannerBody, CreateNoticeBody},
         event::CreateEventBody,
-        time::{format_iso, now_ms},
+        time::{Calendar, format_iso, now_ms},
     },
     store::Stores,
 };
@@ -27,7 +27,7 @@ pub async fn seed(stores: &Stores) -> anyhow::Result<Seeded> {
     let invalid = |e: Vec<shared::domain::FieldError>| anyhow::anyhow!("sample data is invalid: {e:?}");
     let now = Utc::now();
     let day = |offset: i64| {
-        let today = shared::services::events::today(540);
+        let today = Calendar::kst().today();
         let date = if offset >= 0 {
             today.checked_add_days(Days::new(offset as u64))
         } else {

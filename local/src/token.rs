@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde_json::{Map, Value, json};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The secret when `LOCAL_JWT_SECRET` is unset. Local only: the gateway binds to loopback.
 pub const DEFAULT_SECRET: &str = "portforge-local-development-secret";
+/// The issuer local tokens carry, and the only one the gateway accepts.
+pub const ISSUER: &str = "portforge-local-gateway";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -22,12 +20,8 @@ pub enum TokenError {
     BadSignature,
     #[error("token has expired")]
     Expired,
-}
-
-fn sign(secret: &[u8], signing_input: &str) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(signing_input.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    #[error("token was not issued by this gateway")]
+    WrongIssuer,
 }
 
 /// Claims of a developer token: a user (`sub`), optionally in the ADMIN group, with a name.
@@ -38,7 +32,7 @@ pub fn user_claims(user_id: &str, admin: bool, name: Option<&str>, valid_hours: 
     claims.insert("sub".into(), json!(user_id));
     claims.insert("cognito:groups".into(), groups);
     claims.insert("token_use".into(), json!("id"));
-    claims.insert("iss".into(), json!("portforge-local-gateway"));
+    claims.insert("iss".into(), json!(ISSUER));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + valid_hours * 3600));
     if let Some(name) = name {
@@ -48,50 +42,34 @@ pub fn user_claims(user_id: &str, admin: bool, name: Option<&str>, valid_hours: 
 }
 
 pub fn mint(secret: &[u8], claims: &Map<String, Value>) -> String {
-    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string());
-    let input = format!("{header}.{payload}");
-    let signature = URL_SAFE_NO_PAD.encode(sign(secret, &input));
-    format!("{input}.{signature}")
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
+        .expect("HS256 signs any claims map")
 }
 
-/// Verifies an HS256 token and returns its claims flattened to strings, as API Gateway passes
-/// them to functions (arrays become `[a b]`).
+/// Verifies an HS256 token (signature, issuer, and an `exp` that is required and in the
+/// future, like API Gateway's JWT authorizer) and returns its claims flattened to strings, as
+/// API Gateway passes them to functions (arrays become `[a b]`).
 pub fn verify(secret: &[u8], token: &str) -> Result<HashMap<String, String>, TokenError> {
-    let mut parts = token.trim().split('.');
-    let (Some(encoded_header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let header: Value = URL_SAFE_NO_PAD
-        .decode(encoded_header)
-        .ok()
-        .and_then(|h| serde_json::from_slice(&h).ok())
-        .ok_or(TokenError::Malformed)?;
-    if header["alg"] != "HS256" {
-        return Err(TokenError::Malformed);
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(format!("{encoded_header}.{payload}").as_bytes());
-    mac.verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
-    let claims: Map<String, Value> = URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|p| serde_json::from_slice(&p).ok())
-        .ok_or(TokenError::Malformed)?;
-    // Like API Gateway's JWT authorizer: `exp` is required, an integer, and in the future.
-    match claims.get("exp").and_then(Value::as_i64) {
-        None => return Err(TokenError::Malformed),
-        Some(exp) if exp <= Utc::now().timestamp() => return Err(TokenError::Expired),
-        Some(_) => {}
-    }
-    Ok(shared::identity::flatten_claims(claims))
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    let decoded =
+        jsonwebtoken::decode::<Map<String, Value>>(token.trim(), &DecodingKey::from_secret(secret), &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                _ => TokenError::Malformed,
+            })?;
+    Ok(shared::identity::flatten_claims(decoded.claims))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::*;
 
     #[test]
@@ -108,7 +86,8 @@ mod tests {
         let token = mint(b"s3cret", &user_claims("u", false, None, 1));
         assert_eq!(verify(b"other", &token), Err(TokenError::BadSignature));
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = URL_SAFE_NO_PAD.encode(r#"{"sub":"u","cognito:groups":["ADMIN"]}"#);
+        let forged = URL_SAFE_NO_PAD
+            .encode(r#"{"sub":"u","cognito:groups":["ADMIN"],"iss":"portforge-local-gateway","exp":99999999999}"#);
         parts[1] = &forged;
         assert_eq!(verify(b"s3cret", &parts.join(".")), Err(TokenError::BadSignature));
         let expired = mint(b"s3cret", &user_claims("u", false, None, -1));
@@ -119,5 +98,10 @@ mod tests {
         assert_eq!(verify(b"s3cret", &mint(b"s3cret", &forever)), Err(TokenError::Malformed));
         forever.insert("exp".into(), json!("99999999999"));
         assert_eq!(verify(b"s3cret", &mint(b"s3cret", &forever)), Err(TokenError::Malformed));
+        let mut foreign = user_claims("u", false, None, 1);
+        foreign.insert("iss".into(), json!("someone-else"));
+        assert_eq!(verify(b"s3cret", &mint(b"s3cret", &foreign)), Err(TokenError::WrongIssuer));
+        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), parts[1]);
+        assert_eq!(verify(b"s3cret", &none_alg), Err(TokenError::Malformed));
     }
 }

@@ -5,6 +5,7 @@ use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use crate::config::Config;
+#[cfg(feature = "dynamo")]
 use crate::store::dynamo::{DynamoStore, DynamoTables};
 
 /// The shared SDK configuration. Against an emulator (`DDB_ENDPOINT_URL`) or a local gateway's
@@ -27,6 +28,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
     loader.load().await
 }
 
+#[cfg(feature = "dynamo")]
 pub fn dynamo_tables(config: &Config) -> DynamoTables {
     DynamoTables {
         messages: config.dynamodb_table_chats.clone(),
@@ -36,6 +38,7 @@ pub fn dynamo_tables(config: &Config) -> DynamoTables {
 }
 
 /// The chat store on DynamoDB, or on the emulator at `DDB_ENDPOINT_URL`.
+#[cfg(feature = "dynamo")]
 pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = &config.ddb_endpoint_url {

@@ -2,6 +2,8 @@
 
 use std::{env, path::PathBuf};
 
+use crate::domain::time::Calendar;
+
 /// Where relational data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseSettings {
@@ -39,14 +41,12 @@ pub struct Config {
     pub auth_service_url: Option<String>,
     pub project_service_url: Option<String>,
     pub team_service_url: Option<String>,
-    pub ai_service_url: Option<String>,
     /// OAuth scope a sibling service's client-credentials token must carry to create
     /// notifications for any user (`INTERNAL_NOTIFY_SCOPE`).
     pub internal_notify_scope: String,
-    /// Offset of the calendar the service speaks: event status (upcoming, ongoing, past), chat
-    /// date filters and "HH:MM" times
-    /// (`CALENDAR_UTC_OFFSET_MINUTES`, default 540 = KST).
-    pub calendar_utc_offset_minutes: i32,
+    /// The calendar the service speaks: event status (upcoming, ongoing, past), chat date
+    /// filters and "HH:MM" times (`CALENDAR_UTC_OFFSET_MINUTES`, default 540 = KST).
+    pub calendar: Calendar,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,9 +102,13 @@ impl Config {
             auth_service_url: url("AUTH_SERVICE_URL")?,
             project_service_url: url("PROJECT_SERVICE_URL")?,
             team_service_url: url("TEAM_SERVICE_URL")?,
-            ai_service_url: url("AI_SERVICE_URL")?,
             internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE").unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
-            calendar_utc_offset_minutes: number("CALENDAR_UTC_OFFSET_MINUTES", 540, -720..=840)? as i32,
+            calendar: Calendar::from_offset_minutes(number(
+                "CALENDAR_UTC_OFFSET_MINUTES",
+                Calendar::KST_OFFSET_MINUTES.into(),
+                -720..=840,
+            )? as i32)
+            .unwrap_or_else(Calendar::kst),
         })
     }
 
@@ -118,6 +122,14 @@ impl Config {
 }
 
 impl DatabaseSettings {
+    /// The engine's name, for messages.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::MySql { .. } => "MySQL",
+            Self::Sqlite { .. } => "SQLite",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         if raw.starts_with("mysql://") {
             Ok(Self::MySql { url: raw.to_owned() })

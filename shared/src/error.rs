@@ -1,11 +1,6 @@
 //! The one error type every handler returns, and how each variant reads over HTTP.
 
-use axum::{
-    Json,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde_json::json;
+use http::StatusCode;
 
 use crate::domain::FieldError;
 use crate::store::StoreError;
@@ -96,7 +91,8 @@ impl AppError {
         }
     }
 
-    fn details(&self) -> Option<&[FieldError]> {
+    /// The fields at fault, for validation and bad-request errors.
+    pub fn details(&self) -> Option<&[FieldError]> {
         match self {
             Self::Validation(details) | Self::BadRequest { details, .. } => Some(details),
             _ => None,
@@ -104,18 +100,29 @@ impl AppError {
     }
 }
 
+/// A store's own words (driver messages, keys, SQL) are logged, never shown to a client.
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => Self::Unavailable("the database"),
-            StoreError::Conflict(message) => Self::Conflict(message),
-            StoreError::Internal(message) => Self::Internal(message),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "storage unavailable");
+                Self::Unavailable("storage")
+            }
+            StoreError::Conflict(detail) => {
+                tracing::info!(error = %detail, "storage conflict");
+                Self::Conflict("the request conflicts with data stored meanwhile; reload and try again".into())
+            }
+            StoreError::Internal(detail) => Self::Internal(detail),
         }
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+#[cfg(feature = "http")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::Json;
+        use serde_json::json;
+
         let status = self.status();
         match &self {
             Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),

@@ -70,8 +70,9 @@ impl Identity {
         UserId::parse(&self.subject).map_err(|_| AppError::Forbidden("this route is for signed-in users"))
     }
 
-    pub fn require_admin(&self) -> AppResult<()> {
-        if self.is_admin { Ok(()) } else { Err(AppError::Forbidden("administrator role required")) }
+    /// The caller as an administrator, or 403.
+    pub fn into_admin(self) -> AppResult<Admin> {
+        if self.is_admin { Ok(Admin(self)) } else { Err(AppError::Forbidden("administrator role required")) }
     }
 
     /// The name chat shows for this caller: a name claim, else a short form of the user id.
@@ -83,6 +84,17 @@ impl Identity {
 
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Proof that the caller holds the ADMIN role: every admin-only service method takes one, so no
+/// route can reach such a method without the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin(Identity);
+
+impl Admin {
+    pub fn identity(&self) -> &Identity {
+        &self.0
     }
 }
 

@@ -1,83 +1,183 @@
 //! The whole of a Lambda binary: read config, build clients and state once per cold start, serve.
+//!
+//! One builder per function, each compiled only when the binary's features bring the backends
+//! it needs, so a function that lacks one does not build. The tests call the same builders.
 
-use std::{convert::Infallible, sync::Arc};
+use std::sync::Arc;
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_runtime::{LambdaEvent, service_fn};
-use tokio::sync::OnceCell;
+use crate::config::Config;
 
-use crate::config::{Config, ConfigError};
-use crate::http::{AppState, Group, RealtimeNeed, router};
-use crate::push::{ApiGatewayPusher, FanOut};
-use crate::services::chat::Realtime;
-use crate::store::{ChatStores, Stores, sql::SqlDb};
-use crate::ws::{Posting, Route, WsState};
+/// What a failed cold start reports to the runtime.
+pub type StartupError = lambda_runtime::Error;
 
-/// Chat on DynamoDB with fan-out through the configured management endpoint.
-async fn aws_realtime(config: &Config) -> Result<Realtime, ConfigError> {
-    let endpoint = config.ws_management_endpoint.clone().ok_or(ConfigError {
+#[cfg(feature = "sql")]
+fn sql_db(config: &Config) -> Result<Arc<crate::store::sql::SqlDb>, StartupError> {
+    let db = crate::store::sql::SqlDb::connect_lazy(&config.require_database()?, config.db_max_connections)?;
+    Ok(Arc::new(db))
+}
+
+#[cfg(feature = "management-api")]
+fn management_endpoint(config: &Config) -> Result<&str, crate::config::ConfigError> {
+    config.ws_management_endpoint.as_deref().ok_or(crate::config::ConfigError {
         name: "WS_MANAGEMENT_ENDPOINT",
         problem: "is required (https://{apiId}.execute-api.{region}.amazonaws.com/{stage})".into(),
-    })?;
+    })
+}
+
+/// Chat storage on DynamoDB and the fan-out through the management API.
+#[cfg(all(feature = "dynamo", feature = "management-api"))]
+async fn dynamo_and_fanout(
+    config: &Config,
+) -> Result<(crate::store::dynamo::DynamoStore, crate::push::FanOut), StartupError> {
+    use crate::push::{ApiGatewayPusher, FanOut};
+    let endpoint = management_endpoint(config)?;
     let sdk = crate::aws::sdk_config(config).await;
-    let stores = ChatStores::dynamo(crate::aws::dynamo_store(&sdk, config));
-    let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &endpoint));
-    let fanout = FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY);
-    Ok(Realtime { stores, fanout })
+    let store = crate::aws::dynamo_store(&sdk, config);
+    let pusher = Arc::new(ApiGatewayPusher::new(&sdk, endpoint));
+    let fanout = FanOut::new(pusher, Arc::new(store.clone()), FanOut::DEFAULT_CONCURRENCY);
+    Ok((store, fanout))
 }
 
-/// Runs `groups` behind API Gateway's HTTP API until the Lambda runtime stops the process.
-pub async fn serve_http(groups: &[Group]) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init_lambda();
-    let config = Config::from_env()?;
-    let sql = if groups.iter().any(|g| g.sql) {
-        let db = SqlDb::connect_lazy(&config.require_database()?, config.db_max_connections)?;
-        Some(Stores::sql(db))
-    } else {
-        None
-    };
-    let required = groups.iter().any(|g| g.realtime == RealtimeNeed::Required);
-    let optional = groups.iter().any(|g| g.realtime == RealtimeNeed::Optional);
-    let realtime = if required || (optional && config.ws_management_endpoint.is_some()) {
-        Some(aws_realtime(&config).await?)
-    } else {
-        None
-    };
-    lambda_http::run(router(groups, AppState::new(sql, realtime, config))).await
+/// `notifications`: MySQL, plus the connection rows and management API for live pushes.
+#[cfg(all(feature = "http", feature = "sql", feature = "dynamo", feature = "management-api"))]
+pub async fn notifications(config: Config) -> Result<axum::Router, StartupError> {
+    use crate::{http, services::notifications::NotificationService};
+    let db = sql_db(&config)?;
+    let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
+    let service = NotificationService::new(db.clone(), fanout, &config.internal_notify_scope);
+    let health = http::Health::new().probe("database", db).probe("connections", Arc::new(dynamo.connections_probe()));
+    Ok(http::app(http::notifications::router(service), health.routes(&["notifications"])))
 }
 
-/// Runs one route of the WebSocket API until the Lambda runtime stops the process.
-pub async fn serve_ws(route: Route) -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init_lambda();
-    let config = Config::from_env()?;
+/// `content`: notices and banners over MySQL; also answers the service-wide `/health`.
+#[cfg(all(feature = "http", feature = "sql"))]
+pub async fn content(config: Config) -> Result<axum::Router, StartupError> {
+    use crate::{http, services::content::ContentService};
+    let db = sql_db(&config)?;
+    let service = ContentService::new(db.clone(), db.clone());
+    Ok(http::app(http::content::router(service), http::Health::new().probe("database", db).routes(&["content"])))
+}
+
+/// `events`: the catalogue over MySQL.
+#[cfg(all(feature = "http", feature = "sql"))]
+pub async fn events(config: Config) -> Result<axum::Router, StartupError> {
+    use crate::{http, services::events::EventService};
+    let db = sql_db(&config)?;
+    let service = EventService::new(db.clone(), config.calendar);
+    Ok(http::app(http::events::router(service), http::Health::new().probe("database", db).routes(&["events"])))
+}
+
+/// `admin`: notice and banner management over MySQL.
+#[cfg(all(feature = "http", feature = "sql"))]
+pub async fn admin(config: Config) -> Result<axum::Router, StartupError> {
+    use crate::{http, services::content::ContentService};
+    let db = sql_db(&config)?;
+    let service = ContentService::new(db.clone(), db.clone());
+    Ok(http::app(http::admin::router(service), http::Health::new().probe("database", db).routes(&["admin"])))
+}
+
+/// `chat`: chat over HTTP on DynamoDB, fanned out through the management API.
+#[cfg(all(feature = "http", feature = "dynamo", feature = "management-api"))]
+pub async fn chat(config: Config) -> Result<axum::Router, StartupError> {
+    use crate::{http, services::chat::ChatService};
+    let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
+    let store = Arc::new(dynamo);
+    let service = ChatService::new(store.clone(), store.clone(), fanout, config.calendar);
+    Ok(http::app(http::chat::router(service), http::Health::new().probe("chat_storage", store).routes(&["chat"])))
+}
+
+/// `ws-connect`: stores connection rows.
+#[cfg(all(feature = "ws", feature = "dynamo"))]
+pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, StartupError> {
     let sdk = crate::aws::sdk_config(&config).await;
-    let stores = ChatStores::dynamo(crate::aws::dynamo_store(&sdk, &config));
-    let posting = match &config.ws_management_endpoint {
-        Some(endpoint) => Posting::Fixed(FanOut::new(
-            Arc::new(ApiGatewayPusher::new(&sdk, endpoint)),
-            stores.connections.clone(),
-            FanOut::DEFAULT_CONCURRENCY,
-        )),
-        None => Posting::FromEvent { sdk: Box::new(sdk), region: config.aws_region.clone(), built: OnceCell::new() },
-    };
-    let state = Arc::new(WsState { stores, posting });
+    Ok(crate::ws::ConnectHandler::new(Arc::new(crate::aws::dynamo_store(&sdk, &config))))
+}
+
+/// `ws-disconnect`: deletes connection rows.
+#[cfg(all(feature = "ws", feature = "dynamo"))]
+pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandler, StartupError> {
+    let sdk = crate::aws::sdk_config(&config).await;
+    Ok(crate::ws::DisconnectHandler::new(Arc::new(crate::aws::dynamo_store(&sdk, &config))))
+}
+
+/// `ws-message`: chat over the socket on DynamoDB, fanned out through the management API.
+#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api"))]
+pub async fn ws_message(config: Config) -> Result<crate::ws::MessageHandler, StartupError> {
+    use crate::services::chat::ChatService;
+    let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
+    let store = Arc::new(dynamo);
+    Ok(crate::ws::MessageHandler::new(ChatService::new(store.clone(), store, fanout, config.calendar)))
+}
+
+/// Runs an HTTP function behind API Gateway's HTTP API until the runtime stops the process.
+#[cfg(feature = "http")]
+pub async fn serve_http<F, Fut>(build: F) -> Result<(), StartupError>
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<axum::Router, StartupError>>,
+{
+    crate::telemetry::init_lambda();
+    let app = build(Config::from_env()?).await?;
+    lambda_http::run(app).await
+}
+
+/// A WebSocket route's handler, as the runtime calls it.
+#[cfg(feature = "ws")]
+pub trait WsRoute: Send + Sync + 'static {
+    fn handle(
+        &self,
+        event: &aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+    ) -> impl Future<Output = aws_lambda_events::apigw::ApiGatewayProxyResponse> + Send;
+}
+
+#[cfg(feature = "ws")]
+macro_rules! ws_route {
+    ($($handler:ty),+) => {$(
+        impl WsRoute for $handler {
+            async fn handle(
+                &self,
+                event: &aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+            ) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
+                <$handler>::handle(self, event).await
+            }
+        }
+    )+};
+}
+#[cfg(feature = "ws")]
+ws_route!(crate::ws::ConnectHandler, crate::ws::DisconnectHandler, crate::ws::MessageHandler);
+
+/// Runs one route of the WebSocket API until the runtime stops the process.
+#[cfg(feature = "ws")]
+pub async fn serve_ws<H, F, Fut>(build: F) -> Result<(), StartupError>
+where
+    H: WsRoute,
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<H, StartupError>>,
+{
+    use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+    use lambda_runtime::{LambdaEvent, service_fn};
+
+    crate::telemetry::init_lambda();
+    let handler = Arc::new(build(Config::from_env()?).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-        let state = state.clone();
-        async move { Ok::<_, Infallible>(state.handle(route, event.payload).await) }
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(&event.payload).await) }
     }))
     .await
 }
 
-/// Runs the WebSocket API's `$connect` authorizer until the Lambda runtime stops the process.
-pub async fn serve_ws_authorizer() -> Result<(), lambda_runtime::Error> {
+/// Runs the WebSocket API's `$connect` authorizer until the runtime stops the process.
+#[cfg(all(feature = "ws", feature = "cognito"))]
+pub async fn serve_ws_authorizer() -> Result<(), StartupError> {
     use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+    use lambda_runtime::{LambdaEvent, service_fn};
 
     crate::telemetry::init_lambda();
     let config = Config::from_env()?;
     let verifier = Arc::new(crate::cognito::CognitoVerifier::from_config(&config)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
         let verifier = verifier.clone();
-        async move { crate::ws::authorizer::authorize(&verifier, &event.payload).await.map_err(lambda_runtime::Error::from) }
+        async move { crate::ws::authorizer::authorize(&verifier, &event.payload).await.map_err(StartupError::from) }
     }))
     .await
 }

@@ -4,21 +4,29 @@
 //! handlers) → [`services`] (business rules) → [`store`] (ports as traits, with adapters for
 //! MySQL, DynamoDB and the embedded SQLite file) and [`push`] (fan-out to WebSockets).
 //! [`domain`] holds the validated types they exchange; [`config`] is read once per cold start.
+//!
+//! Cargo features bring in the backends, so each binary links only its own: `mysql` and
+//! `sqlite` (the SQL adapter), `dynamo` (chat storage), `management-api` (posting to sockets),
+//! `cognito` (token verification), `http` (routers), `ws` (WebSocket handlers).
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "cognito")]
 pub mod cognito;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod identity;
+#[cfg(any(feature = "http", feature = "ws"))]
 pub mod lambda;
 pub mod push;
 pub mod services;
 pub mod store;
+#[cfg(any(feature = "http", feature = "ws"))]
 pub mod telemetry;
 pub mod ws;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};
-pub use http::AppState;

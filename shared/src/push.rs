@@ -3,14 +3,16 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use aws_sdk_apigatewaymanagement::{Client, error::SdkError, primitives::Blob};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use serde_json::Value;
+use serde::Serialize;
 
-use crate::domain::chat::Connection;
-use crate::store::ConnectionStore;
+use crate::domain::{ConnectionId, ProjectId, UserId, chat::Connection};
+use crate::store::{ConnectionStore, StoreError};
+
+#[cfg(feature = "management-api")]
+pub use management::ApiGatewayPusher;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
@@ -27,49 +29,61 @@ pub enum PushError {
 /// Posts one frame to one connection.
 #[async_trait]
 pub trait Pusher: Send + Sync {
-    async fn post(&self, connection_id: &str, frame: Bytes) -> Result<(), PushError>;
+    async fn post(&self, connection_id: &ConnectionId, frame: Bytes) -> Result<(), PushError>;
 }
 
-/// The real management API client (`POST /@connections/{id}`), SigV4-signed by the SDK.
-pub struct ApiGatewayPusher {
-    client: Client,
-}
+#[cfg(feature = "management-api")]
+mod management {
+    use async_trait::async_trait;
+    use aws_sdk_apigatewaymanagement::{Client, error::SdkError, primitives::Blob};
+    use bytes::Bytes;
 
-impl ApiGatewayPusher {
-    /// `endpoint` is `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}` (not a custom
-    /// domain), or a local gateway's URL.
-    pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint.trim_end_matches('/'))
-            .build();
-        Self { client: Client::from_conf(config) }
+    use super::{PushError, Pusher};
+    use crate::domain::ConnectionId;
+
+    /// The real management API client (`POST /@connections/{id}`), SigV4-signed by the SDK.
+    pub struct ApiGatewayPusher {
+        client: Client,
     }
 
-    /// The management endpoint of the API a WebSocket event came through.
-    pub fn endpoint_for(api_id: &str, region: &str, stage: &str) -> String {
-        format!("https://{api_id}.execute-api.{region}.amazonaws.com/{stage}")
+    impl ApiGatewayPusher {
+        /// `endpoint` is `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}` (not a
+        /// custom domain), or a local gateway's URL.
+        pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+            let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+                .endpoint_url(endpoint.trim_end_matches('/'))
+                .build();
+            Self { client: Client::from_conf(config) }
+        }
     }
-}
 
-#[async_trait]
-impl Pusher for ApiGatewayPusher {
-    async fn post(&self, connection_id: &str, frame: Bytes) -> Result<(), PushError> {
-        let sent =
-            self.client.post_to_connection().connection_id(connection_id).data(Blob::new(frame.to_vec())).send().await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // Decide on the HTTP status: it is what API Gateway (and local gateways) agree on.
-                let status = match &e {
-                    SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
-                    SdkError::ResponseError(response) => Some(response.raw().status().as_u16()),
-                    _ => None,
-                };
-                Err(match status {
-                    Some(410) => PushError::Gone,
-                    Some(429) => PushError::Throttled,
-                    _ => PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string()),
-                })
+    #[async_trait]
+    impl Pusher for ApiGatewayPusher {
+        async fn post(&self, connection_id: &ConnectionId, frame: Bytes) -> Result<(), PushError> {
+            let sent = self
+                .client
+                .post_to_connection()
+                .connection_id(connection_id.as_str())
+                .data(Blob::new(frame.to_vec()))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    // Decide on the HTTP status: it is what API Gateway (and local gateways) agree on.
+                    let status = match &e {
+                        SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
+                        SdkError::ResponseError(response) => Some(response.raw().status().as_u16()),
+                        _ => None,
+                    };
+                    Err(match status {
+                        Some(410) => PushError::Gone,
+                        Some(429) => PushError::Throttled,
+                        _ => {
+                            PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())
+                        }
+                    })
+                }
             }
         }
     }
@@ -109,13 +123,24 @@ impl FanOut {
         &self.pusher
     }
 
+    /// The connection rows this fan-out posts to (and deletes when gone).
+    pub fn connections(&self) -> &Arc<dyn ConnectionStore> {
+        &self.connections
+    }
+
     /// Posts `frame` to every connection and waits for all posts. A gone connection's row is
     /// deleted; other failures are logged and counted, never failing the whole broadcast.
-    pub async fn broadcast(&self, targets: &[Connection], frame: &Value) -> FanOutReport {
-        let frame = Bytes::from(frame.to_string());
+    pub async fn broadcast(&self, targets: &[Connection], frame: &impl Serialize) -> FanOutReport {
+        let frame = match encode(frame) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!(error = %e, "could not encode a frame");
+                return FanOutReport { failed: targets.len(), ..FanOutReport::default() };
+            }
+        };
         // Each post owns what it needs, so the stream's futures are 'static and Send.
-        let ids: Vec<String> = targets.iter().map(|t| t.connection_id.clone()).collect();
-        let outcomes: Vec<(String, Result<(), PushError>)> = stream::iter(ids)
+        let ids: Vec<ConnectionId> = targets.iter().map(|t| t.connection_id.clone()).collect();
+        let outcomes: Vec<(ConnectionId, Result<(), PushError>)> = stream::iter(ids)
             .map(|id| {
                 let (this, frame) = (self.clone(), frame.clone());
                 async move {
@@ -139,7 +164,7 @@ impl FanOut {
             }
         }
         report.gone = gone.len();
-        let removals: Vec<(String, Result<_, _>)> = stream::iter(gone)
+        let removals: Vec<(ConnectionId, Result<_, _>)> = stream::iter(gone)
             .map(|id| {
                 let connections = self.connections.clone();
                 async move {
@@ -163,17 +188,18 @@ impl FanOut {
 
     /// Posts to one connection; a gone connection's row is deleted (used for replies to the
     /// sender, e.g. error frames).
-    pub async fn send_to(&self, connection_id: &str, frame: &Value) -> Result<(), PushError> {
-        let outcome = self.post_with_retry(connection_id, Bytes::from(frame.to_string())).await;
+    pub async fn send_to(&self, connection_id: &ConnectionId, frame: &impl Serialize) -> Result<(), PushError> {
+        let frame = encode(frame).map_err(|e| PushError::Failed(format!("encoding the frame: {e}")))?;
+        let outcome = self.post_with_retry(connection_id, frame).await;
         if outcome == Err(PushError::Gone)
             && let Err(e) = self.connections.remove(connection_id).await
         {
-            tracing::warn!(connection_id, error = %e, "could not delete a gone connection");
+            tracing::warn!(%connection_id, error = %e, "could not delete a gone connection");
         }
         outcome
     }
 
-    async fn post_with_retry(&self, connection_id: &str, frame: Bytes) -> Result<(), PushError> {
+    async fn post_with_retry(&self, connection_id: &ConnectionId, frame: Bytes) -> Result<(), PushError> {
         let mut attempt = 0;
         loop {
             match self.pusher.post(connection_id, frame.clone()).await {
@@ -189,9 +215,18 @@ impl FanOut {
     /// Live connections of a project, for a broadcast.
     pub async fn project_connections(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Connection>, crate::store::StoreError> {
+    ) -> Result<Vec<Connection>, StoreError> {
         self.connections.by_project(project_id, now).await
     }
+
+    /// Live connections of a user, for a personal push.
+    pub async fn user_connections(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+        self.connections.by_user(user_id, now).await
+    }
+}
+
+fn encode(frame: &impl Serialize) -> Result<Bytes, serde_json::Error> {
+    serde_json::to_vec(frame).map(Bytes::from)
 }

@@ -1,9 +1,8 @@
 use serde_json::json;
-use service_tests::{TestApp, Who, admin, user};
-use shared::http::ADMIN;
+use service_tests::{Function, TestApp, Who, admin, user};
 
 async fn app() -> TestApp {
-    TestApp::mariadb(&[ADMIN]).await
+    TestApp::mariadb(Function::Admin).await
 }
 
 #[tokio::test]

@@ -3,23 +3,27 @@
 
 use chrono::Duration;
 use serde_json::{Value, json};
-use service_tests::{LoopbackConnections, TestApp, TestDb, TestDynamo, Who, admin, notify_service, realtime, user};
-use shared::{
-    domain::{chat::Connection, time::now_ms},
-    http::{CHAT, NOTIFICATIONS},
+use service_tests::{Function, TestApp, TestDb, TestEnv, Who, admin, connection_id, new_user_id, notify_service, user};
+use shared::domain::{
+    MessageId, ProjectId, UserId,
+    chat::{ChatMessage, Connection},
+    time::now_ms,
 };
 
-struct Chat {
-    app: TestApp,
-    loopback: LoopbackConnections,
-    _dynamo: TestDynamo,
+async fn chat() -> TestApp {
+    TestApp::sqlite(Function::Chat).await
 }
 
-async fn chat() -> Chat {
-    let dynamo = TestDynamo::new().await;
-    let loopback = LoopbackConnections::start().await;
-    let rt = realtime(dynamo.stores(), &loopback).await;
-    Chat { app: TestApp::with_realtime(TestDb::sqlite(), &[CHAT], rt), loopback, _dynamo: dynamo }
+fn connection(id: &str, user: &str, project: i64) -> Connection {
+    let now = now_ms();
+    Connection {
+        connection_id: connection_id(id),
+        user_id: UserId::parse(user).unwrap(),
+        display_name: "s".into(),
+        project_id: ProjectId::new(project).unwrap(),
+        connected_at: now,
+        expires_at: now + Duration::hours(2),
+    }
 }
 
 fn texts(data: &Value) -> Vec<String> {
@@ -28,7 +32,7 @@ fn texts(data: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn send_then_read_history() {
-    let Chat { app, .. } = chat().await;
+    let app = chat().await;
     let me = user();
     let sent = app.post("/chat/42/messages", &me, json!({"message": "  안녕하세요 👋  "})).await;
     let message = sent.assert_ok(201, "MESSAGE_SENT").clone();
@@ -50,7 +54,7 @@ async fn send_then_read_history() {
 
 #[tokio::test]
 async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
-    let Chat { app, .. } = chat().await;
+    let app = chat().await;
     let me = user();
     let first = app.post("/chat/7/messages", &me, json!({"message": "once", "message_id": "c-1"})).await;
     let first = first.assert_ok(201, "MESSAGE_SENT").clone();
@@ -68,7 +72,7 @@ async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
 
 #[tokio::test]
 async fn history_pages_older_and_catches_up_newer() {
-    let Chat { app, .. } = chat().await;
+    let app = chat().await;
     let me = user();
     for i in 0..25 {
         app.post("/chat/9/messages", &me, json!({"message": format!("m{i:02}")})).await.assert_ok(201, "MESSAGE_SENT");
@@ -99,7 +103,7 @@ async fn history_pages_older_and_catches_up_newer() {
 
 #[tokio::test]
 async fn bad_chat_requests_get_exact_errors() {
-    let Chat { app, .. } = chat().await;
+    let app = chat().await;
     let me = user();
     app.get("/chat/abc/messages", &me).await.assert_error(400, "INVALID_PATH_PARAMETER");
     app.post("/chat/0/messages", &me, json!({"message": "x"})).await.assert_error(400, "INVALID_PATH_PARAMETER");
@@ -137,7 +141,7 @@ async fn bad_chat_requests_get_exact_errors() {
 
 #[tokio::test]
 async fn rooms_list_the_callers_projects_by_recent_activity() {
-    let Chat { app, .. } = chat().await;
+    let app = chat().await;
     let me = user();
     for project in [3, 8, 3] {
         app.post(&format!("/chat/{project}/messages"), &me, json!({"message": "hi"})).await;
@@ -152,19 +156,10 @@ async fn rooms_list_the_callers_projects_by_recent_activity() {
 
 #[tokio::test]
 async fn a_message_sent_over_http_reaches_the_projects_sockets() {
-    let Chat { app, loopback, _dynamo } = chat().await;
-    let now = now_ms();
-    let stores = _dynamo.stores();
+    let app = chat().await;
+    let loopback = &app.loopback;
     for (id, project) in [("in=", 42), ("out=", 43)] {
-        let c = Connection {
-            connection_id: id.into(),
-            user_id: "someone".into(),
-            display_name: "s".into(),
-            project_id: project,
-            connected_at: now,
-            expires_at: now + Duration::hours(2),
-        };
-        stores.connections.put(&c).await.unwrap();
+        app.chat().connections.put(&connection(id, &new_user_id(), project)).await.unwrap();
         loopback.open(id);
     }
     let sent = app.post("/chat/42/messages", &user(), json!({"message": "over http"})).await;
@@ -181,7 +176,7 @@ async fn a_message_sent_over_http_reaches_the_projects_sockets() {
 
 #[tokio::test]
 async fn the_web_apps_routes_keep_their_shapes() {
-    let Chat { app, .. } = chat().await;
+    let app = chat().await;
     let claims = [("sub", service_tests::new_user_id()), ("nickname", "지민".to_owned())];
     let me = Who::Claims(claims.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
     // The name shown comes from the token: a body claiming another name changes nothing.
@@ -225,16 +220,16 @@ async fn the_web_apps_routes_keep_their_shapes() {
 
 #[tokio::test]
 async fn newest_messages_are_included_in_the_web_apps_history() {
-    let Chat { app, _dynamo, .. } = chat().await;
+    let app = chat().await;
     let me = user();
-    let stores = _dynamo.stores();
+    let stores = app.chat();
     // More than one page of the store, fewer than the cap: every message comes back in order.
     let start = now_ms() - Duration::minutes(10);
     for i in 0..150 {
-        let m = shared::domain::chat::ChatMessage {
-            message_id: format!("m{i:03}"),
-            project_id: 77,
-            user_id: me.user_id().into(),
+        let m = ChatMessage {
+            message_id: MessageId::parse(&format!("m{i:03}")).unwrap(),
+            project_id: ProjectId::new(77).unwrap(),
+            user_id: UserId::parse(me.user_id()).unwrap(),
             sender_name: "지민".into(),
             message: format!("{i}"),
             timestamp: start + Duration::milliseconds(i),
@@ -250,12 +245,8 @@ async fn newest_messages_are_included_in_the_web_apps_history() {
 
 #[tokio::test]
 async fn chat_storage_down_is_503_never_a_fake_success() {
-    let loopback = LoopbackConnections::start().await;
-    let mut config = service_tests::emulator_config();
-    config.ddb_endpoint_url = Some("http://127.0.0.1:9".into());
-    let sdk = shared::aws::sdk_config(&config).await;
-    let stores = shared::store::ChatStores::dynamo(shared::aws::dynamo_store(&sdk, &config));
-    let app = TestApp::with_realtime(TestDb::sqlite(), &[CHAT], realtime(stores, &loopback).await);
+    let env = TestEnv::new(TestDb::sqlite()).await.set("DDB_ENDPOINT_URL", "http://127.0.0.1:9");
+    let app = TestApp::over(Function::Chat, env).await;
     let me = user();
     app.post("/chat/1/messages", &me, json!({"message": "x"})).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.get("/chat/1/messages", &me).await.assert_error(503, "SERVICE_UNAVAILABLE");
@@ -267,21 +258,10 @@ async fn chat_storage_down_is_503_never_a_fake_success() {
 
 #[tokio::test]
 async fn a_new_notification_is_pushed_to_the_recipients_sockets() {
-    let dynamo = TestDynamo::new().await;
-    let loopback = LoopbackConnections::start().await;
-    let rt = realtime(dynamo.stores(), &loopback).await;
-    let app = TestApp::with_realtime(TestDb::mariadb().await, &[NOTIFICATIONS], rt);
+    let app = TestApp::mariadb(Function::Notifications).await;
+    let loopback = &app.loopback;
     let (alice, bob) = (user(), user());
-    let now = now_ms();
-    let c = Connection {
-        connection_id: "alice-tab=".into(),
-        user_id: alice.user_id().into(),
-        display_name: "alice".into(),
-        project_id: 1,
-        connected_at: now,
-        expires_at: now + Duration::hours(2),
-    };
-    dynamo.stores().connections.put(&c).await.unwrap();
+    app.chat().connections.put(&connection("alice-tab=", alice.user_id(), 1)).await.unwrap();
     loopback.open("alice-tab=");
 
     let created = app

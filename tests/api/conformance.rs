@@ -71,7 +71,8 @@ async fn notices_round_trip_and_guard_updates(stores: Stores) {
     let later = at + Duration::milliseconds(5);
     let stale = store.update(notice.notice_id, &edit, at - Duration::milliseconds(1), later).await.unwrap();
     assert_eq!(stale, Guarded::Stale);
-    let missing = store.update(notice.notice_id + 1000, &edit, at, later).await.unwrap();
+    let unknown = shared::domain::NoticeId::new(notice.notice_id.get() + 1000).unwrap();
+    let missing = store.update(unknown, &edit, at, later).await.unwrap();
     assert_eq!(missing, Guarded::Missing);
     let Guarded::Updated(updated) = store.update(notice.notice_id, &edit, at, later).await.unwrap() else {
         panic!("update with the current version must apply");
@@ -220,19 +221,32 @@ mod chat {
     use std::collections::HashSet;
 
     use chrono::{Duration, Utc};
+    use service_tests::connection_id;
     use shared::{
         domain::{
+            MessageId, ProjectId, UserId,
             chat::{ChatMessage, Connection, HistoryPosition, HistoryQuery},
             time::{now_ms, parse_instant},
         },
         store::{ChatStores, Saved, StoreError, Touched},
     };
 
+    const JIMIN: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+    const MINSU: &str = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+
+    fn p(id: i64) -> ProjectId {
+        ProjectId::new(id).unwrap()
+    }
+
+    fn u(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
     fn message(project_id: i64, id: &str, at: chrono::DateTime<Utc>, text: &str) -> ChatMessage {
         ChatMessage {
-            message_id: id.to_owned(),
-            project_id,
-            user_id: "3f2504e0-4f89-11d3-9a0c-0305e82c3301".into(),
+            message_id: MessageId::parse(id).unwrap(),
+            project_id: p(project_id),
+            user_id: u(JIMIN),
             sender_name: "지민".into(),
             message: text.to_owned(),
             timestamp: at,
@@ -241,7 +255,7 @@ mod chat {
     }
 
     fn ids(messages: &[ChatMessage]) -> Vec<String> {
-        messages.iter().map(|m| m.message_id.clone()).collect()
+        messages.iter().map(|m| m.message_id.to_string()).collect()
     }
 
     async fn same_millisecond_messages_are_both_kept(stores: ChatStores) {
@@ -250,13 +264,13 @@ mod chat {
             let saved = stores.messages.save(&message(7, id, at, "동시에 ✌️"), false).await.unwrap();
             assert!(matches!(saved, Saved::Created(_)));
         }
-        let page = stores.messages.history(7, &HistoryQuery::latest(10)).await.unwrap();
+        let page = stores.messages.history(p(7), &HistoryQuery::latest(10)).await.unwrap();
         assert_eq!(ids(&page.messages), ["a", "b"]);
         assert_eq!(page.messages[0].message, "동시에 ✌️");
         assert_eq!(page.messages[0].timestamp, at);
         assert!(!page.has_more);
         // Other projects see nothing.
-        assert!(stores.messages.history(8, &HistoryQuery::latest(10)).await.unwrap().messages.is_empty());
+        assert!(stores.messages.history(p(8), &HistoryQuery::latest(10)).await.unwrap().messages.is_empty());
     }
 
     async fn client_ids_make_saves_idempotent(stores: ChatStores) {
@@ -267,7 +281,7 @@ mod chat {
         // The same id in another project is another message.
         let elsewhere = message(4, "client-1", now_ms(), "other project");
         assert!(matches!(stores.messages.save(&elsewhere, true).await.unwrap(), Saved::Created(_)));
-        let page = stores.messages.history(3, &HistoryQuery::latest(10)).await.unwrap();
+        let page = stores.messages.history(p(3), &HistoryQuery::latest(10)).await.unwrap();
         assert_eq!(ids(&page.messages), ["client-1"]);
         assert_eq!(page.messages[0].message, "first");
     }
@@ -279,13 +293,13 @@ mod chat {
             // Pairs share a millisecond, so ties are exercised throughout.
             let m = message(42, &format!("m{i:04}"), start + Duration::milliseconds(i / 2), "x");
             stores.messages.save(&m, false).await.unwrap();
-            expected.push(m.message_id);
+            expected.push(m.message_id.to_string());
         }
         let mut backwards = Vec::new();
         let mut position = HistoryPosition::Latest;
         loop {
             let q = HistoryQuery { position: position.clone(), from: None, to: None, limit: 100 };
-            let page = stores.messages.history(42, &q).await.unwrap();
+            let page = stores.messages.history(p(42), &q).await.unwrap();
             let mut chunk = ids(&page.messages);
             chunk.extend(backwards);
             backwards = chunk;
@@ -302,7 +316,7 @@ mod chat {
         let mut position = HistoryPosition::After(oldest);
         loop {
             let q = HistoryQuery { position: position.clone(), from: None, to: None, limit: 100 };
-            let page = stores.messages.history(42, &q).await.unwrap();
+            let page = stores.messages.history(p(42), &q).await.unwrap();
             forwards.extend(ids(&page.messages));
             match page.messages.last() {
                 Some(last) if page.has_more => position = HistoryPosition::After(last.cursor()),
@@ -319,71 +333,84 @@ mod chat {
             to: Some(start + Duration::milliseconds(12)),
             limit: 100,
         };
-        let page = stores.messages.history(42, &q).await.unwrap();
+        let page = stores.messages.history(p(42), &q).await.unwrap();
         assert_eq!(ids(&page.messages), ["m0020", "m0021", "m0022", "m0023", "m0024", "m0025"]);
     }
 
     async fn rooms_follow_the_latest_activity(stores: ChatStores) {
-        let user = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+        let user = &u(JIMIN);
         let t0 = parse_instant("2026-11-20T00:00:00Z").unwrap();
-        stores.rooms.touch(user, 1, t0).await.unwrap();
-        stores.rooms.touch(user, 2, t0 + Duration::minutes(5)).await.unwrap();
-        stores.rooms.touch(user, 1, t0 + Duration::minutes(9)).await.unwrap();
+        stores.rooms.touch(user, p(1), t0).await.unwrap();
+        stores.rooms.touch(user, p(2), t0 + Duration::minutes(5)).await.unwrap();
+        stores.rooms.touch(user, p(1), t0 + Duration::minutes(9)).await.unwrap();
         // A late, older touch never moves a room backwards.
-        stores.rooms.touch(user, 1, t0 + Duration::minutes(1)).await.unwrap();
+        stores.rooms.touch(user, p(1), t0 + Duration::minutes(1)).await.unwrap();
         let rooms = stores.rooms.rooms(user).await.unwrap();
-        let got: Vec<_> = rooms.iter().map(|r| (r.project_id, r.updated_at)).collect();
+        let got: Vec<_> = rooms.iter().map(|r| (r.project_id.get(), r.updated_at)).collect();
         assert_eq!(got, [(1, t0 + Duration::minutes(9)), (2, t0 + Duration::minutes(5))]);
-        assert!(stores.rooms.rooms("someone-else").await.unwrap().is_empty());
+        assert!(stores.rooms.rooms(&u(MINSU)).await.unwrap().is_empty());
 
         // A touch whose message was not stored can be taken back, unless the room moved since.
         let t1 = t0 + Duration::minutes(20);
-        let touched = stores.rooms.touch(user, 5, t1).await.unwrap();
+        let touched = stores.rooms.touch(user, p(5), t1).await.unwrap();
         assert_eq!(touched, Touched::Moved { previous: None });
-        stores.rooms.undo_touch(user, 5, touched, t1).await.unwrap();
-        let touched = stores.rooms.touch(user, 1, t1).await.unwrap();
+        stores.rooms.undo_touch(user, p(5), touched, t1).await.unwrap();
+        let touched = stores.rooms.touch(user, p(1), t1).await.unwrap();
         assert_eq!(touched, Touched::Moved { previous: Some(t0 + Duration::minutes(9)) });
-        assert_eq!(stores.rooms.touch(user, 1, t0).await.unwrap(), Touched::Unchanged);
-        stores.rooms.undo_touch(user, 1, touched, t1).await.unwrap();
+        assert_eq!(stores.rooms.touch(user, p(1), t0).await.unwrap(), Touched::Unchanged);
+        stores.rooms.undo_touch(user, p(1), touched, t1).await.unwrap();
         let t2 = t0 + Duration::minutes(30);
-        let touched = stores.rooms.touch(user, 2, t1).await.unwrap();
-        stores.rooms.touch(user, 2, t2).await.unwrap();
-        stores.rooms.undo_touch(user, 2, touched, t1).await.unwrap();
+        let touched = stores.rooms.touch(user, p(2), t1).await.unwrap();
+        stores.rooms.touch(user, p(2), t2).await.unwrap();
+        stores.rooms.undo_touch(user, p(2), touched, t1).await.unwrap();
         let rooms = stores.rooms.rooms(user).await.unwrap();
-        let got: Vec<_> = rooms.iter().map(|r| (r.project_id, r.updated_at)).collect();
+        let got: Vec<_> = rooms.iter().map(|r| (r.project_id.get(), r.updated_at)).collect();
         assert_eq!(got, [(2, t2), (1, t0 + Duration::minutes(9))], "room 5 gone, 1 restored, 2 kept its newer time");
     }
 
     async fn connections_are_found_by_project_and_user(stores: ChatStores) {
         let now = now_ms();
         let conn = |id: &str, user: &str, project: i64, expires_in: i64| Connection {
-            connection_id: id.to_owned(),
-            user_id: user.to_owned(),
+            connection_id: connection_id(id),
+            user_id: u(user),
             display_name: "민수".into(),
-            project_id: project,
+            project_id: p(project),
             connected_at: now,
             expires_at: now + Duration::minutes(expires_in),
         };
         for c in [
-            conn("c1=", "u1", 10, 120),
-            conn("c2=", "u2", 10, 120),
-            conn("c3=", "u1", 11, 120),
-            conn("stale", "u1", 10, -1),
+            conn("c1=", JIMIN, 10, 120),
+            conn("c2=", MINSU, 10, 120),
+            conn("c3=", JIMIN, 11, 120),
+            conn("stale", JIMIN, 10, -1),
         ] {
             stores.connections.put(&c).await.unwrap();
         }
-        let mut in_project: Vec<_> =
-            stores.connections.by_project(10, now).await.unwrap().into_iter().map(|c| c.connection_id).collect();
+        let mut in_project: Vec<_> = stores
+            .connections
+            .by_project(p(10), now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id.to_string())
+            .collect();
         in_project.sort();
         assert_eq!(in_project, ["c1=", "c2="], "expired rows are skipped before TTL removes them");
-        let mut of_user: Vec<_> =
-            stores.connections.by_user("u1", now).await.unwrap().into_iter().map(|c| c.connection_id).collect();
+        let mut of_user: Vec<_> = stores
+            .connections
+            .by_user(&u(JIMIN), now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id.to_string())
+            .collect();
         of_user.sort();
         assert_eq!(of_user, ["c1=", "c3="]);
-        assert_eq!(stores.connections.get("c2=").await.unwrap().unwrap().display_name, "민수");
-        assert_eq!(stores.connections.remove("c2=").await.unwrap().map(|c| c.user_id), Some("u2".into()));
-        assert_eq!(stores.connections.remove("c2=").await.unwrap(), None);
-        assert_eq!(stores.connections.get("c2=").await.unwrap(), None);
+        let c2 = connection_id("c2=");
+        assert_eq!(stores.connections.get(&c2).await.unwrap().unwrap().display_name, "민수");
+        assert_eq!(stores.connections.remove(&c2).await.unwrap().map(|c| c.user_id), Some(u(MINSU)));
+        assert_eq!(stores.connections.remove(&c2).await.unwrap(), None);
+        assert_eq!(stores.connections.get(&c2).await.unwrap(), None);
     }
 
     async fn chat_health_answers(stores: ChatStores) {
@@ -431,7 +458,7 @@ mod chat {
         let sdk = shared::aws::sdk_config(&config).await;
         let store = shared::aws::dynamo_store(&sdk, &config);
         let stores = ChatStores::dynamo(store);
-        let err = stores.messages.history(1, &HistoryQuery::latest(5)).await.unwrap_err();
+        let err = stores.messages.history(p(1), &HistoryQuery::latest(5)).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
 }

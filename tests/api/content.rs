@@ -1,13 +1,10 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use service_tests::{TestApp, Who, admin, user};
-use shared::{
-    domain::{BoundedText, content::NoticeDraft, time::now_ms},
-    http::CONTENT,
-};
+use service_tests::{Function, TestApp, Who, admin, user};
+use shared::domain::{BoundedText, content::NoticeDraft, time::now_ms};
 
 async fn app() -> TestApp {
-    TestApp::mariadb(&[CONTENT]).await
+    TestApp::mariadb(Function::Content).await
 }
 
 fn iso(at: chrono::DateTime<Utc>) -> String {
@@ -77,8 +74,9 @@ async fn latest_notice_is_deterministic_on_ties_and_lists_page() {
         title: BoundedText::parse(t, 1, 100).unwrap(),
         content: BoundedText::parse("body", 1, 100).unwrap(),
     };
-    let first = app.stores.notices.create(&draft("first"), at).await.unwrap();
-    let second = app.stores.notices.create(&draft("second"), at).await.unwrap();
+    let stores = app.stores();
+    let first = stores.notices.create(&draft("first"), at).await.unwrap();
+    let second = stores.notices.create(&draft("second"), at).await.unwrap();
     assert!(second.notice_id > first.notice_id);
     let latest = app.get("/notices/latest", &Who::Anonymous).await;
     assert_eq!(latest.assert_ok(200, "LATEST_NOTICE")["title"], "second");

@@ -142,7 +142,11 @@ async fn a_vanished_client_is_cleaned_up_and_others_keep_chatting() {
     let stores = shared::store::ChatStores::sql(std::sync::Arc::new(db.sql_db()));
     let mut left = Vec::new();
     for _ in 0..50 {
-        left = stores.connections.by_project(3, shared::domain::time::now_ms()).await.unwrap();
+        left = stores
+            .connections
+            .by_project(shared::domain::ProjectId::new(3).unwrap(), shared::domain::time::now_ms())
+            .await
+            .unwrap();
         if left.len() == 1 {
             break;
         }
@@ -150,7 +154,7 @@ async fn a_vanished_client_is_cleaned_up_and_others_keep_chatting() {
         next_frame(&mut a).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(left.iter().map(|c| c.user_id.clone()).collect::<Vec<_>>(), [alice]);
+    assert_eq!(left.iter().map(|c| c.user_id.to_string()).collect::<Vec<_>>(), [alice]);
     gateway.stop().await.unwrap();
 }
 

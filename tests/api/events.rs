@@ -1,14 +1,14 @@
 use chrono::Days;
 use serde_json::{Value, json};
-use service_tests::{TestApp, Who, admin, user};
-use shared::{http::EVENTS, services::events::today};
+use service_tests::{Function, TestApp, Who, admin, user};
+use shared::domain::time::Calendar;
 
 async fn app() -> TestApp {
-    TestApp::mariadb(&[EVENTS]).await
+    TestApp::mariadb(Function::Events).await
 }
 
 fn day(offset: i64) -> String {
-    let today = today(540);
+    let today = Calendar::kst().today();
     let d = if offset >= 0 {
         today.checked_add_days(Days::new(offset as u64))
     } else {

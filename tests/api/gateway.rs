@@ -4,21 +4,27 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use service_tests::{TestApp, TestDb, Who, admin};
-use shared::http::{ALL_GROUPS, CONTENT, NOTIFICATIONS};
+use service_tests::{Function, TestApi, TestApp, TestDb, TestEnv, Who, admin};
 
 #[tokio::test]
-async fn health_answers_when_the_database_does() {
-    let app = TestApp::mariadb(&ALL_GROUPS).await;
-    for uri in ["/health", "/notifications/health", "/content/health", "/events/health", "/admin/health"] {
-        let reply = app.get(uri, &Who::Anonymous).await;
-        assert_eq!(reply.assert_ok(200, "HEALTHY"), &json!({"database": "ok"}), "{uri}");
+async fn each_health_route_checks_only_what_its_function_reaches() {
+    let api = TestApi::over(TestEnv::new(TestDb::mariadb().await).await).await;
+    for (uri, backends) in [
+        ("/health", json!({"database": "ok"})),
+        ("/content/health", json!({"database": "ok"})),
+        ("/events/health", json!({"database": "ok"})),
+        ("/admin/health", json!({"database": "ok"})),
+        ("/notifications/health", json!({"database": "ok", "connections": "ok"})),
+        ("/chat/health", json!({"chat_storage": "ok"})),
+    ] {
+        let reply = api.get(uri, &Who::Anonymous).await;
+        assert_eq!(reply.assert_ok(200, "HEALTHY"), &backends, "{uri}");
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_database_is_503_never_a_fake_success() {
-    let app = TestApp::over(TestDb::unreachable_mysql(), &ALL_GROUPS);
+    let app = TestApp::over(Function::Content, TestEnv::new(TestDb::unreachable_mysql()).await).await;
     app.get("/health", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.get("/notices", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.post("/notices", &admin(), json!({"title": "t", "content": "c"}))
@@ -28,7 +34,7 @@ async fn an_unreachable_database_is_503_never_a_fake_success() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
-    let app = TestApp::over(TestDb::sqlite(), &[NOTIFICATIONS]);
+    let app = TestApp::sqlite(Function::Notifications).await;
     app.get("/nope", &Who::Anonymous).await.assert_error(404, "ROUTE_NOT_FOUND");
     // Each function serves only its own group.
     app.get("/events", &Who::Anonymous).await.assert_error(404, "ROUTE_NOT_FOUND");
@@ -37,7 +43,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
 
 #[tokio::test]
 async fn identity_comes_only_from_authorizer_claims() {
-    let app = TestApp::over(TestDb::sqlite(), &[CONTENT]);
+    let app = TestApp::sqlite(Function::Content).await;
     let claims = |pairs: &[(&str, &str)]| {
         Who::Claims(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
     };
@@ -59,10 +65,7 @@ async fn identity_comes_only_from_authorizer_claims() {
 
 #[tokio::test]
 async fn every_sample_event_in_the_repo_is_served() {
-    let dynamo = service_tests::TestDynamo::new().await;
-    let loopback = service_tests::LoopbackConnections::start().await;
-    let realtime = service_tests::realtime(dynamo.stores(), &loopback).await;
-    let app = TestApp::with_realtime(TestDb::mariadb().await, &ALL_GROUPS, realtime);
+    let api = TestApi::over(TestEnv::new(TestDb::mariadb().await).await).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut served = 0;
     for entry in std::fs::read_dir(&dir).expect("events/ exists") {
@@ -72,7 +75,7 @@ async fn every_sample_event_in_the_repo_is_served() {
             continue;
         }
         let json = std::fs::read_to_string(&path).unwrap();
-        let reply = app.send_event(&json).await;
+        let reply = api.send_event(&json).await;
         assert!(reply.status < 500, "{name}: {} {}", reply.status, reply.body);
         // The web app's chat routes answer in its own shape, without the envelope.
         let shaped = if name.starts_with("http-chat-compat") {

@@ -1,9 +1,8 @@
 use serde_json::{Value, json};
-use service_tests::{Reply, TestApp, Who, admin, new_user_id, notify_service, user};
-use shared::http::NOTIFICATIONS;
+use service_tests::{Function, Reply, TestApp, Who, admin, new_user_id, notify_service, user};
 
 async fn app() -> TestApp {
-    TestApp::mariadb(&[NOTIFICATIONS]).await
+    TestApp::mariadb(Function::Notifications).await
 }
 
 async fn notify(app: &TestApp, to: &Who, message: &str) -> Value {

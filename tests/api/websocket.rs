@@ -4,27 +4,41 @@
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use chrono::Duration;
 use serde_json::{Value, json};
-use service_tests::{LoopbackConnections, TestDynamo, realtime};
+use service_tests::{LoopbackConnections, TestDb, TestDynamo, TestEnv, connection_id, fanout, new_user_id};
 use shared::{
-    domain::{chat::Connection, time::now_ms},
+    domain::{ProjectId, UserId, chat::Connection, time::now_ms},
     push::FanOutReport,
-    ws::{Posting, Route, WsState},
+    store::ChatStores,
+    ws::{ConnectHandler, DisconnectHandler, MessageHandler},
 };
 
 const ALICE: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
 
+/// The three WebSocket functions, built as their binaries build them.
 struct Ws {
-    state: WsState,
+    connect: ConnectHandler,
+    disconnect: DisconnectHandler,
+    message: MessageHandler,
+    stores: ChatStores,
     loopback: LoopbackConnections,
-    _dynamo: TestDynamo,
+    _env: TestEnv,
 }
 
 async fn setup() -> Ws {
-    let dynamo = TestDynamo::new().await;
-    let loopback = LoopbackConnections::start().await;
-    let rt = realtime(dynamo.stores(), &loopback).await;
-    let state = WsState { stores: dynamo.stores(), posting: Posting::Fixed(rt.fanout) };
-    Ws { state, loopback, _dynamo: dynamo }
+    let env = TestEnv::new(TestDb::sqlite()).await;
+    let config = || env.config();
+    Ws {
+        connect: shared::lambda::ws_connect(config()).await.expect("ws-connect builds"),
+        disconnect: shared::lambda::ws_disconnect(config()).await.expect("ws-disconnect builds"),
+        message: shared::lambda::ws_message(config()).await.expect("ws-message builds"),
+        stores: env.chat(),
+        loopback: env.loopback.clone(),
+        _env: env,
+    }
+}
+
+fn project(id: i64) -> ProjectId {
+    ProjectId::new(id).unwrap()
 }
 
 fn fixture(name: &str) -> Value {
@@ -67,13 +81,13 @@ fn frame_event(connection_id: &str, body: &str) -> ApiGatewayWebsocketProxyReque
 impl Ws {
     /// Connects `id` to `project` as Alice (or `user`), and opens it on the loopback endpoint.
     async fn connect(&self, id: &str, project: &str, user: &str) {
-        let reply = self.state.handle(Route::Connect, connect_event(id, Some(project), Some(user))).await;
+        let reply = self.connect.handle(&connect_event(id, Some(project), Some(user))).await;
         assert_eq!(reply.status_code, 200);
         self.loopback.open(id);
     }
 
     async fn frame(&self, id: &str, body: &str) {
-        let reply = self.state.handle(Route::Message, frame_event(id, body)).await;
+        let reply = self.message.handle(&frame_event(id, body)).await;
         assert_eq!(reply.status_code, 200, "message routes always answer 200; errors go as frames");
     }
 }
@@ -81,10 +95,10 @@ impl Ws {
 #[tokio::test]
 async fn connect_stores_the_connection_and_posts_nothing() {
     let ws = setup().await;
-    let reply = ws.state.handle(Route::Connect, event(fixture("ws-connect.json"))).await;
+    let reply = ws.connect.handle(&event(fixture("ws-connect.json"))).await;
     assert_eq!(reply.status_code, 200);
-    let row = ws.state.stores.connections.get("L0SM9cOFvHcCIhw=").await.unwrap().expect("row stored");
-    assert_eq!((row.project_id, row.user_id.as_str(), row.display_name.as_str()), (42, ALICE, "지민"));
+    let row = ws.stores.connections.get(&connection_id("L0SM9cOFvHcCIhw=")).await.unwrap().expect("row stored");
+    assert_eq!((row.project_id.get(), row.user_id.as_str(), row.display_name.as_str()), (42, ALICE, "지민"));
     let ttl = row.expires_at - row.connected_at;
     assert!(ttl > Duration::hours(2) && ttl <= Duration::hours(3), "{ttl}");
     assert_eq!(ws.loopback.total_posts(), 0, "$connect never posts");
@@ -102,8 +116,8 @@ async fn connect_refuses_anonymous_non_users_and_bad_projects() {
         (connect_event("c6", Some("-4"), Some(ALICE)), 400),
     ] {
         let id = e.request_context.connection_id.clone().unwrap();
-        assert_eq!(ws.state.handle(Route::Connect, e).await.status_code, status, "{id}");
-        assert_eq!(ws.state.stores.connections.get(&id).await.unwrap(), None);
+        assert_eq!(ws.connect.handle(&e).await.status_code, status, "{id}");
+        assert_eq!(ws.stores.connections.get(&connection_id(&id)).await.unwrap(), None);
     }
 }
 
@@ -117,7 +131,7 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
 
     let mut e = fixture("ws-message.json");
     e["requestContext"]["connectionId"] = json!("alice=");
-    assert_eq!(ws.state.handle(Route::Message, event(e.clone())).await.status_code, 200);
+    assert_eq!(ws.message.handle(&event(e.clone())).await.status_code, 200);
 
     let to_alice = ws.loopback.received("alice=");
     let to_bob = ws.loopback.received("bob=");
@@ -134,7 +148,7 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
     assert!(ws.loopback.received("carol=").is_empty());
 
     // A retried frame with the same id answers the sender with the stored message only.
-    assert_eq!(ws.state.handle(Route::Message, event(e)).await.status_code, 200);
+    assert_eq!(ws.message.handle(&event(e)).await.status_code, 200);
     assert_eq!(ws.loopback.received("alice=").len(), 2);
     assert_eq!(ws.loopback.received("alice=")[1], *frame);
     assert_eq!(ws.loopback.received("bob=").len(), 1);
@@ -174,10 +188,11 @@ async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
     }
     let mut binary = frame_event("alice=", "AAECAw==");
     binary.is_base64_encoded = true;
-    ws.state.handle(Route::Message, binary).await;
+    ws.message.handle(&binary).await;
     assert_eq!(ws.loopback.received("alice=").last().unwrap()["code"], "BINARY_NOT_SUPPORTED");
     assert!(ws.loopback.received("bob=").is_empty(), "errors never reach others");
-    let history = ws.state.stores.messages.history(42, &shared::domain::chat::HistoryQuery::latest(10)).await.unwrap();
+    let history =
+        ws.stores.messages.history(project(42), &shared::domain::chat::HistoryQuery::latest(10)).await.unwrap();
     assert!(history.messages.is_empty(), "nothing was stored");
 }
 
@@ -211,11 +226,11 @@ async fn ping_history_catch_up_and_unknown_connections() {
 #[tokio::test]
 async fn disconnect_removes_the_row_once() {
     let ws = setup().await;
-    ws.state.handle(Route::Connect, event(fixture("ws-connect.json"))).await;
-    let reply = ws.state.handle(Route::Disconnect, event(fixture("ws-disconnect.json"))).await;
+    ws.connect.handle(&event(fixture("ws-connect.json"))).await;
+    let reply = ws.disconnect.handle(&event(fixture("ws-disconnect.json"))).await;
     assert_eq!(reply.status_code, 200);
-    assert_eq!(ws.state.stores.connections.get("L0SM9cOFvHcCIhw=").await.unwrap(), None);
-    let again = ws.state.handle(Route::Disconnect, event(fixture("ws-disconnect.json"))).await;
+    assert_eq!(ws.stores.connections.get(&connection_id("L0SM9cOFvHcCIhw=")).await.unwrap(), None);
+    let again = ws.disconnect.handle(&event(fixture("ws-disconnect.json"))).await;
     assert_eq!(again.status_code, 200);
 }
 
@@ -223,36 +238,40 @@ async fn disconnect_removes_the_row_once() {
 async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_rows() {
     let dynamo = TestDynamo::new().await;
     let loopback = LoopbackConnections::start().await;
-    let rt = realtime(dynamo.stores(), &loopback).await;
+    let stores = dynamo.stores();
+    let fanout = fanout(&stores, &loopback).await;
     let now = now_ms();
     let mut targets = Vec::new();
     for i in 0..200 {
         let c = Connection {
-            connection_id: format!("conn{i:03}="),
-            user_id: format!("user-{i}"),
+            connection_id: connection_id(&format!("conn{i:03}=")),
+            user_id: UserId::parse(&new_user_id()).unwrap(),
             display_name: "u".into(),
-            project_id: 5,
+            project_id: project(5),
             connected_at: now,
             expires_at: now + Duration::hours(2),
         };
-        rt.stores.connections.put(&c).await.unwrap();
+        stores.connections.put(&c).await.unwrap();
         if i % 10 != 3 {
-            loopback.open(&c.connection_id);
+            loopback.open(c.connection_id.as_str());
         }
         targets.push(c);
     }
     // Throttling is retried with backoff; a connection that stays throttled counts as failed.
     loopback.throttle("conn000=", 2);
     loopback.throttle("conn001=", 50);
-    let listed = rt.fanout.project_connections(5, now).await.unwrap();
+    let listed = fanout.project_connections(project(5), now).await.unwrap();
     assert_eq!(listed.len(), 200);
-    let report = rt.fanout.broadcast(&listed, &json!({"type": "message", "message": "hello"})).await;
+    let report = fanout.broadcast(&listed, &json!({"type": "message", "message": "hello"})).await;
     assert_eq!(report, FanOutReport { delivered: 179, gone: 20, failed: 1 });
     assert_eq!(loopback.received("conn000=").len(), 1, "delivered after two 429s");
-    let left = rt.stores.connections.by_project(5, now).await.unwrap();
+    let left = stores.connections.by_project(project(5), now).await.unwrap();
     assert_eq!(left.len(), 180, "exactly the gone rows were deleted");
-    assert!(left.iter().all(|c| !c.connection_id.starts_with("conn") || !c.connection_id[4..7].ends_with('3')));
-    assert!(rt.stores.connections.get("conn001=").await.unwrap().is_some(), "a failing post keeps its row");
+    assert!(left.iter().all(|c| !c.connection_id.as_str()[4..7].ends_with('3')));
+    assert!(
+        stores.connections.get(&connection_id("conn001=")).await.unwrap().is_some(),
+        "a failing post keeps its row"
+    );
 }
 
 /// template.yaml and the emulator setup (`DynamoStore::create_tables`) declare the same keys,
@@ -262,7 +281,7 @@ async fn template_tables_match_the_tables_the_code_creates() {
     use std::collections::BTreeSet;
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let resources = template["Resources"].as_mapping().unwrap();
     let dynamo = TestDynamo::new().await;
     let client = aws_sdk_dynamodb::Client::from_conf(
@@ -280,7 +299,7 @@ async fn template_tables_match_the_tables_the_code_creates() {
         let described = client.describe_table().table_name(created).send().await.unwrap();
         let table = described.table().unwrap();
 
-        let keys = |schema: &serde_yaml::Value| -> BTreeSet<(String, String)> {
+        let keys = |schema: &serde_norway::Value| -> BTreeSet<(String, String)> {
             schema
                 .as_sequence()
                 .unwrap()

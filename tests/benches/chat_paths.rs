@@ -14,10 +14,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde_json::json;
-use service_tests::{LoopbackConnections, TestDynamo, realtime};
+use service_tests::{LoopbackConnections, TestDynamo, chat_service, connection_id};
 use shared::{
-    domain::{chat::Connection, time::now_ms},
-    services::chat::SendRequest,
+    domain::{ProjectId, UserId, chat::Connection, time::now_ms},
+    services::chat::{SendRequest, Sender},
 };
 
 const FANOUT_CONNECTIONS: usize = 1_000;
@@ -34,13 +34,19 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
+const BENCH_USER: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+
+fn project(id: i64) -> ProjectId {
+    ProjectId::new(id).expect("a project id")
+}
+
 fn connection(id: String, project_id: i64) -> Connection {
     let now = now_ms();
     Connection {
-        connection_id: id,
-        user_id: "bench-user".into(),
+        connection_id: connection_id(&id),
+        user_id: UserId::parse(BENCH_USER).expect("a user id"),
         display_name: "bench".into(),
-        project_id,
+        project_id: project(project_id),
         connected_at: now,
         expires_at: now + chrono::Duration::hours(2),
     }
@@ -50,14 +56,15 @@ fn connection(id: String, project_id: i64) -> Connection {
 async fn main() {
     let dynamo = TestDynamo::new().await;
     let loopback = LoopbackConnections::start().await;
-    let rt = realtime(dynamo.stores(), &loopback).await;
+    let stores = dynamo.stores();
+    let chat = chat_service(&stores, &loopback).await;
     let mut missed = Vec::new();
 
     // 1. Fan-out to 1,000 connections.
     let ids: Vec<String> = (0..FANOUT_CONNECTIONS).map(|i| format!("bench-{i:04}=")).collect();
     stream::iter(ids.clone())
         .for_each_concurrent(32, |id| {
-            let store = rt.stores.connections.clone();
+            let store = stores.connections.clone();
             loopback.open(&id);
             async move { store.put(&connection(id, 1)).await.expect("put connection") }
         })
@@ -66,10 +73,10 @@ async fn main() {
     let (mut posts, mut queries) = (Vec::new(), Vec::new());
     for run in 0..=FANOUT_RUNS {
         let started = Instant::now();
-        let targets = rt.fanout.project_connections(1, now_ms()).await.expect("query connections");
+        let targets = chat.fanout().project_connections(project(1), now_ms()).await.expect("query connections");
         let queried = started.elapsed();
         let started = Instant::now();
-        let report = rt.fanout.broadcast(&targets, &frame).await;
+        let report = chat.fanout().broadcast(&targets, &frame).await;
         let posted = started.elapsed();
         assert_eq!(report.delivered, FANOUT_CONNECTIONS, "every post delivered");
         if run > 0 {
@@ -97,18 +104,20 @@ async fn main() {
     // tables: the emulator answers a GSI query by scanning the whole table, which DynamoDB does
     // not, so the 1,000 rows above would bill the lookup for other projects' connections.
     let dynamo = TestDynamo::new().await;
-    let rt = realtime(dynamo.stores(), &loopback).await;
-    rt.stores.connections.put(&connection("single=".into(), 2)).await.expect("put connection");
+    let stores = dynamo.stores();
+    let chat = chat_service(&stores, &loopback).await;
+    stores.connections.put(&connection("single=".into(), 2)).await.expect("put connection");
     loopback.open("single=");
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk)
             .endpoint_url(dynamo.config.ddb_endpoint_url.clone().expect("emulator"))
             .build(),
     );
-    let pusher = rt.fanout.pusher().clone();
+    let pusher = chat.fanout().pusher().clone();
+    let single = connection_id("single=");
     let table = dynamo.tables().messages.clone();
     let raw_once = |i: usize| {
-        let (client, pusher, table) = (client.clone(), pusher.clone(), table.clone());
+        let (client, pusher, table, single) = (client.clone(), pusher.clone(), table.clone(), single.clone());
         async move {
             let at = now_ms();
             let item: HashMap<String, AttributeValue> = HashMap::from([
@@ -124,17 +133,16 @@ async fn main() {
             ]);
             let started = Instant::now();
             client.put_item().table_name(table).set_item(Some(item)).send().await.expect("raw put");
-            pusher.post("single=", Bytes::from_static(b"{\"type\":\"message\"}")).await.expect("raw post");
+            pusher.post(&single, Bytes::from_static(b"{\"type\":\"message\"}")).await.expect("raw post");
             started.elapsed()
         }
     };
     let ours_once = || async {
         let started = Instant::now();
-        let outcome = rt
+        let outcome = chat
             .send(SendRequest {
-                project_id: 2,
-                user_id: "bench-user".into(),
-                sender_name: "bench".into(),
+                project_id: project(2),
+                sender: Sender { user_id: UserId::parse(BENCH_USER).expect("a user id"), name: "bench".into() },
                 message: "안녕하세요".into(),
                 client_message_id: None,
                 is_in_meeting: false,

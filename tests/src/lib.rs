@@ -1,17 +1,22 @@
-//! Test harness: a fresh database per test (MariaDB or an SQLite file), the routers of the
-//! Lambda binaries, and requests shaped exactly like API Gateway HTTP API (payload v2.0) events
-//! with the JWT authorizer's claims, decoded by lambda_http as in AWS.
+//! Test harness: a fresh database per test (MariaDB or an SQLite file), chat tables on the
+//! DynamoDB emulator, a loopback `@connections` endpoint, each Lambda function's router built by
+//! the same wiring its binary runs (`shared::lambda`), and requests shaped exactly like API
+//! Gateway HTTP API (payload v2.0) events with the JWT authorizer's claims, decoded by
+//! lambda_http as in AWS.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use shared::{
-    AppState, Config,
+    Config,
     config::DatabaseSettings,
-    http::{Group, router},
-    store::{Stores, sql::SqlDb},
+    store::{ChatStores, Stores, sql::SqlDb},
 };
 use sqlx::{Connection, MySqlConnection};
 use tower::ServiceExt;
@@ -73,7 +78,15 @@ impl TestDb {
     }
 
     pub fn stores(&self) -> Stores {
-        Stores::sql(self.sql_db())
+        Stores::sql(Arc::new(self.sql_db()))
+    }
+
+    /// The database as `DATABASE_URL` names it.
+    pub fn url(&self) -> String {
+        match &self.settings {
+            DatabaseSettings::MySql { url } => url.clone(),
+            DatabaseSettings::Sqlite { path } => format!("sqlite://{}", path.display()),
+        }
     }
 }
 
@@ -224,63 +237,126 @@ impl Reply {
     }
 }
 
-/// A Lambda binary's router over a fresh database.
+/// The HTTP functions of the template, each built by `shared::lambda` as its binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    Notifications,
+    Content,
+    Events,
+    Admin,
+    Chat,
+}
+
+impl Function {
+    pub const ALL: [Function; 5] =
+        [Function::Notifications, Function::Content, Function::Events, Function::Admin, Function::Chat];
+
+    pub async fn build(self, config: Config) -> Router {
+        use shared::lambda;
+        let built = match self {
+            Function::Notifications => lambda::notifications(config).await,
+            Function::Content => lambda::content(config).await,
+            Function::Events => lambda::events(config).await,
+            Function::Admin => lambda::admin(config).await,
+            Function::Chat => lambda::chat(config).await,
+        };
+        built.unwrap_or_else(|e| panic!("{self:?} builds: {e}"))
+    }
+
+    /// The function API Gateway sends `path` to (template.yaml's routes).
+    pub fn serving(path: &str) -> Function {
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        match first {
+            "notifications" => Function::Notifications,
+            "events" => Function::Events,
+            "admin" => Function::Admin,
+            "chat" => Function::Chat,
+            _ => Function::Content,
+        }
+    }
+}
+
+/// What one test's functions run against: a fresh relational database, fresh chat tables on the
+/// emulator, and a loopback `@connections` endpoint.
+pub struct TestEnv {
+    pub db: TestDb,
+    pub dynamo: TestDynamo,
+    pub loopback: LoopbackConnections,
+    /// Extra or overriding environment variables for the functions.
+    pub vars: HashMap<String, String>,
+}
+
+impl TestEnv {
+    pub async fn new(db: TestDb) -> Self {
+        Self { db, dynamo: TestDynamo::new().await, loopback: LoopbackConnections::start().await, vars: HashMap::new() }
+    }
+
+    pub fn set(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The functions' configuration, as the template's environment would give it.
+    pub fn config(&self) -> Config {
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".to_owned(), self.db.url()),
+            ("DDB_ENDPOINT_URL".to_owned(), self.dynamo.endpoint.clone()),
+            ("DYNAMODB_TABLE_CHATS".to_owned(), self.dynamo.tables().messages.clone()),
+            ("DYNAMODB_TABLE_ROOMS".to_owned(), self.dynamo.tables().rooms.clone()),
+            ("DYNAMODB_TABLE_CONNECTIONS".to_owned(), self.dynamo.tables().connections.clone()),
+            ("WS_MANAGEMENT_ENDPOINT".to_owned(), self.loopback.endpoint.clone()),
+        ]);
+        vars.extend(self.vars.clone());
+        Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
+    }
+
+    /// The relational ports over the test database, for arranging and checking data.
+    pub fn stores(&self) -> Stores {
+        self.db.stores()
+    }
+
+    /// The chat ports over the test tables.
+    pub fn chat(&self) -> ChatStores {
+        self.dynamo.stores()
+    }
+}
+
+/// One Lambda function's router over a [`TestEnv`].
 pub struct TestApp {
     pub router: Router,
-    pub stores: Stores,
-    pub db: TestDb,
+    pub env: TestEnv,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = TestEnv;
+
+    fn deref(&self) -> &TestEnv {
+        &self.env
+    }
 }
 
 impl TestApp {
-    /// The routers of `groups` over a fresh MariaDB database.
-    pub async fn mariadb(groups: &[Group]) -> Self {
-        Self::over(TestDb::mariadb().await, groups)
+    /// `function` over a fresh MariaDB database.
+    pub async fn mariadb(function: Function) -> Self {
+        Self::over(function, TestEnv::new(TestDb::mariadb().await).await).await
     }
 
-    pub fn over(db: TestDb, groups: &[Group]) -> Self {
-        Self::with_config(db, groups, Config::from_lookup(|_| None).expect("default config"))
+    /// `function` over a fresh embedded SQLite file (the backend does not matter to the test).
+    pub async fn sqlite(function: Function) -> Self {
+        Self::over(function, TestEnv::new(TestDb::sqlite()).await).await
     }
 
-    pub fn with_config(db: TestDb, groups: &[Group], config: Config) -> Self {
-        Self::assemble(db, groups, None, config)
-    }
-
-    /// The routers of `groups` with chat services (and a fresh relational database).
-    pub fn with_realtime(db: TestDb, groups: &[Group], realtime: shared::services::chat::Realtime) -> Self {
-        Self::assemble(db, groups, Some(realtime), Config::from_lookup(|_| None).expect("default config"))
-    }
-
-    fn assemble(
-        db: TestDb,
-        groups: &[Group],
-        realtime: Option<shared::services::chat::Realtime>,
-        config: Config,
-    ) -> Self {
-        let stores = db.stores();
-        let router = router(groups, AppState::new(Some(stores.clone()), realtime, config));
-        Self { router, stores, db }
+    pub async fn over(function: Function, env: TestEnv) -> Self {
+        Self { router: function.build(env.config()).await, env }
     }
 
     /// Sends one request as API Gateway would deliver it to the function.
     pub async fn send(&self, method: &str, uri: &str, who: &Who, body: Option<&str>) -> Reply {
-        let event = gateway_event(method, uri, who, body);
-        self.send_event(&event.to_string()).await
+        send_event(&self.router, &gateway_event(method, uri, who, body).to_string()).await
     }
 
     pub async fn send_event(&self, event_json: &str) -> Reply {
-        let request = lambda_http::request::from_str(event_json).expect("a valid API Gateway event");
-        let response = self.router.clone().oneshot(request).await.expect("infallible router");
-        let status = response.status().as_u16();
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        assert!(
-            content_type.starts_with("application/json"),
-            "every reply is JSON; got {content_type:?}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
-        let body = serde_json::from_slice(&bytes).expect("JSON body");
-        Reply { status, body }
+        send_event(&self.router, event_json).await
     }
 
     pub async fn get(&self, uri: &str, who: &Who) -> Reply {
@@ -298,6 +374,54 @@ impl TestApp {
     pub async fn delete(&self, uri: &str, who: &Who) -> Reply {
         self.send("DELETE", uri, who, None).await
     }
+}
+
+/// Every HTTP function over one [`TestEnv`], each request sent to the function API Gateway
+/// routes its path to.
+pub struct TestApi {
+    pub routers: HashMap<Function, Router>,
+    pub env: TestEnv,
+}
+
+impl TestApi {
+    pub async fn over(env: TestEnv) -> Self {
+        let mut routers = HashMap::new();
+        for function in Function::ALL {
+            routers.insert(function, function.build(env.config()).await);
+        }
+        Self { routers, env }
+    }
+
+    pub async fn send_event(&self, event_json: &str) -> Reply {
+        let event: Value = serde_json::from_str(event_json).expect("event JSON");
+        let path = event["rawPath"].as_str().expect("rawPath");
+        send_event(&self.routers[&Function::serving(path)], event_json).await
+    }
+
+    pub async fn get(&self, uri: &str, who: &Who) -> Reply {
+        self.send_event(&gateway_event("GET", uri, who, None).to_string()).await
+    }
+
+    pub async fn post(&self, uri: &str, who: &Who, body: Value) -> Reply {
+        self.send_event(&gateway_event("POST", uri, who, Some(&body.to_string())).to_string()).await
+    }
+}
+
+/// Runs one API Gateway event through a function's router, decoded by lambda_http as in AWS.
+pub async fn send_event(router: &Router, event_json: &str) -> Reply {
+    let request = lambda_http::request::from_str(event_json).expect("a valid API Gateway event");
+    let response = router.clone().oneshot(request).await.expect("infallible router");
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    assert!(
+        content_type.starts_with("application/json"),
+        "every reply is JSON; got {content_type:?}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let body = serde_json::from_slice(&bytes).expect("JSON body");
+    Reply { status, body }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,8 +445,9 @@ mod chat_support {
     use serde_json::Value;
     use shared::{
         Config,
+        domain::{ConnectionId, time::Calendar},
         push::{ApiGatewayPusher, FanOut},
-        services::chat::Realtime,
+        services::chat::ChatService,
         store::{
             ChatStores,
             dynamo::{DynamoStore, DynamoTables},
@@ -349,6 +474,7 @@ mod chat_support {
 
     /// Chat tables of one test on the emulator.
     pub struct TestDynamo {
+        pub endpoint: String,
         pub config: Config,
         pub sdk: aws_config::SdkConfig,
         pub store: DynamoStore,
@@ -360,7 +486,7 @@ mod chat_support {
             let sdk = shared::aws::sdk_config(&config).await;
             let store = shared::aws::dynamo_store(&sdk, &config);
             store.create_tables().await.expect("create chat tables on the emulator");
-            Self { config, sdk, store }
+            Self { endpoint: dynamodb_url(), config, sdk, store }
         }
 
         pub fn tables(&self) -> &DynamoTables {
@@ -442,6 +568,11 @@ mod chat_support {
             self.state.lock().expect("lock").open.insert(id.to_owned());
         }
 
+        /// Closes a socket: posts to it answer 410 from now on.
+        pub fn close(&self, id: &str) {
+            self.state.lock().expect("lock").open.remove(id);
+        }
+
         pub fn throttle(&self, id: &str, times: u32) {
             self.state.lock().expect("lock").throttle.insert(id.to_owned(), times);
         }
@@ -455,11 +586,21 @@ mod chat_support {
         }
     }
 
-    /// Chat services over `stores`, posting through the real SDK client to `loopback`.
-    pub async fn realtime(stores: ChatStores, loopback: &LoopbackConnections) -> Realtime {
+    /// The fan-out over `stores`' connection rows, posting through the real SDK client to
+    /// `loopback`.
+    pub async fn fanout(stores: &ChatStores, loopback: &LoopbackConnections) -> FanOut {
         let sdk = shared::aws::sdk_config(&emulator_config()).await;
         let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &loopback.endpoint));
-        let fanout = FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY);
-        Realtime { stores, fanout }
+        FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY)
+    }
+
+    /// The chat service over `stores`, fanning out to `loopback`.
+    pub async fn chat_service(stores: &ChatStores, loopback: &LoopbackConnections) -> ChatService {
+        let fanout = fanout(stores, loopback).await;
+        ChatService::new(stores.messages.clone(), stores.rooms.clone(), fanout, Calendar::kst())
+    }
+
+    pub fn connection_id(raw: &str) -> ConnectionId {
+        ConnectionId::parse(raw).expect("a connection id")
     }
 }

@@ -1,6 +1,7 @@
-//! Lambda binary for the `chat` endpoint group; all logic lives in the shared library.
+//! Lambda binary for the `/chat` group: DynamoDB and the management API, no SQL.
+//! All logic and wiring live in the shared library; this binary only picks its features.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve_http(&[shared::http::CHAT]).await
+async fn main() -> Result<(), shared::lambda::StartupError> {
+    shared::lambda::serve_http(shared::lambda::chat).await
 }

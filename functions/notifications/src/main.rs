@@ -1,6 +1,7 @@
-//! Lambda binary for the `notifications` endpoint group; all logic lives in the shared library.
+//! Lambda binary for the `/notifications` group: MySQL, plus the connection rows and the management API for live pushes.
+//! All logic and wiring live in the shared library; this binary only picks its features.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve_http(&[shared::http::NOTIFICATIONS]).await
+async fn main() -> Result<(), shared::lambda::StartupError> {
+    shared::lambda::serve_http(shared::lambda::notifications).await
 }

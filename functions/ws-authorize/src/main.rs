@@ -1,6 +1,7 @@
-//! Lambda binary for the WebSocket API's `$connect` authorizer; all logic lives in the shared library.
+//! Lambda binary for the WebSocket API's `$connect` authorizer: Cognito token verification only.
+//! All logic and wiring live in the shared library; this binary only picks its features.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), shared::lambda::StartupError> {
     shared::lambda::serve_ws_authorizer().await
 }

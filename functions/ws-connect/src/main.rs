@@ -1,6 +1,7 @@
-//! Lambda binary for the WebSocket API's $connect route; all logic lives in the shared library.
+//! Lambda binary for the WebSocket API's `$connect` route: connection rows on DynamoDB.
+//! All logic and wiring live in the shared library; this binary only picks its features.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::lambda::serve_ws(shared::ws::Route::Connect).await
+async fn main() -> Result<(), shared::lambda::StartupError> {
+    shared::lambda::serve_ws(shared::lambda::ws_connect).await
 }

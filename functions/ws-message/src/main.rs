@@ -1,6 +1,7 @@
-//! Lambda binary for the WebSocket API's message routes ($default and the actions); all logic lives in the shared library.
+//! Lambda binary for the WebSocket API's message routes (`$default`, `sendMessage`, `ping`, `history`): DynamoDB and the management API.
+//! All logic and wiring live in the shared library; this binary only picks its features.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::lambda::serve_ws(shared::ws::Route::Message).await
+async fn main() -> Result<(), shared::lambda::StartupError> {
+    shared::lambda::serve_ws(shared::lambda::ws_message).await
 }

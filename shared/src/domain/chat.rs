@@ -2,43 +2,26 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Serialize, ser::SerializeStruct};
 
-use super::time::format_iso;
+use super::{ConnectionId, MessageId, ProjectId, UserId, time::format_iso};
 
 /// Longest message, in characters. A frame carries it as JSON inside API Gateway's 32 KB frame
 /// limit: 2,000 four-byte characters plus the envelope stay far below it.
 pub const MESSAGE_MAX_CHARS: usize = 2_000;
 pub const SENDER_NAME_MAX_CHARS: usize = 50;
-pub const CLIENT_MESSAGE_ID_MAX_CHARS: usize = 64;
-/// API Gateway's WebSocket frame limit; larger frames never reach the handler.
-pub const FRAME_MAX_BYTES: usize = 32 * 1024;
 
-pub fn parse_project_id(raw: &str) -> Result<i64, String> {
-    match raw.trim().parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
-        _ => Err("must be a positive integer".into()),
-    }
-}
-
-/// A client-chosen message id that makes a send idempotent: 1–64 of `A-Z a-z 0-9 - _`.
-pub fn parse_client_message_id(raw: &str) -> Result<String, String> {
-    let ok = !raw.is_empty()
-        && raw.len() <= CLIENT_MESSAGE_ID_MAX_CHARS
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(format!("must be 1 to {CLIENT_MESSAGE_ID_MAX_CHARS} characters of A-Z, a-z, 0-9, '-' or '_'"))
-    }
+/// A display name cut to what a message may carry; `None` when nothing is left.
+pub fn sender_name(raw: &str) -> Option<String> {
+    let name: String = raw.trim().chars().take(SENDER_NAME_MAX_CHARS).collect();
+    (!name.is_empty()).then_some(name)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
-    pub message_id: String,
-    pub project_id: i64,
-    pub user_id: String,
+    pub message_id: MessageId,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
     pub sender_name: String,
     pub message: String,
     /// Set by the server when the message is stored, millisecond precision.
@@ -56,41 +39,30 @@ impl ChatMessage {
     pub fn cursor(&self) -> ChatCursor {
         ChatCursor(self.sort_key())
     }
-
-    /// The frame pushed to every WebSocket connection of the project: the API's fields, with
-    /// the sender's name as the frontend reads it.
-    pub fn frame(&self) -> Value {
-        let mut frame = self.fields("senderName");
-        frame["type"] = json!("message");
-        frame
-    }
-
-    /// The message as the API shows it, naming the sender's name `sender_key`.
-    fn fields(&self, sender_key: &str) -> Value {
-        json!({
-            "message_id": self.message_id,
-            "project_id": self.project_id,
-            "user_id": self.user_id,
-            sender_key: self.sender_name,
-            "message": self.message,
-            "timestamp": format_iso(&self.timestamp),
-            "created_at": format_iso(&self.timestamp),
-            "is_in_meeting": self.is_in_meeting,
-            "cursor": self.cursor().encode(),
-        })
-    }
 }
 
+/// The message as the HTTP API shows it.
 impl Serialize for ChatMessage {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.fields("sender_name").serialize(s)
+        let at = format_iso(&self.timestamp);
+        let mut m = s.serialize_struct("ChatMessage", 9)?;
+        m.serialize_field("message_id", &self.message_id)?;
+        m.serialize_field("project_id", &self.project_id)?;
+        m.serialize_field("user_id", &self.user_id)?;
+        m.serialize_field("sender_name", &self.sender_name)?;
+        m.serialize_field("message", &self.message)?;
+        m.serialize_field("timestamp", &at)?;
+        m.serialize_field("created_at", &at)?;
+        m.serialize_field("is_in_meeting", &self.is_in_meeting)?;
+        m.serialize_field("cursor", &self.cursor().encode())?;
+        m.end()
     }
 }
 
 /// Width of the millisecond field: 13 digits hold every instant until the year 2286.
 const MILLIS_WIDTH: usize = 13;
 
-pub fn sort_key(at: &DateTime<Utc>, message_id: &str) -> String {
+pub fn sort_key(at: &DateTime<Utc>, message_id: &MessageId) -> String {
     format!("m#{:0width$}#{message_id}", at.timestamp_millis().max(0), width = MILLIS_WIDTH)
 }
 
@@ -120,7 +92,7 @@ impl ChatCursor {
         let mut parts = key.splitn(3, '#');
         let well_formed = parts.next() == Some("m")
             && parts.next().is_some_and(|ms| ms.len() == MILLIS_WIDTH && ms.bytes().all(|b| b.is_ascii_digit()))
-            && parts.next().is_some_and(|id| parse_client_message_id(id).is_ok());
+            && parts.next().is_some_and(|id| MessageId::parse(id).is_ok());
         if well_formed { Ok(Self(key)) } else { Err(invalid()) }
     }
 }
@@ -180,7 +152,7 @@ impl HistoryPage {
 /// A project a user has chatted in, with the time of their last message there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatRoom {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     #[serde(with = "super::time::iso_ms")]
     pub updated_at: DateTime<Utc>,
 }
@@ -188,11 +160,11 @@ pub struct ChatRoom {
 /// An open WebSocket connection: who, in which project, and until when it may live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
-    pub connection_id: String,
-    pub user_id: String,
+    pub connection_id: ConnectionId,
+    pub user_id: UserId,
     /// The name shown with this user's messages (from the token's name claims).
     pub display_name: String,
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub connected_at: DateTime<Utc>,
     /// API Gateway closes connections after 2 hours; the row expires (TTL) a little later.
     pub expires_at: DateTime<Utc>,
@@ -210,24 +182,17 @@ mod tests {
     fn sort_keys_order_by_time_then_id_and_cursors_round_trip() {
         let at = parse_instant("2026-11-26T12:00:00.001Z").unwrap();
         let later = parse_instant("2026-11-26T12:00:00.010Z").unwrap();
-        assert!(sort_key(&at, "b") > sort_key(&at, "a"));
-        assert!(sort_key(&later, "a") > sort_key(&at, "zzz"));
-        assert!(sort_key_ceiling(&at) > sort_key(&at, "zzzz"));
+        let id = |raw: &str| MessageId::parse(raw).unwrap();
+        assert!(sort_key(&at, &id("b")) > sort_key(&at, &id("a")));
+        assert!(sort_key(&later, &id("a")) > sort_key(&at, &id("zzz")));
+        assert!(sort_key_ceiling(&at) > sort_key(&at, &id("zzzz")));
         assert!(sort_key_floor(&later) > sort_key_ceiling(&at));
-        let cursor = ChatCursor(sort_key(&at, "msg-1"));
+        let cursor = ChatCursor(sort_key(&at, &id("msg-1")));
         assert_eq!(ChatCursor::decode(&cursor.encode()), Ok(cursor));
         for bad in
             ["", "bm90LWEta2V5", &URL_SAFE_NO_PAD.encode("m#12#x"), &URL_SAFE_NO_PAD.encode("m#0000000000001#a b")]
         {
             assert!(ChatCursor::decode(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn client_ids_are_restricted() {
-        assert!(parse_client_message_id("c-1_A").is_ok());
-        for bad in ["", "has space", "emoji😀", "a#b", &"x".repeat(65)] {
-            assert!(parse_client_message_id(bad).is_err(), "{bad}");
         }
     }
 }

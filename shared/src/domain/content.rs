@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    BoundedText, FieldError, Link, Validator,
+    BannerId, BoundedText, FieldError, Link, NoticeId, Validator,
     time::{iso_ms, parse_instant},
 };
 
@@ -32,7 +32,7 @@ where
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notice {
-    pub notice_id: i64,
+    pub notice_id: NoticeId,
     pub title: String,
     pub content: String,
     #[serde(with = "iso_ms")]
@@ -59,15 +59,17 @@ fn notice_content(raw: &str) -> Result<BoundedText, String> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNoticeBody {
-    pub title: String,
-    pub content: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
 }
 
 impl CreateNoticeBody {
     pub fn validate(self) -> Result<NoticeDraft, Vec<FieldError>> {
         let mut v = Validator::new();
-        let title = v.check("title", title(&self.title));
-        let content = v.check("content", notice_content(&self.content));
+        let title = v.required("title", self.title.as_deref(), title);
+        let content = v.required("content", self.content.as_deref(), notice_content);
         v.finish(|| Some(NoticeDraft { title: title?, content: content? }))
     }
 }
@@ -96,7 +98,7 @@ impl PatchNoticeBody {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Banner {
-    pub banner_id: i64,
+    pub banner_id: BannerId,
     pub title: String,
     pub link: Option<String>,
     pub image_url: String,
@@ -143,8 +145,10 @@ fn check_window(v: &mut Validator, start: Option<Option<DateTime<Utc>>>, end: Op
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBannerBody {
-    pub title: String,
-    pub image_url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
     #[serde(default)]
     pub link: Option<String>,
     #[serde(default)]
@@ -160,8 +164,8 @@ pub struct CreateBannerBody {
 impl CreateBannerBody {
     pub fn validate(self) -> Result<BannerDraft, Vec<FieldError>> {
         let mut v = Validator::new();
-        let title = v.check("title", title(&self.title));
-        let image_url = v.check("image_url", Link::parse(&self.image_url));
+        let title = v.required("title", self.title.as_deref(), title);
+        let image_url = v.required("image_url", self.image_url.as_deref(), Link::parse);
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
         let sort_order = v.check("sort_order", sort_order(self.sort_order.unwrap_or(0)));
         let start_at = v.check_opt("start_at", self.start_at.as_deref(), parse_instant);
@@ -256,7 +260,7 @@ mod tests {
     fn banner() -> Banner {
         let at = parse_instant("2026-01-01T00:00:00Z").unwrap();
         Banner {
-            banner_id: 1,
+            banner_id: BannerId::new(1).unwrap(),
             title: "Spring hackathon".into(),
             link: Some("/events/1".into()),
             image_url: "https://cdn.example/b.png".into(),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize, Serializer, ser::SerializeStruct};
 
 use super::{
-    BoundedText, FieldError, Link, Validator,
+    BoundedText, EventId, FieldError, Link, Validator,
     content::{nullable, present},
     time::{format_iso, parse_date},
 };
@@ -74,7 +74,7 @@ impl EventStatus {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub event_id: i64,
+    pub event_id: EventId,
     pub title: String,
     pub category: EventCategory,
     pub description: Option<String>,
@@ -137,10 +137,14 @@ fn check_dates(v: &mut Validator, start: Option<NaiveDate>, end: Option<NaiveDat
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEventBody {
-    pub title: String,
-    pub category: String,
-    pub start_date: String,
-    pub end_date: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -156,15 +160,15 @@ pub struct CreateEventBody {
 impl CreateEventBody {
     pub fn validate(self) -> Result<EventDraft, Vec<FieldError>> {
         let mut v = Validator::new();
-        let title = v.check("title", text(TITLE_MAX_CHARS)(&self.title));
-        let category = v.check("category", EventCategory::parse(&self.category));
+        let title = v.required("title", self.title.as_deref(), text(TITLE_MAX_CHARS));
+        let category = v.required("category", self.category.as_deref(), EventCategory::parse);
         let description = v.check_opt("description", self.description.as_deref(), text(DESCRIPTION_MAX_CHARS));
         let image_url = v.check_opt("image_url", self.image_url.as_deref(), Link::parse);
         let method = v.check_opt("method", self.method.as_deref(), text(METHOD_MAX_CHARS));
         let location = v.check_opt("location", self.location.as_deref(), text(LOCATION_MAX_CHARS));
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
-        let start_date = v.check("start_date", parse_date(&self.start_date));
-        let end_date = v.check("end_date", parse_date(&self.end_date));
+        let start_date = v.required("start_date", self.start_date.as_deref(), parse_date);
+        let end_date = v.required("end_date", self.end_date.as_deref(), parse_date);
         check_dates(&mut v, start_date, end_date);
         v.finish(|| {
             Some(EventDraft {

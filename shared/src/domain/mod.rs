@@ -3,13 +3,17 @@
 pub mod chat;
 pub mod content;
 pub mod event;
+pub mod ids;
 pub mod notification;
 pub mod page;
 pub mod text;
 pub mod time;
 
+pub use ids::{
+    BannerId, ConnectionId, EventId, MessageId, NoticeId, NotificationId, ProjectId, ReportId, TeamId, UserId,
+};
 pub use page::{Cursor, Limit, Page};
-pub use text::{BoundedText, Link, UserId};
+pub use text::{BoundedText, Link};
 
 /// One problem with one input field, reported to the client as-is.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +60,24 @@ impl Validator {
         match input {
             None => Some(None),
             Some(raw) => self.check(field, parse(raw)).map(Some),
+        }
+    }
+
+    /// Like [`Validator::check`] for an input the request must carry: absent is "is required".
+    /// Bodies declare such fields optional so that a missing one is reported here, by name,
+    /// with every other problem of the request.
+    pub fn required<T, I>(
+        &mut self,
+        field: &str,
+        input: Option<I>,
+        parse: impl FnOnce(I) -> Result<T, String>,
+    ) -> Option<T> {
+        match input {
+            None => {
+                self.error(field, "is required");
+                None
+            }
+            Some(raw) => self.check(field, parse(raw)),
         }
     }
 

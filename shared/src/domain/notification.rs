@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{BoundedText, FieldError, Link, UserId, Validator, time::iso_ms};
+use super::{BoundedText, FieldError, Link, NotificationId, UserId, Validator, time::iso_ms};
 
 pub const MESSAGE_MAX_CHARS: usize = 500;
 /// Most ids one mark-read request may name.
@@ -11,8 +11,8 @@ pub const MARK_READ_MAX_IDS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {
-    pub notification_id: i64,
-    pub user_id: String,
+    pub notification_id: NotificationId,
+    pub user_id: UserId,
     pub message: String,
     pub link: Option<String>,
     pub is_read: bool,
@@ -31,8 +31,10 @@ pub struct NewNotification {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNotificationBody {
-    pub user_id: String,
-    pub message: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
     #[serde(default)]
     pub link: Option<String>,
 }
@@ -40,8 +42,8 @@ pub struct CreateNotificationBody {
 impl CreateNotificationBody {
     pub fn validate(self) -> Result<NewNotification, Vec<FieldError>> {
         let mut v = Validator::new();
-        let user_id = v.check("user_id", UserId::parse(&self.user_id));
-        let message = v.check("message", BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS));
+        let user_id = v.required("user_id", self.user_id.as_deref(), UserId::parse);
+        let message = v.required("message", self.message.as_deref(), |m| BoundedText::parse(m, 1, MESSAGE_MAX_CHARS));
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
         v.finish(|| Some(NewNotification { user_id: user_id?, message: message?, link: link? }))
     }
@@ -51,7 +53,7 @@ impl CreateNotificationBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarkRead {
     All,
-    Ids(Vec<i64>),
+    Ids(Vec<NotificationId>),
 }
 
 /// Body of `POST /notifications/read`: `{"notification_ids": [..]}` or `{"all": true}`.
@@ -73,16 +75,18 @@ impl MarkReadBody {
                 Err(vec![FieldError::new("all", "must be true when given; to mark some, send notification_ids")])
             }
             (None, None) => Err(vec![FieldError::new("body", "give notification_ids (a list of ids) or all: true")]),
-            (Some(mut ids), None) => {
-                if ids.is_empty() || ids.len() > MARK_READ_MAX_IDS {
+            (Some(raw), None) => {
+                if raw.is_empty() || raw.len() > MARK_READ_MAX_IDS {
                     return Err(vec![FieldError::new(
                         "notification_ids",
                         format!("must hold 1 to {MARK_READ_MAX_IDS} ids"),
                     )]);
                 }
-                if ids.iter().any(|id| *id <= 0) {
-                    return Err(vec![FieldError::new("notification_ids", "ids are positive integers")]);
-                }
+                let mut ids = raw
+                    .into_iter()
+                    .map(NotificationId::new)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| vec![FieldError::new("notification_ids", "ids are positive integers")])?;
                 ids.sort_unstable();
                 ids.dedup();
                 Ok(MarkRead::Ids(ids))
@@ -110,7 +114,8 @@ mod tests {
     #[test]
     fn mark_read_forms() {
         assert_eq!(mark(r#"{"all":true}"#), Ok(MarkRead::All));
-        assert_eq!(mark(r#"{"notification_ids":[3,1,3]}"#), Ok(MarkRead::Ids(vec![1, 3])));
+        let id = |n| NotificationId::new(n).unwrap();
+        assert_eq!(mark(r#"{"notification_ids":[3,1,3]}"#), Ok(MarkRead::Ids(vec![id(1), id(3)])));
         assert!(mark(r#"{"all":false}"#).is_err());
         assert!(mark(r#"{}"#).is_err());
         assert!(mark(r#"{"all":true,"notification_ids":[1]}"#).is_err());

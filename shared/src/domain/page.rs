@@ -12,13 +12,19 @@ impl Limit {
     pub const DEFAULT: u32 = 20;
 
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
-        let Some(raw) = raw else {
-            return Ok(Self(Self::DEFAULT));
-        };
-        match raw.trim().parse::<u32>() {
-            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(format!("must be an integer from 1 to {}", Self::MAX)),
+        match raw {
+            None => Ok(Self(Self::DEFAULT)),
+            Some(raw) => raw.trim().parse::<u32>().map_err(|_| Self::out_of_range()).and_then(Self::new),
         }
+    }
+
+    fn out_of_range() -> String {
+        format!("must be an integer from 1 to {}", Self::MAX)
+    }
+
+    /// A page size given as a number (a WebSocket frame's `limit`).
+    pub fn new(n: u32) -> Result<Self, String> {
+        if (1..=Self::MAX).contains(&n) { Ok(Self(n)) } else { Err(Self::out_of_range()) }
     }
 
     pub fn get(self) -> u32 {

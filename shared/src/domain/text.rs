@@ -1,6 +1,4 @@
-//! Validated strings: bounded text, links and user ids.
-
-use std::fmt;
+//! Validated strings: bounded text and links.
 
 /// Trimmed text whose length in characters (not bytes: Korean and emoji count once) lies in a range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,27 +82,6 @@ impl AsRef<str> for Link {
     }
 }
 
-/// A PortForge user: the Cognito `sub`, a 36-character UUID, stored lower-case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(String);
-
-impl UserId {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let valid = raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok();
-        if valid { Ok(Self(raw.to_ascii_lowercase())) } else { Err("must be a 36-character user id (UUID)".into()) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,13 +117,5 @@ mod tests {
             assert!(Link::parse(bad).is_err(), "{bad}");
         }
         assert!(Link::parse(&format!("/{}", "a".repeat(2048))).is_err());
-    }
-
-    #[test]
-    fn user_ids_are_hyphenated_uuids() {
-        let id = UserId::parse("3F2504E0-4F89-11D3-9A0C-0305E82C3301").unwrap();
-        assert_eq!(id.as_str(), "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
-        assert!(UserId::parse("3f2504e04f8911d39a0c0305e82c3301").is_err());
-        assert!(UserId::parse("not-a-user").is_err());
     }
 }

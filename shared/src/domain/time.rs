@@ -1,6 +1,7 @@
-//! Time as the API speaks it: UTC, millisecond precision, ISO-8601 with `Z`.
+//! Time as the API speaks it: UTC, millisecond precision, ISO-8601 with `Z`; and the calendar the
+//! service's users live on (KST), for "today", whole days and clock times.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Offset, SecondsFormat, SubsecRound, Utc};
 
 /// Now, truncated to the millisecond: what MySQL `DATETIME(3)` keeps, so a value read back
 /// equals the value written.
@@ -27,6 +28,72 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
         .ok()
         .filter(|_| shaped)
         .ok_or_else(|| "must be a date as YYYY-MM-DD".into())
+}
+
+/// The calendar of the service's users: a fixed UTC offset (KST, +09:00, by default; Korea has
+/// no daylight saving time). Every "which day is it" question goes through here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar(FixedOffset);
+
+impl Calendar {
+    pub const KST_OFFSET_MINUTES: i32 = 540;
+
+    /// `None` for an offset beyond ±24 h.
+    pub fn from_offset_minutes(minutes: i32) -> Option<Self> {
+        FixedOffset::east_opt(minutes.checked_mul(60)?).map(Self)
+    }
+
+    pub fn kst() -> Self {
+        Self::from_offset_minutes(Self::KST_OFFSET_MINUTES).unwrap_or(Self(Utc.fix()))
+    }
+
+    pub fn offset(&self) -> FixedOffset {
+        self.0
+    }
+
+    /// The date `at` falls on.
+    pub fn date_of(&self, at: &DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.0).date_naive()
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.date_of(&Utc::now())
+    }
+
+    /// The first millisecond of `date`, in UTC.
+    pub fn day_start(&self, date: NaiveDate) -> DateTime<Utc> {
+        // A fixed offset has exactly one instant per local time.
+        (date.and_time(NaiveTime::MIN) - Duration::seconds(self.0.local_minus_utc().into())).and_utc()
+    }
+
+    /// The last millisecond of `date`, in UTC (ranges over whole days are inclusive).
+    pub fn day_end(&self, date: NaiveDate) -> DateTime<Utc> {
+        self.day_start(date) + Duration::days(1) - Duration::milliseconds(1)
+    }
+
+    /// A range bound given as an instant, or as a date meaning that whole day: its first
+    /// millisecond for a lower bound, its last for an upper one.
+    pub fn range_bound(&self, raw: &str, bound: Bound) -> Result<DateTime<Utc>, String> {
+        if let Ok(date) = parse_date(raw) {
+            return Ok(match bound {
+                Bound::Lower => self.day_start(date),
+                Bound::Upper => self.day_end(date),
+            });
+        }
+        parse_instant(raw).map_err(|_| "must be YYYY-MM-DD or an ISO-8601 date-time with offset".into())
+    }
+
+    /// `HH:MM` on this calendar, as chat shows a message's time.
+    pub fn clock_time(&self, at: &DateTime<Utc>) -> String {
+        at.with_timezone(&self.0).format("%H:%M").to_string()
+    }
+}
+
+/// Which end of a range a bound is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Lower,
+    Upper,
 }
 
 /// `#[serde(with = "iso_ms")]` for `DateTime<Utc>` fields in responses.
@@ -70,5 +137,23 @@ mod tests {
         assert!(parse_date("26-1-1").is_err());
         assert!(parse_date("2026-1-01").is_err());
         assert!(parse_date("+2026-01-1").is_err());
+    }
+
+    #[test]
+    fn kst_days_start_at_15_utc_the_day_before() {
+        let kst = Calendar::kst();
+        let date = parse_date("2026-11-30").unwrap();
+        assert_eq!(format_iso(&kst.day_start(date)), "2026-11-29T15:00:00.000Z");
+        assert_eq!(format_iso(&kst.day_end(date)), "2026-11-30T14:59:59.999Z");
+        let late_evening_utc = parse_instant("2026-11-29T16:30:00Z").unwrap();
+        assert_eq!(kst.date_of(&late_evening_utc), date);
+        assert_eq!(kst.clock_time(&late_evening_utc), "01:30");
+        assert_eq!(kst.range_bound("2026-11-30", Bound::Upper), Ok(kst.day_end(date)));
+        assert_eq!(
+            kst.range_bound("2026-11-30T00:00:00Z", Bound::Lower).map(|t| format_iso(&t)).as_deref(),
+            Ok("2026-11-30T00:00:00.000Z")
+        );
+        assert!(kst.range_bound("yesterday", Bound::Lower).is_err());
+        assert!(Calendar::from_offset_minutes(24 * 60).is_none());
     }
 }

@@ -2,77 +2,48 @@
 
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, Path, State},
-    http::request::Parts,
+    extract::{Path, State},
     routing::{get, post},
 };
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Offset, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    AppState,
-    extract::{Caller, JsonBody, QueryParams},
+    extract::{Caller, JsonBody, PathId, QueryParams},
     reply::{Reply, ReplyResult},
 };
 use crate::domain::{
-    FieldError, Limit,
-    chat::{ChatCursor, ChatMessage, HistoryPosition, HistoryQuery, parse_project_id},
-    time::{parse_date, parse_instant},
+    FieldError, ProjectId, TeamId,
+    chat::{ChatCursor, ChatMessage, HistoryPosition, HistoryQuery},
+    ids::NumericId,
+    time::{Bound, Calendar},
 };
 use crate::error::{AppError, AppResult};
-use crate::services::chat::SendRequest;
+use crate::identity::Identity;
+use crate::services::chat::{ChatService, RecentFilter, SendRequest, Sender};
 
-pub fn routes() -> Router<AppState> {
+pub fn router(service: ChatService) -> Router {
     Router::new()
         .route("/chat/rooms", get(rooms))
         .route("/chat/{project_id}/messages", get(history).post(send))
         .route("/chat/message", post(compat_send))
         .route("/chat/messages/{team_id}/{project_id}", get(compat_history))
+        .with_state(service)
 }
 
-/// A project id from the path: a positive integer, else 400.
-struct ProjectPath(i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for ProjectPath {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::invalid_path("project_id", "must be a positive integer"))?;
-        parse_project_id(&raw).map(ProjectPath).map_err(|m| AppError::invalid_path("project_id", m))
-    }
-}
-
-fn calendar(state: &AppState) -> FixedOffset {
-    FixedOffset::east_opt(state.config.calendar_utc_offset_minutes * 60).unwrap_or_else(|| Utc.fix())
-}
-
-/// Midnight starting `date` on the service calendar, in UTC.
-fn day_start(date: NaiveDate, calendar: FixedOffset) -> DateTime<Utc> {
-    // A fixed offset has exactly one instant per local time.
-    (date.and_time(NaiveTime::MIN) - Duration::seconds(calendar.local_minus_utc().into())).and_utc()
-}
-
-/// A range bound given as an instant, or as a date meaning its whole day on the calendar.
-fn range_bound(raw: &str, calendar: FixedOffset, end: bool) -> Result<DateTime<Utc>, String> {
-    if let Ok(date) = parse_date(raw) {
-        let start = day_start(date, calendar);
-        return Ok(if end { start + Duration::days(1) - Duration::milliseconds(1) } else { start });
-    }
-    parse_instant(raw).map_err(|_| "must be YYYY-MM-DD or an ISO-8601 date-time with offset".into())
+/// The sender of a message: the caller as a user, shown under the name their token carries.
+fn sender(caller: &Identity) -> AppResult<Sender> {
+    Ok(Sender { user_id: caller.user_id()?, name: caller.chat_name() })
 }
 
 /// `GET /chat/{project_id}/messages?limit&cursor|after&from&to`
 async fn history(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     Caller(caller): Caller,
-    ProjectPath(project_id): ProjectPath,
+    PathId(project_id): PathId<ProjectId>,
     query: QueryParams,
 ) -> ReplyResult {
     caller.user_id()?;
-    let rt = state.realtime()?;
     let limit = query.limit()?;
     let before = query.parse("cursor", ChatCursor::decode)?;
     let after = query.parse("after", ChatCursor::decode)?;
@@ -84,9 +55,9 @@ async fn history(
         (None, Some(c)) => HistoryPosition::After(c),
         (None, None) => HistoryPosition::Latest,
     };
-    let cal = calendar(&state);
-    let from = query.parse("from", |raw| range_bound(raw, cal, false))?;
-    let to = query.parse("to", |raw| range_bound(raw, cal, true))?;
+    let calendar = chat.calendar();
+    let from = query.parse("from", |raw| calendar.range_bound(raw, Bound::Lower))?;
+    let to = query.parse("to", |raw| calendar.range_bound(raw, Bound::Upper))?;
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
@@ -97,7 +68,7 @@ async fn history(
         HistoryPosition::After(c) => Some(c.encode()),
         _ => None,
     };
-    let page = rt.history(project_id, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
+    let page = chat.history(project_id, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
     let first = page.messages.first().map(|m| m.cursor().encode());
     let last = page.messages.last().map(|m| m.cursor().encode()).or(requested_after);
     let meta = json!({
@@ -114,29 +85,31 @@ async fn history(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SendBody {
-    message: String,
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     message_id: Option<String>,
     #[serde(default)]
     is_in_meeting: bool,
 }
 
+fn required_message(message: Option<String>) -> AppResult<String> {
+    message.ok_or_else(|| AppError::Validation(vec![FieldError::new("message", "is required")]))
+}
+
 /// `POST /chat/{project_id}/messages`: 201 with the stored message; a retry with the same
 /// `message_id` answers 200 with the message stored the first time.
 async fn send(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     Caller(caller): Caller,
-    ProjectPath(project_id): ProjectPath,
+    PathId(project_id): PathId<ProjectId>,
     JsonBody(body): JsonBody<SendBody>,
 ) -> ReplyResult {
-    let user = caller.user_id()?;
-    let outcome = state
-        .realtime()?
+    let outcome = chat
         .send(SendRequest {
             project_id,
-            user_id: user.to_string(),
-            sender_name: caller.chat_name(),
-            message: body.message,
+            sender: sender(&caller)?,
+            message: required_message(body.message)?,
             client_message_id: body.message_id,
             is_in_meeting: body.is_in_meeting,
         })
@@ -158,9 +131,8 @@ async fn send(
     }
 }
 
-async fn rooms(State(state): State<AppState>, Caller(caller): Caller) -> ReplyResult {
-    let user = caller.user_id()?;
-    let rooms = state.realtime()?.rooms(user.as_str()).await?;
+async fn rooms(State(chat): State<ChatService>, Caller(caller): Caller) -> ReplyResult {
+    let rooms = chat.rooms(&caller.user_id()?).await?;
     Reply::list("ROOMS_LISTED", "your chat rooms, most recent activity first", rooms)
 }
 
@@ -173,116 +145,104 @@ enum LooseId {
 }
 
 impl LooseId {
-    fn parse(&self, field: &str) -> Result<i64, FieldError> {
-        let parsed = match self {
-            LooseId::Number(n) if *n > 0 => Ok(*n),
-            LooseId::Number(_) => Err("must be a positive integer".to_string()),
-            LooseId::Text(raw) => parse_project_id(raw),
-        };
-        parsed.map_err(|m| FieldError::new(field, m))
+    fn parse<T: NumericId>(&self, field: &str) -> Result<T, FieldError> {
+        match self {
+            LooseId::Number(n) => T::parse(&n.to_string()),
+            LooseId::Text(raw) => T::parse(raw),
+        }
+        .map_err(|m| FieldError::new(field, m))
     }
 }
 
 /// Body the web app posts to `/chat/message`.
 #[derive(Debug, Deserialize)]
 struct CompatSendBody {
-    team_id: LooseId,
-    project_id: LooseId,
-    user: String,
-    message: String,
+    #[serde(default)]
+    team_id: Option<LooseId>,
+    #[serde(default)]
+    project_id: Option<LooseId>,
+    /// The name the app shows; the name stored comes from the token, so nobody can post under
+    /// another name. Accepted for the app's sake.
+    #[serde(default, rename = "user")]
+    _shown_by_app: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     is_in_meeting: bool,
 }
 
+fn loose<T: NumericId>(errors: &mut Vec<FieldError>, field: &str, raw: Option<&LooseId>) -> Option<T> {
+    match raw.map(|raw| raw.parse::<T>(field)) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => {
+            errors.push(e);
+            None
+        }
+        None => {
+            errors.push(FieldError::new(field, "is required"));
+            None
+        }
+    }
+}
+
 /// One message as the web app reads it.
-fn compat_message(m: &ChatMessage, calendar: FixedOffset, meeting_key: &str) -> Value {
+fn compat_message(m: &ChatMessage, calendar: Calendar, meeting_key: &str) -> Value {
     json!({
         "user": m.sender_name,
         "msg": m.message,
-        "time": m.timestamp.with_timezone(&calendar).format("%H:%M").to_string(),
+        "time": calendar.clock_time(&m.timestamp),
         "timestamp": m.timestamp.timestamp_millis(),
         meeting_key: m.is_in_meeting,
     })
 }
 
 /// `POST /chat/message` (web app): stores and broadcasts like the route above; answers the
-/// app's own shape without the envelope. The sender is the caller; `user` is the name shown.
+/// app's own shape without the envelope.
 async fn compat_send(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CompatSendBody>,
 ) -> AppResult<Json<Value>> {
-    let user = caller.user_id()?;
+    let sender = sender(&caller)?;
     let mut errors = Vec::new();
-    let team = body.team_id.parse("team_id").map_err(|e| errors.push(e)).ok();
-    let project = body.project_id.parse("project_id").map_err(|e| errors.push(e)).ok();
+    let team = loose::<TeamId>(&mut errors, "team_id", body.team_id.as_ref());
+    let project = loose::<ProjectId>(&mut errors, "project_id", body.project_id.as_ref());
     let (Some(_team), Some(project_id)) = (team, project) else {
         return Err(AppError::Validation(errors));
     };
-    // `user` is what the app shows; it is taken from the token, never the body, so nobody can
-    // post under another name. The field stays accepted for the app's sake.
-    let _shown_by_app = body.user;
-    let name = caller.chat_name();
-    let outcome = state
-        .realtime()?
+    let outcome = chat
         .send(SendRequest {
             project_id,
-            user_id: user.to_string(),
-            sender_name: name,
-            message: body.message,
+            sender,
+            message: required_message(body.message)?,
             client_message_id: None,
             is_in_meeting: body.is_in_meeting,
         })
         .await?;
-    Ok(Json(compat_message(&outcome.message, calendar(&state), "is_in_meeting")))
+    Ok(Json(compat_message(&outcome.message, chat.calendar(), "is_in_meeting")))
 }
-
-/// Most messages `GET /chat/messages/{team_id}/{project_id}` returns: the newest ones.
-pub const COMPAT_HISTORY_MAX: usize = 1_000;
-/// Most store pages one such request reads (2,000 messages), so a filter that matches little
-/// cannot make one request walk a project's whole history.
-const COMPAT_HISTORY_PAGES: usize = 20;
 
 /// `GET /chat/messages/{team_id}/{project_id}?start_date&end_date&meeting_only` (web app):
 /// the newest messages in the range (up to 1,000), oldest first, as `{messages, count}`.
 async fn compat_history(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     Caller(caller): Caller,
     Path((team_id, project_id)): Path<(String, String)>,
     query: QueryParams,
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
-    parse_project_id(&team_id).map_err(|m| AppError::invalid_path("team_id", m))?;
-    let project_id = parse_project_id(&project_id).map_err(|m| AppError::invalid_path("project_id", m))?;
-    let cal = calendar(&state);
-    let from = query.parse("start_date", parse_date)?.map(|d| day_start(d, cal));
-    let to =
-        query.parse("end_date", parse_date)?.map(|d| day_start(d, cal) + Duration::days(1) - Duration::milliseconds(1));
+    TeamId::parse(&team_id).map_err(|m| AppError::invalid_path("team_id", m))?;
+    let project_id = ProjectId::parse(&project_id).map_err(|m| AppError::invalid_path("project_id", m))?;
+    let calendar = chat.calendar();
+    let from = query.date("start_date")?.map(|d| calendar.day_start(d));
+    let to = query.date("end_date")?.map(|d| calendar.day_end(d));
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
         return Err(AppError::invalid_query("end_date", "must not be before start_date"));
     }
-    let meeting_only = query.flag("meeting_only")?;
-    let rt = state.realtime()?;
-    // Read newest first, page by page, until enough matching messages are collected.
-    let mut collected: Vec<ChatMessage> = Vec::new();
-    let mut position = HistoryPosition::Latest;
-    let mut pages = 0;
-    loop {
-        let page = rt.history(project_id, &HistoryQuery { position, from, to, limit: Limit::MAX }).await?;
-        let Some(oldest) = page.messages.first().map(ChatMessage::cursor) else {
-            break;
-        };
-        collected.extend(page.messages.into_iter().rev().filter(|m| m.is_in_meeting || !meeting_only));
-        pages += 1;
-        if collected.len() >= COMPAT_HISTORY_MAX || !page.has_more || pages >= COMPAT_HISTORY_PAGES {
-            break;
-        }
-        position = HistoryPosition::Before(oldest);
-    }
-    collected.truncate(COMPAT_HISTORY_MAX);
-    collected.reverse();
-    let messages: Vec<Value> = collected.iter().map(|m| compat_message(m, cal, "isInMeeting")).collect();
+    let filter = RecentFilter { from, to, meeting_only: query.flag("meeting_only")? };
+    let messages: Vec<Value> =
+        chat.recent(project_id, filter).await?.iter().map(|m| compat_message(m, calendar, "isInMeeting")).collect();
     Ok(Json(json!({ "count": messages.len(), "messages": messages })))
 }

@@ -1,64 +1,71 @@
+//! The events catalogue: public browsing, admin curation.
+
 use axum::{Router, extract::State, routing::get};
+use serde_json::json;
 
 use super::{
-    AppState,
     extract::{AdminCaller, JsonBody, PathId, QueryParams},
     reply::{Reply, ReplyResult},
 };
-use crate::domain::event::{CreateEventBody, EventCategory, EventFilter, EventStatus, PatchEventBody};
+use crate::domain::{
+    EventId,
+    event::{CreateEventBody, EventCategory, EventStatus, PatchEventBody},
+};
 use crate::error::AppError;
-use crate::services::events as service;
+use crate::services::events::{EventQuery, EventService};
 
-pub fn routes() -> Router<AppState> {
+pub fn router(service: EventService) -> Router {
     Router::new()
         .route("/events", get(list).post(create))
         .route("/events/{id}", get(get_one).patch(update).delete(remove))
+        .with_state(service)
 }
 
 /// `GET /events?category&status&from&to&limit&cursor`, by start date.
-async fn list(State(state): State<AppState>, query: QueryParams) -> ReplyResult {
-    let category = query.parse("category", EventCategory::parse)?;
-    let status = query.parse("status", EventStatus::parse)?;
-    let from = query.date("from")?;
-    let to = query.date("to")?;
-    if let (Some(from), Some(to)) = (from, to)
+async fn list(State(events): State<EventService>, query: QueryParams) -> ReplyResult {
+    let filter = EventQuery {
+        category: query.parse("category", EventCategory::parse)?,
+        status: query.parse("status", EventStatus::parse)?,
+        from: query.date("from")?,
+        to: query.date("to")?,
+    };
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
         && to < from
     {
         return Err(AppError::invalid_query("to", "must be on or after from"));
     }
     let limit = query.limit()?;
     let cursor = query.date_cursor("cursor")?;
-    let today = service::today(state.config.calendar_utc_offset_minutes);
-    let filter = EventFilter::new(category, status, from, to, today);
-    let page = service::list(state.sql()?.events.as_ref(), &filter, limit, cursor).await?;
+    let page = events.list(filter, limit, cursor).await?;
     Reply::page("EVENTS_LISTED", "events by start date", page, limit)
 }
 
-async fn get_one(State(state): State<AppState>, PathId(id): PathId) -> ReplyResult {
-    let event = service::get(state.sql()?.events.as_ref(), id).await?;
-    Reply::ok("EVENT_FOUND", "event", event)
+async fn get_one(State(events): State<EventService>, PathId(id): PathId<EventId>) -> ReplyResult {
+    Reply::ok("EVENT_FOUND", "event", events.get(id).await?)
 }
 
 async fn create(
-    State(state): State<AppState>,
-    AdminCaller(caller): AdminCaller,
+    State(events): State<EventService>,
+    AdminCaller(admin): AdminCaller,
     JsonBody(body): JsonBody<CreateEventBody>,
 ) -> ReplyResult {
-    let event = service::create(state.sql()?.events.as_ref(), &caller, body).await?;
-    Reply::created("EVENT_CREATED", "event created", event)
+    Reply::created("EVENT_CREATED", "event created", events.create(&admin, body).await?)
 }
 
 async fn update(
-    State(state): State<AppState>,
-    AdminCaller(caller): AdminCaller,
-    PathId(id): PathId,
+    State(events): State<EventService>,
+    AdminCaller(admin): AdminCaller,
+    PathId(id): PathId<EventId>,
     JsonBody(body): JsonBody<PatchEventBody>,
 ) -> ReplyResult {
-    let event = service::patch(state.sql()?.events.as_ref(), &caller, id, body).await?;
-    Reply::ok("EVENT_UPDATED", "event updated", event)
+    Reply::ok("EVENT_UPDATED", "event updated", events.patch(&admin, id, body).await?)
 }
 
-async fn remove(State(state): State<AppState>, AdminCaller(caller): AdminCaller, PathId(id): PathId) -> ReplyResult {
-    service::delete(state.sql()?.events.as_ref(), &caller, id).await?;
-    Reply::ok("EVENT_DELETED", "event deleted", serde_json::json!({ "event_id": id }))
+async fn remove(
+    State(events): State<EventService>,
+    AdminCaller(admin): AdminCaller,
+    PathId(id): PathId<EventId>,
+) -> ReplyResult {
+    events.delete(&admin, id).await?;
+    Reply::ok("EVENT_DELETED", "event deleted", json!({ "event_id": id }))
 }

@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Path, Request},
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
     http::request::Parts,
 };
 use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 
-use crate::domain::{Cursor, FieldError, Limit, time::parse_date};
+use crate::domain::{Cursor, FieldError, Limit, ids::NumericId, time::parse_date};
 use crate::error::AppError;
-use crate::identity::Identity;
+use crate::identity::{Admin, Identity};
 
 /// Largest JSON body accepted (a 20,000-character notice in Korean is ~60 KB of UTF-8).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -43,15 +43,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// A caller with the ADMIN role: 401 without identity, 403 without the role. As an extractor
 /// it runs before the body is read, so a non-admin gets 403, never a validation report.
 #[derive(Debug, Clone)]
-pub struct AdminCaller(pub Identity);
+pub struct AdminCaller(pub Admin);
 
 impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let Caller(caller) = Caller::from_request_parts(parts, state).await?;
-        caller.require_admin()?;
-        Ok(Self(caller))
+        caller.into_admin().map(Self)
     }
 }
 
@@ -78,45 +77,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Names the field a serde error is about: the path for a wrong type, the field for a missing one.
+/// The field a serde error is about and serde's own words for it. The body was parsed into a
+/// `Value` first, so the message carries no line and column; required fields are declared
+/// optional and reported by the domain's validation, so what is left here is a wrong type (the
+/// path names the value) or an unknown field (the path names the field).
 fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
-    let message = e.inner().to_string();
     let path = e.path().to_string();
-    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
-    let unknown = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next());
-    // serde_path_to_error stops at the parent for a missing field and at the field itself
-    // for an unknown one.
-    let field = match (missing, unknown, path.as_str()) {
-        (Some(name), _, ".") | (_, Some(name), ".") => name.to_owned(),
-        (Some(name), _, parent) => format!("{parent}.{name}"),
-        (_, _, ".") => "body".to_owned(),
-        (_, _, path) => path.to_owned(),
-    };
-    let message = if missing.is_some() {
-        "is required".to_owned()
-    } else if unknown.is_some() {
-        "is not a field of this request".to_owned()
-    } else {
-        message.split(" at line ").next().unwrap_or(&message).to_owned()
-    };
-    FieldError::new(field, message)
+    let field = if path == "." { "body".to_owned() } else { path };
+    FieldError::new(field, e.inner().to_string())
 }
 
-/// A numeric id from the path (`/notices/{id}`): a positive integer, else 400.
+/// A numeric id from the path (`/notices/{id}`, `/chat/{project_id}/messages`): a positive
+/// integer, else 400 naming the parameter. With several parameters it reads the last one.
 #[derive(Debug, Clone, Copy)]
-pub struct PathId(pub i64);
+pub struct PathId<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
+impl<S: Send + Sync, T: NumericId + Send> FromRequestParts<S> for PathId<T> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::invalid_path("id", "must be a positive integer"))?;
-        match raw.parse::<i64>() {
-            Ok(id) if id > 0 => Ok(Self(id)),
-            _ => Err(AppError::invalid_path("id", "must be a positive integer")),
-        }
+        let (name, raw) = params.iter().last().ok_or_else(|| AppError::invalid_path("id", "is missing"))?;
+        T::parse(raw).map(Self).map_err(|m| AppError::invalid_path(name, m))
     }
 }
 

@@ -1,33 +1,49 @@
+//! `GET /health` and `GET /{group}/health`: 200 only when every backend the function holds
+//! answers, else 503 naming none of their internals.
+
+use std::sync::Arc;
+
 use axum::{Router, extract::State, routing::get};
 use serde_json::json;
 
-use super::{
-    AppState,
-    reply::{Reply, ReplyResult},
-};
+use super::reply::{Reply, ReplyResult};
 use crate::error::AppError;
+use crate::store::HealthProbe;
 
-/// `GET /health` and `GET /{group}/health`: 200 only when every backend this function was
-/// built with answers (the database, chat storage), else 503.
-pub fn routes(groups: &[&str]) -> Router<AppState> {
-    groups.iter().fold(Router::new().route("/health", get(health)), |router, group| {
-        router.route(&format!("/{group}/health"), get(health))
-    })
+/// The backends one function reaches, each probed by its health routes.
+#[derive(Clone, Default)]
+pub struct Health {
+    probes: Vec<(&'static str, Arc<dyn HealthProbe>)>,
 }
 
-async fn health(State(state): State<AppState>) -> ReplyResult {
-    let probes = [
-        ("database", "the database", state.sql.as_ref().map(|s| &s.health)),
-        ("chat_storage", "chat storage", state.realtime.as_ref().map(|r| &r.stores.health)),
-    ];
+impl Health {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a backend, reported under `name` (`database`, `chat_storage`, …).
+    pub fn probe(mut self, name: &'static str, probe: Arc<dyn HealthProbe>) -> Self {
+        self.probes.push((name, probe));
+        self
+    }
+
+    /// `/health` plus `/{group}/health` for each group the function serves.
+    pub fn routes(self, groups: &[&str]) -> Router {
+        let router = groups.iter().fold(Router::new().route("/health", get(check)), |router, group| {
+            router.route(&format!("/{group}/health"), get(check))
+        });
+        router.with_state(Arc::new(self))
+    }
+}
+
+async fn check(State(health): State<Arc<Health>>) -> ReplyResult {
     let mut report = serde_json::Map::new();
-    for (key, what, probe) in probes {
-        let Some(probe) = probe else { continue };
+    for (name, probe) in &health.probes {
         probe.ping().await.map_err(|e| {
-            tracing::warn!(backend = key, error = %e, "health check failed");
-            AppError::Unavailable(what)
+            tracing::warn!(backend = name, error = %e, "health check failed");
+            AppError::Unavailable("a backend of this function")
         })?;
-        report.insert(key.into(), json!("ok"));
+        report.insert((*name).into(), json!("ok"));
     }
     Reply::ok("HEALTHY", "service and its storage are up", report)
 }

@@ -1,56 +1,67 @@
 //! The events catalogue: anyone browses, administrators curate.
 
-use chrono::{Duration, NaiveDate, Utc};
+use std::sync::Arc;
 
 use crate::domain::{
-    Cursor, Limit, Page,
-    event::{CreateEventBody, Event, EventFilter, PatchEventBody},
-    time::now_ms,
+    Cursor, EventId, Limit, Page,
+    event::{CreateEventBody, Event, EventCategory, EventFilter, EventStatus, PatchEventBody},
+    time::{Calendar, now_ms},
 };
 use crate::error::{AppError, AppResult};
-use crate::identity::Identity;
+use crate::identity::Admin;
 use crate::store::EventStore;
 
 use super::patch_guarded;
 
-/// Today on the calendar events are judged by (KST unless configured otherwise).
-pub fn today(utc_offset_minutes: i32) -> NaiveDate {
-    (Utc::now() + Duration::minutes(utc_offset_minutes.into())).date_naive()
+/// What a catalogue listing asks for, as parsed from the query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub category: Option<EventCategory>,
+    pub status: Option<EventStatus>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
 }
 
-pub async fn list(
-    store: &dyn EventStore,
-    filter: &EventFilter,
-    limit: Limit,
-    after: Option<Cursor>,
-) -> AppResult<Page<Event>> {
-    Ok(store.list(filter, limit, after).await?)
+#[derive(Clone)]
+pub struct EventService {
+    store: Arc<dyn EventStore>,
+    /// Whether an event is upcoming, ongoing or past is judged on this calendar's today.
+    calendar: Calendar,
 }
 
-pub async fn get(store: &dyn EventStore, id: i64) -> AppResult<Event> {
-    store.get(id).await?.ok_or_else(|| AppError::not_found("event", id))
-}
+impl EventService {
+    pub fn new(store: Arc<dyn EventStore>, calendar: Calendar) -> Self {
+        Self { store, calendar }
+    }
 
-pub async fn create(store: &dyn EventStore, caller: &Identity, body: CreateEventBody) -> AppResult<Event> {
-    caller.require_admin()?;
-    let draft = body.validate().map_err(AppError::Validation)?;
-    Ok(store.create(&draft, now_ms()).await?)
-}
+    pub async fn list(&self, query: EventQuery, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Event>> {
+        let filter = EventFilter::new(query.category, query.status, query.from, query.to, self.calendar.today());
+        Ok(self.store.list(&filter, limit, after).await?)
+    }
 
-pub async fn patch(store: &dyn EventStore, caller: &Identity, id: i64, body: PatchEventBody) -> AppResult<Event> {
-    caller.require_admin()?;
-    patch_guarded(
-        "event",
-        id,
-        |e: &Event| e.updated_at,
-        || store.get(id),
-        |current| body.apply(current),
-        |draft, version, at| async move { store.update(id, &draft, version, at).await },
-    )
-    .await
-}
+    pub async fn get(&self, id: EventId) -> AppResult<Event> {
+        self.store.get(id).await?.ok_or_else(|| AppError::not_found("event", id))
+    }
 
-pub async fn delete(store: &dyn EventStore, caller: &Identity, id: i64) -> AppResult<()> {
-    caller.require_admin()?;
-    if store.delete(id).await? { Ok(()) } else { Err(AppError::not_found("event", id)) }
+    pub async fn create(&self, _admin: &Admin, body: CreateEventBody) -> AppResult<Event> {
+        let draft = body.validate().map_err(AppError::Validation)?;
+        Ok(self.store.create(&draft, now_ms()).await?)
+    }
+
+    pub async fn patch(&self, _admin: &Admin, id: EventId, body: PatchEventBody) -> AppResult<Event> {
+        let store = self.store.as_ref();
+        patch_guarded(
+            "event",
+            id,
+            |e: &Event| e.updated_at,
+            || store.get(id),
+            |current| body.apply(current),
+            |draft, version, at| async move { store.update(id, &draft, version, at).await },
+        )
+        .await
+    }
+
+    pub async fn delete(&self, _admin: &Admin, id: EventId) -> AppResult<()> {
+        if self.store.delete(id).await? { Ok(()) } else { Err(AppError::not_found("event", id)) }
+    }
 }

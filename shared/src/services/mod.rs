@@ -1,5 +1,5 @@
-//! Business rules, independent of transport: the HTTP routers (and later the WebSocket
-//! handlers) call these with a verified identity and validated input.
+//! Business rules, independent of transport. Each service holds the ports it needs; the HTTP
+//! routers and the WebSocket handlers call it with a verified identity and parsed input.
 
 pub mod chat;
 pub mod content;
@@ -27,7 +27,7 @@ fn next_version(previous: DateTime<Utc>) -> DateTime<Utc> {
 /// if nobody changed it meanwhile, and retry a few times before answering 409.
 pub(crate) async fn patch_guarded<T, D, Load, Save>(
     what: &str,
-    id: i64,
+    id: impl std::fmt::Display + Copy,
     version_of: impl Fn(&T) -> DateTime<Utc>,
     load: impl Fn() -> Load,
     merge: impl Fn(&T) -> Result<D, Vec<FieldError>>,

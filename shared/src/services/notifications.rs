@@ -1,77 +1,114 @@
-//! Notifications: a user reads and clears their own; admins and sibling services create them.
+//! Notifications: a user reads and clears their own; admins and sibling services create them,
+//! and each new one is pushed to the recipient's open sockets.
 
-use crate::config::Config;
+use std::{sync::Arc, time::Duration};
+
 use crate::domain::{
     Cursor, Limit, Page, UserId,
-    notification::{CreateNotificationBody, MarkReadBody, MarkReadOutcome, Notification},
+    notification::{CreateNotificationBody, MarkReadBody, MarkReadOutcome, NewNotification, Notification},
     time::now_ms,
 };
 use crate::error::{AppError, AppResult};
 use crate::identity::Identity;
-use crate::services::chat::Realtime;
+use crate::push::{FanOut, FanOutReport};
 use crate::store::NotificationStore;
+use crate::ws::frames::ServerFrame;
 
-/// Whose notifications a list request may read: only the caller's own.
-pub fn owner(caller: &Identity, requested: Option<&str>) -> AppResult<UserId> {
-    let me = caller.user_id()?;
-    match requested {
-        Some(other) if !other.trim().eq_ignore_ascii_case(me.as_str()) => {
-            Err(AppError::Forbidden("you can only read your own notifications"))
-        }
-        _ => Ok(me),
-    }
-}
+/// How long a live push may hold up the request that stored the notification.
+const PUSH_BUDGET: Duration = Duration::from_secs(2);
 
-pub async fn list(
-    store: &dyn NotificationStore,
-    user: &UserId,
-    unread_only: bool,
-    limit: Limit,
-    after: Option<Cursor>,
-) -> AppResult<Page<Notification>> {
-    Ok(store.list(user, unread_only, limit, after).await?)
-}
-
-pub async fn unread_count(store: &dyn NotificationStore, user: &UserId) -> AppResult<i64> {
-    Ok(store.unread_count(user).await?)
-}
-
-/// Creating a notification for someone else takes an admin, or a sibling service whose
+/// A caller allowed to notify any user: an administrator, or a sibling service whose
 /// client-credentials token carries the configured scope. Users cannot notify each other.
-pub fn authorize_create(caller: &Identity, config: &Config) -> AppResult<()> {
-    if caller.is_admin || caller.has_scope(&config.internal_notify_scope) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("creating notifications requires an administrator or an internal service token"))
-    }
+#[derive(Debug, Clone)]
+pub struct NotificationSender(Identity);
+
+#[derive(Clone)]
+pub struct NotificationService {
+    store: Arc<dyn NotificationStore>,
+    /// Reaches the recipients' open WebSocket connections.
+    live: FanOut,
+    /// The scope a service token needs to create notifications (`INTERNAL_NOTIFY_SCOPE`).
+    notify_scope: Arc<str>,
 }
 
-/// Stores the notification, then (when this function can reach WebSockets) pushes it to the
-/// recipient's open connections, best effort.
-pub async fn create(
-    store: &dyn NotificationStore,
-    live: Option<&Realtime>,
-    config: &Config,
-    caller: &Identity,
-    body: CreateNotificationBody,
-) -> AppResult<Notification> {
-    authorize_create(caller, config)?;
-    let new = body.validate().map_err(AppError::Validation)?;
-    let created = store.create(&new, now_ms()).await?;
-    if let Some(live) = live {
-        live.push_notification(&created).await;
+impl NotificationService {
+    pub fn new(store: Arc<dyn NotificationStore>, live: FanOut, notify_scope: &str) -> Self {
+        Self { store, live, notify_scope: notify_scope.into() }
     }
-    Ok(created)
-}
 
-pub async fn mark_read(
-    store: &dyn NotificationStore,
-    caller: &Identity,
-    body: MarkReadBody,
-) -> AppResult<MarkReadOutcome> {
-    let user = caller.user_id()?;
-    let which = body.validate().map_err(AppError::Validation)?;
-    let updated = store.mark_read(&user, &which, now_ms()).await?;
-    let unread_count = store.unread_count(&user).await?;
-    Ok(MarkReadOutcome { updated, unread_count })
+    pub fn authorize_sender(&self, caller: Identity) -> AppResult<NotificationSender> {
+        if caller.is_admin || caller.has_scope(&self.notify_scope) {
+            Ok(NotificationSender(caller))
+        } else {
+            Err(AppError::Forbidden("creating notifications requires an administrator or an internal service token"))
+        }
+    }
+
+    /// Whose notifications a list request may read: only the caller's own (`user_id`, when
+    /// given, must be the caller).
+    pub fn owner(caller: &Identity, requested: Option<&str>) -> AppResult<UserId> {
+        let me = caller.user_id()?;
+        match requested {
+            Some(other) if !other.trim().eq_ignore_ascii_case(me.as_str()) => {
+                Err(AppError::Forbidden("you can only read your own notifications"))
+            }
+            _ => Ok(me),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        user: &UserId,
+        unread_only: bool,
+        limit: Limit,
+        after: Option<Cursor>,
+    ) -> AppResult<Page<Notification>> {
+        Ok(self.store.list(user, unread_only, limit, after).await?)
+    }
+
+    pub async fn unread_count(&self, user: &UserId) -> AppResult<i64> {
+        Ok(self.store.unread_count(user).await?)
+    }
+
+    pub async fn create(&self, sender: &NotificationSender, body: CreateNotificationBody) -> AppResult<Notification> {
+        let new = body.validate().map_err(AppError::Validation)?;
+        let created = self.notify(&new).await?;
+        tracing::info!(sender = %sender.0.subject, notification_id = %created.notification_id, "notification created");
+        Ok(created)
+    }
+
+    /// Stores a notification, then pushes it to the recipient's open sockets (best effort: it
+    /// is stored either way, and the push waits at most [`PUSH_BUDGET`]).
+    pub async fn notify(&self, new: &NewNotification) -> AppResult<Notification> {
+        let created = self.store.create(new, now_ms()).await?;
+        self.push(&created).await;
+        Ok(created)
+    }
+
+    async fn push(&self, notification: &Notification) -> Option<FanOutReport> {
+        let push = async {
+            let targets = self.live.user_connections(&notification.user_id, now_ms()).await?;
+            Ok::<_, crate::store::StoreError>(
+                self.live.broadcast(&targets, &ServerFrame::Notification(notification)).await,
+            )
+        };
+        match tokio::time::timeout(PUSH_BUDGET, push).await {
+            Ok(Ok(report)) => Some(report),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "live notification push skipped");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("live notification push timed out");
+                None
+            }
+        }
+    }
+
+    pub async fn mark_read(&self, user: &UserId, body: MarkReadBody) -> AppResult<MarkReadOutcome> {
+        let which = body.validate().map_err(AppError::Validation)?;
+        let updated = self.store.mark_read(user, &which, now_ms()).await?;
+        let unread_count = self.store.unread_count(user).await?;
+        Ok(MarkReadOutcome { updated, unread_count })
+    }
 }

@@ -22,6 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{ChatStore, ConnectionStore, HealthProbe, RoomStore, Saved, StoreError, Touched};
 use crate::domain::{
+    ConnectionId, MessageId, ProjectId, UserId,
     chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery},
     time::{format_iso, now_ms, parse_instant},
 };
@@ -70,6 +71,14 @@ fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
     }
 }
 
+fn get_project(item: &Item, name: &str) -> Result<ProjectId, StoreError> {
+    get_n(item, name).map(ProjectId::from_stored)
+}
+
+fn get_user(item: &Item, name: &str) -> Result<UserId, StoreError> {
+    get_s(item, name).map(|raw| UserId::from_stored(raw.to_owned()))
+}
+
 fn get_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
     parse_instant(get_s(item, name)?).map_err(|e| StoreError::Internal(format!("{name}: {e}")))
 }
@@ -105,8 +114,8 @@ fn message_item(m: &ChatMessage) -> Item {
     HashMap::from([
         ("project_id".into(), n(m.project_id)),
         ("sk".into(), s(m.sort_key())),
-        ("message_id".into(), s(&m.message_id)),
-        ("user_id".into(), s(&m.user_id)),
+        ("message_id".into(), s(m.message_id.as_str())),
+        ("user_id".into(), s(m.user_id.as_str())),
         ("sender_name".into(), s(&m.sender_name)),
         ("message".into(), s(&m.message)),
         ("timestamp".into(), s(format_iso(&m.timestamp))),
@@ -117,9 +126,9 @@ fn message_item(m: &ChatMessage) -> Item {
 
 fn message_from(item: &Item) -> Result<ChatMessage, StoreError> {
     Ok(ChatMessage {
-        message_id: get_s(item, "message_id")?.to_owned(),
-        project_id: get_n(item, "project_id")?,
-        user_id: get_s(item, "user_id")?.to_owned(),
+        message_id: MessageId::from_stored(get_s(item, "message_id")?.to_owned()),
+        project_id: get_project(item, "project_id")?,
+        user_id: get_user(item, "user_id")?,
         sender_name: get_s(item, "sender_name")?.to_owned(),
         message: get_s(item, "message")?.to_owned(),
         timestamp: get_time(item, "timestamp")?,
@@ -129,8 +138,8 @@ fn message_from(item: &Item) -> Result<ChatMessage, StoreError> {
 
 fn connection_item(c: &Connection) -> Item {
     HashMap::from([
-        ("connection_id".into(), s(&c.connection_id)),
-        ("user_id".into(), s(&c.user_id)),
+        ("connection_id".into(), s(c.connection_id.as_str())),
+        ("user_id".into(), s(c.user_id.as_str())),
         ("display_name".into(), s(&c.display_name)),
         ("project_id".into(), n(c.project_id)),
         ("connected_at".into(), s(format_iso(&c.connected_at))),
@@ -141,10 +150,10 @@ fn connection_item(c: &Connection) -> Item {
 fn connection_from(item: &Item) -> Result<Connection, StoreError> {
     let expires = get_n(item, "expires_at")?;
     Ok(Connection {
-        connection_id: get_s(item, "connection_id")?.to_owned(),
-        user_id: get_s(item, "user_id")?.to_owned(),
+        connection_id: ConnectionId::from_stored(get_s(item, "connection_id")?.to_owned()),
+        user_id: get_user(item, "user_id")?,
         display_name: get_s(item, "display_name")?.to_owned(),
-        project_id: get_n(item, "project_id")?,
+        project_id: get_project(item, "project_id")?,
         connected_at: get_time(item, "connected_at")?,
         expires_at: DateTime::from_timestamp(expires, 0)
             .ok_or_else(|| StoreError::Internal(format!("expires_at out of range: {expires}")))?,
@@ -295,7 +304,11 @@ impl DynamoStore {
         items.iter().map(connection_from).collect()
     }
 
-    async fn existing_message(&self, project_id: i64, message_id: &str) -> Result<Option<ChatMessage>, StoreError> {
+    async fn existing_message(
+        &self,
+        project_id: ProjectId,
+        message_id: &MessageId,
+    ) -> Result<Option<ChatMessage>, StoreError> {
         let marker = self
             .client
             .get_item()
@@ -323,16 +336,43 @@ impl DynamoStore {
     }
 }
 
+/// Answers when each of its tables can be described: a health probe over exactly the tables a
+/// function may reach.
+pub struct TablesProbe {
+    client: Client,
+    tables: Vec<String>,
+}
+
+#[async_trait]
+impl HealthProbe for TablesProbe {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let describes = self.tables.iter().map(|name| self.client.describe_table().table_name(name).send());
+        for described in futures::future::join_all(describes).await {
+            described.map_err(classify)?;
+        }
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// A probe of the connections table alone (the notifications function reaches no other).
+    pub fn connections_probe(&self) -> TablesProbe {
+        TablesProbe { client: self.client.clone(), tables: vec![self.tables.connections.clone()] }
+    }
+
+    fn all_tables_probe(&self) -> TablesProbe {
+        let t = &self.tables;
+        TablesProbe {
+            client: self.client.clone(),
+            tables: vec![t.messages.clone(), t.rooms.clone(), t.connections.clone()],
+        }
+    }
+}
+
 #[async_trait]
 impl HealthProbe for DynamoStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        let t = &self.tables;
-        let describe = |name: &str| self.client.describe_table().table_name(name).send();
-        let (a, b, c) = tokio::join!(describe(&t.messages), describe(&t.rooms), describe(&t.connections));
-        a.map_err(classify)?;
-        b.map_err(classify)?;
-        c.map_err(classify)?;
-        Ok(())
+        self.all_tables_probe().ping().await
     }
 }
 
@@ -393,7 +433,7 @@ impl ChatStore for DynamoStore {
         }
     }
 
-    async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+    async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let (mut low, mut high) = query.key_range();
         let (forward, skip) = match &query.position {
             HistoryPosition::Latest => (false, None),
@@ -435,12 +475,12 @@ impl ChatStore for DynamoStore {
 
 #[async_trait]
 impl RoomStore for DynamoStore {
-    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<Touched, StoreError> {
+    async fn touch(&self, user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> Result<Touched, StoreError> {
         let updated = self
             .client
             .update_item()
             .table_name(&self.tables.rooms)
-            .key("user_id", s(user_id))
+            .key("user_id", s(user_id.as_str()))
             .key("project_id", n(project_id))
             .update_expression("SET updated_at = :t")
             .condition_expression("attribute_not_exists(updated_at) OR updated_at < :t")
@@ -461,8 +501,8 @@ impl RoomStore for DynamoStore {
 
     async fn undo_touch(
         &self,
-        user_id: &str,
-        project_id: i64,
+        user_id: &UserId,
+        project_id: ProjectId,
         touched: Touched,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -473,7 +513,7 @@ impl RoomStore for DynamoStore {
                 .client
                 .update_item()
                 .table_name(&self.tables.rooms)
-                .key("user_id", s(user_id))
+                .key("user_id", s(user_id.as_str()))
                 .key("project_id", n(project_id))
                 .update_expression("SET updated_at = :previous")
                 .condition_expression("updated_at = :at")
@@ -487,7 +527,7 @@ impl RoomStore for DynamoStore {
                 .client
                 .delete_item()
                 .table_name(&self.tables.rooms)
-                .key("user_id", s(user_id))
+                .key("user_id", s(user_id.as_str()))
                 .key("project_id", n(project_id))
                 .condition_expression("updated_at = :at")
                 .expression_attribute_values(":at", at)
@@ -503,7 +543,7 @@ impl RoomStore for DynamoStore {
         }
     }
 
-    async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError> {
+    async fn rooms(&self, user_id: &UserId) -> Result<Vec<ChatRoom>, StoreError> {
         let items = self
             .query_all(
                 || {
@@ -511,7 +551,7 @@ impl RoomStore for DynamoStore {
                         .query()
                         .table_name(&self.tables.rooms)
                         .key_condition_expression("user_id = :u")
-                        .expression_attribute_values(":u", s(user_id))
+                        .expression_attribute_values(":u", s(user_id.as_str()))
                 },
                 |_| Ok(true),
                 usize::MAX,
@@ -520,7 +560,7 @@ impl RoomStore for DynamoStore {
         let mut rooms = items
             .iter()
             .map(|item| {
-                Ok(ChatRoom { project_id: get_n(item, "project_id")?, updated_at: get_time(item, "updated_at")? })
+                Ok(ChatRoom { project_id: get_project(item, "project_id")?, updated_at: get_time(item, "updated_at")? })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         rooms.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.project_id.cmp(&b.project_id)));
@@ -541,12 +581,12 @@ impl ConnectionStore for DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+    async fn get(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let got = self
             .client
             .get_item()
             .table_name(&self.tables.connections)
-            .key("connection_id", s(connection_id))
+            .key("connection_id", s(connection_id.as_str()))
             .consistent_read(true)
             .send()
             .await
@@ -554,12 +594,12 @@ impl ConnectionStore for DynamoStore {
         got.item().map(connection_from).transpose()
     }
 
-    async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+    async fn remove(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let deleted = self
             .client
             .delete_item()
             .table_name(&self.tables.connections)
-            .key("connection_id", s(connection_id))
+            .key("connection_id", s(connection_id.as_str()))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -567,11 +607,11 @@ impl ConnectionStore for DynamoStore {
         deleted.attributes().map(connection_from).transpose()
     }
 
-    async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+    async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
         self.live_connections(PROJECT_INDEX, "project_id", n(project_id), now).await
     }
 
-    async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
-        self.live_connections(USER_INDEX, "user_id", s(user_id), now).await
+    async fn by_user(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+        self.live_connections(USER_INDEX, "user_id", s(user_id.as_str()), now).await
     }
 }

@@ -1,7 +1,9 @@
 //! Ports: one trait per capability, object-safe, injected as `Arc<dyn …>`. Adapters live in
 //! submodules; every adapter passes the same conformance suite (`tests/api/conformance.rs`).
 
+#[cfg(feature = "dynamo")]
 pub mod dynamo;
+#[cfg(feature = "sql")]
 pub mod sql;
 
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Cursor, Limit, Page, UserId,
+    BannerId, ConnectionId, Cursor, EventId, Limit, NoticeId, Page, ProjectId, UserId,
     chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery},
     content::{Banner, BannerDraft, Notice, NoticeDraft},
     event::{Event, EventDraft, EventFilter},
@@ -64,18 +66,18 @@ pub trait NotificationStore: Send + Sync {
 #[async_trait]
 pub trait NoticeStore: Send + Sync {
     async fn create(&self, draft: &NoticeDraft, at: DateTime<Utc>) -> Result<Notice, StoreError>;
-    async fn get(&self, id: i64) -> Result<Option<Notice>, StoreError>;
+    async fn get(&self, id: NoticeId) -> Result<Option<Notice>, StoreError>;
     /// Newest first; ties on `created_at` broken by the higher id.
     async fn list(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<Notice>, StoreError>;
     async fn latest(&self) -> Result<Option<Notice>, StoreError>;
     async fn update(
         &self,
-        id: i64,
+        id: NoticeId,
         draft: &NoticeDraft,
         read_at_version: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Guarded<Notice>, StoreError>;
-    async fn delete(&self, id: i64) -> Result<bool, StoreError>;
+    async fn delete(&self, id: NoticeId) -> Result<bool, StoreError>;
 }
 
 /// Upper bound on banners returned in one list; a homepage carousel holds a handful.
@@ -84,38 +86,38 @@ pub const BANNER_LIST_CAP: i64 = 500;
 #[async_trait]
 pub trait BannerStore: Send + Sync {
     async fn create(&self, draft: &BannerDraft, at: DateTime<Utc>) -> Result<Banner, StoreError>;
-    async fn get(&self, id: i64) -> Result<Option<Banner>, StoreError>;
+    async fn get(&self, id: BannerId) -> Result<Option<Banner>, StoreError>;
     /// Every banner, by `sort_order` then newest.
     async fn list_all(&self) -> Result<Vec<Banner>, StoreError>;
     /// Active banners whose window contains `now` (`start_at` ≤ now < `end_at`), same order.
     async fn list_visible(&self, now: DateTime<Utc>) -> Result<Vec<Banner>, StoreError>;
     async fn update(
         &self,
-        id: i64,
+        id: BannerId,
         draft: &BannerDraft,
         read_at_version: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Guarded<Banner>, StoreError>;
-    async fn delete(&self, id: i64) -> Result<bool, StoreError>;
+    async fn delete(&self, id: BannerId) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
     async fn create(&self, draft: &EventDraft, at: DateTime<Utc>) -> Result<Event, StoreError>;
-    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError>;
+    async fn get(&self, id: EventId) -> Result<Option<Event>, StoreError>;
     /// Matching events by `start_date`, then id.
     async fn list(&self, filter: &EventFilter, limit: Limit, after: Option<Cursor>) -> Result<Page<Event>, StoreError>;
     async fn update(
         &self,
-        id: i64,
+        id: EventId,
         draft: &EventDraft,
         read_at_version: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Guarded<Event>, StoreError>;
-    async fn delete(&self, id: i64) -> Result<bool, StoreError>;
+    async fn delete(&self, id: EventId) -> Result<bool, StoreError>;
 }
 
-/// Every relational port, as the services see them.
+/// Every relational port (seeding and tests reach them all at once).
 #[derive(Clone)]
 pub struct Stores {
     pub health: Arc<dyn HealthProbe>,
@@ -125,13 +127,10 @@ pub struct Stores {
     pub events: Arc<dyn EventStore>,
 }
 
+#[cfg(feature = "sql")]
 impl Stores {
-    /// All ports served by one SQL database (MySQL or the embedded SQLite file).
-    pub fn sql(db: sql::SqlDb) -> Self {
-        Self::shared_sql(Arc::new(db))
-    }
-
-    pub fn shared_sql(db: Arc<sql::SqlDb>) -> Self {
+    /// All ports served by one SQL database (MySQL, or the embedded SQLite file).
+    pub fn sql(db: Arc<sql::SqlDb>) -> Self {
         Self { health: db.clone(), notifications: db.clone(), notices: db.clone(), banners: db.clone(), events: db }
     }
 }
@@ -152,7 +151,7 @@ pub trait ChatStore: Send + Sync {
     /// first message.
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError>;
     /// One page of a project's history, oldest first.
-    async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
+    async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
 }
 
 /// What touching a room changed, so a send that fails afterwards can take it back.
@@ -167,28 +166,28 @@ pub enum Touched {
 #[async_trait]
 pub trait RoomStore: Send + Sync {
     /// Records activity of `user_id` in the project at `at`; `updated_at` never moves backwards.
-    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<Touched, StoreError>;
+    async fn touch(&self, user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> Result<Touched, StoreError>;
     /// Takes back a touch at `at` whose message was not stored, unless the room moved since.
     async fn undo_touch(
         &self,
-        user_id: &str,
-        project_id: i64,
+        user_id: &UserId,
+        project_id: ProjectId,
         touched: Touched,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// The user's rooms, most recent activity first.
-    async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError>;
+    async fn rooms(&self, user_id: &UserId) -> Result<Vec<ChatRoom>, StoreError>;
 }
 
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     async fn put(&self, connection: &Connection) -> Result<(), StoreError>;
-    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    async fn get(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
     /// Deletes the row; returns it when it existed.
-    async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    async fn remove(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
     /// Live connections of a project (rows past `expires_at` are skipped even before TTL).
-    async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
-    async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
+    async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
+    async fn by_user(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
 }
 
 /// The chat ports, as the chat services see them.
@@ -201,12 +200,14 @@ pub struct ChatStores {
 }
 
 impl ChatStores {
+    #[cfg(feature = "dynamo")]
     pub fn dynamo(store: dynamo::DynamoStore) -> Self {
         let store = Arc::new(store);
         Self { health: store.clone(), messages: store.clone(), rooms: store.clone(), connections: store }
     }
 
-    /// Chat in the embedded SQL database (local runs).
+    /// Chat in the SQL database (local runs, and the conformance suite on MariaDB).
+    #[cfg(feature = "sql")]
     pub fn sql(db: Arc<sql::SqlDb>) -> Self {
         Self { health: db.clone(), messages: db.clone(), rooms: db.clone(), connections: db }
     }

@@ -4,8 +4,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqlDb, Statement};
-use crate::domain::chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery};
+use super::{SqlDb, SqlValue, Statement};
+use crate::domain::{
+    ConnectionId, MessageId, ProjectId, UserId,
+    chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery},
+};
 use crate::store::{ChatStore, ConnectionStore, RoomStore, Saved, StoreError, Touched};
 
 const MESSAGE_COLUMNS: &str =
@@ -29,9 +32,9 @@ struct MessageRow {
 impl From<MessageRow> for ChatMessage {
     fn from(r: MessageRow) -> Self {
         Self {
-            message_id: r.message_id,
-            project_id: r.project_id,
-            user_id: r.user_id,
+            message_id: MessageId::from_stored(r.message_id),
+            project_id: ProjectId::from_stored(r.project_id),
+            user_id: UserId::from_stored(r.user_id),
             sender_name: r.sender_name,
             message: r.message,
             timestamp: r.sent_at,
@@ -59,10 +62,10 @@ struct ConnectionRow {
 impl From<ConnectionRow> for Connection {
     fn from(r: ConnectionRow) -> Self {
         Self {
-            connection_id: r.connection_id,
-            user_id: r.user_id,
+            connection_id: ConnectionId::from_stored(r.connection_id),
+            user_id: UserId::from_stored(r.user_id),
             display_name: r.display_name,
-            project_id: r.project_id,
+            project_id: ProjectId::from_stored(r.project_id),
             connected_at: r.connected_at,
             expires_at: r.expires_at,
         }
@@ -77,7 +80,7 @@ fn insert_message(m: &ChatMessage) -> Statement {
     .bind(m.project_id)
     .bind(m.sort_key().as_str())
     .bind(m.message_id.as_str())
-    .bind(m.user_id.as_str())
+    .bind(&m.user_id)
     .bind(m.sender_name.as_str())
     .bind(m.message.as_str())
     .bind(m.timestamp)
@@ -85,7 +88,7 @@ fn insert_message(m: &ChatMessage) -> Statement {
 }
 
 /// Moves the room forward to `at`, creating it if missing; never moves it backwards.
-fn touch_room(user_id: &str, project_id: i64, at: DateTime<Utc>) -> [Statement; 2] {
+fn touch_room(user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> [Statement; 2] {
     [
         Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
             .bind(at)
@@ -106,14 +109,18 @@ fn touch_room(user_id: &str, project_id: i64, at: DateTime<Utc>) -> [Statement; 
 }
 
 impl SqlDb {
-    async fn message_by_client_id(&self, project_id: i64, message_id: &str) -> Result<Option<ChatMessage>, StoreError> {
+    async fn message_by_client_id(
+        &self,
+        project_id: ProjectId,
+        message_id: &MessageId,
+    ) -> Result<Option<ChatMessage>, StoreError> {
         let row: Option<MessageRow> = self
             .fetch_optional(
                 &Statement::new(MESSAGE_COLUMNS)
                     .push("WHERE project_id = ? AND sk = (SELECT sk FROM chat_message_ids WHERE project_id = ? AND message_id = ?)")
                     .bind(project_id)
                     .bind(project_id)
-                    .bind(message_id),
+                    .bind(message_id.as_str()),
             )
             .await?;
         Ok(row.map(Into::into))
@@ -122,7 +129,7 @@ impl SqlDb {
     async fn connections_where(
         &self,
         clause: &str,
-        key: super::SqlValue,
+        key: SqlValue,
         now: DateTime<Utc>,
     ) -> Result<Vec<Connection>, StoreError> {
         let rows: Vec<ConnectionRow> = self
@@ -160,7 +167,7 @@ impl ChatStore for SqlDb {
         }
     }
 
-    async fn history(&self, project_id: i64, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+    async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let (low, high) = query.key_range();
         let stmt = Statement::new(MESSAGE_COLUMNS)
             .push("WHERE project_id = ? AND sk >= ? AND sk <= ?")
@@ -179,7 +186,7 @@ impl ChatStore for SqlDb {
 
 #[async_trait]
 impl RoomStore for SqlDb {
-    async fn touch(&self, user_id: &str, project_id: i64, at: DateTime<Utc>) -> Result<Touched, StoreError> {
+    async fn touch(&self, user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> Result<Touched, StoreError> {
         // The embedded store serves one developer: read-then-write is enough here.
         let current: Option<RoomRow> = self
             .fetch_optional(
@@ -198,8 +205,8 @@ impl RoomStore for SqlDb {
 
     async fn undo_touch(
         &self,
-        user_id: &str,
-        project_id: i64,
+        user_id: &UserId,
+        project_id: ProjectId,
         touched: Touched,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -216,14 +223,17 @@ impl RoomStore for SqlDb {
         self.execute(&stmt.bind(user_id).bind(project_id).bind(at)).await.map(|_| ())
     }
 
-    async fn rooms(&self, user_id: &str) -> Result<Vec<ChatRoom>, StoreError> {
+    async fn rooms(&self, user_id: &UserId) -> Result<Vec<ChatRoom>, StoreError> {
         let rows: Vec<RoomRow> = self
             .fetch_all(
                 &Statement::new("SELECT project_id, updated_at FROM chat_rooms WHERE user_id = ? ORDER BY updated_at DESC, project_id ASC")
                     .bind(user_id),
             )
             .await?;
-        Ok(rows.into_iter().map(|r| ChatRoom { project_id: r.project_id, updated_at: r.updated_at }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| ChatRoom { project_id: ProjectId::from_stored(r.project_id), updated_at: r.updated_at })
+            .collect())
     }
 }
 
@@ -237,7 +247,7 @@ impl ConnectionStore for SqlDb {
             "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, connected_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(c.connection_id.as_str())
-        .bind(c.user_id.as_str())
+        .bind(&c.user_id)
         .bind(c.display_name.as_str())
         .bind(c.project_id)
         .bind(c.connected_at)
@@ -245,27 +255,31 @@ impl ConnectionStore for SqlDb {
         self.execute_atomically(&[delete, insert]).await
     }
 
-    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+    async fn get(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let row: Option<ConnectionRow> = self
-            .fetch_optional(&Statement::new(CONNECTION_COLUMNS).push("WHERE connection_id = ?").bind(connection_id))
+            .fetch_optional(
+                &Statement::new(CONNECTION_COLUMNS).push("WHERE connection_id = ?").bind(connection_id.as_str()),
+            )
             .await?;
         Ok(row.map(Into::into))
     }
 
-    async fn remove(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+    async fn remove(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let existing = ConnectionStore::get(self, connection_id).await?;
         if existing.is_some() {
-            self.execute(&Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(connection_id))
-                .await?;
+            self.execute(
+                &Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(connection_id.as_str()),
+            )
+            .await?;
         }
         Ok(existing)
     }
 
-    async fn by_project(&self, project_id: i64, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+    async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
         self.connections_where("WHERE project_id = ?", project_id.into(), now).await
     }
 
-    async fn by_user(&self, user_id: &str, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+    async fn by_user(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
         self.connections_where("WHERE user_id = ?", user_id.into(), now).await
     }
 }

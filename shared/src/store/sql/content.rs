@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SqlDb, Statement};
 use crate::domain::{
-    Cursor, Limit, Page,
+    BannerId, Cursor, Limit, NoticeId, Page,
     content::{Banner, BannerDraft, Notice, NoticeDraft},
 };
 use crate::store::{BANNER_LIST_CAP, BannerStore, Guarded, NoticeStore, StoreError};
@@ -24,7 +24,7 @@ struct NoticeRow {
 impl From<NoticeRow> for Notice {
     fn from(r: NoticeRow) -> Self {
         Self {
-            notice_id: r.notice_id,
+            notice_id: NoticeId::from_stored(r.notice_id),
             title: r.title,
             content: r.content,
             created_at: r.created_at,
@@ -50,7 +50,7 @@ struct BannerRow {
 impl From<BannerRow> for Banner {
     fn from(r: BannerRow) -> Self {
         Self {
-            banner_id: r.banner_id,
+            banner_id: BannerId::from_stored(r.banner_id),
             title: r.title,
             link: r.link,
             image_url: r.image_url,
@@ -77,7 +77,7 @@ impl NoticeStore for SqlDb {
             )
             .await?;
         Ok(Notice {
-            notice_id: done.last_insert_id,
+            notice_id: NoticeId::from_stored(done.last_insert_id),
             title: draft.title.as_str().to_owned(),
             content: draft.content.as_str().to_owned(),
             created_at: at,
@@ -85,7 +85,7 @@ impl NoticeStore for SqlDb {
         })
     }
 
-    async fn get(&self, id: i64) -> Result<Option<Notice>, StoreError> {
+    async fn get(&self, id: NoticeId) -> Result<Option<Notice>, StoreError> {
         let row: Option<NoticeRow> =
             self.fetch_optional(&Statement::new(NOTICE_COLUMNS).push("WHERE notice_id = ?").bind(id)).await?;
         Ok(row.map(Into::into))
@@ -115,7 +115,7 @@ impl NoticeStore for SqlDb {
 
     async fn update(
         &self,
-        id: i64,
+        id: NoticeId,
         draft: &NoticeDraft,
         read_at_version: DateTime<Utc>,
         at: DateTime<Utc>,
@@ -135,7 +135,7 @@ impl NoticeStore for SqlDb {
         self.guarded(done.rows_affected, NoticeStore::get(self, id)).await
     }
 
-    async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+    async fn delete(&self, id: NoticeId) -> Result<bool, StoreError> {
         let done = self.execute(&Statement::new("DELETE FROM notices WHERE notice_id = ?").bind(id)).await?;
         Ok(done.rows_affected > 0)
     }
@@ -162,7 +162,7 @@ impl BannerStore for SqlDb {
             )
             .await?;
         Ok(Banner {
-            banner_id: done.last_insert_id,
+            banner_id: BannerId::from_stored(done.last_insert_id),
             title: draft.title.as_str().to_owned(),
             link: draft.link.as_ref().map(|l| l.as_str().to_owned()),
             image_url: draft.image_url.as_str().to_owned(),
@@ -175,7 +175,7 @@ impl BannerStore for SqlDb {
         })
     }
 
-    async fn get(&self, id: i64) -> Result<Option<Banner>, StoreError> {
+    async fn get(&self, id: BannerId) -> Result<Option<Banner>, StoreError> {
         let row: Option<BannerRow> =
             self.fetch_optional(&Statement::new(BANNER_COLUMNS).push("WHERE banner_id = ?").bind(id)).await?;
         Ok(row.map(Into::into))
@@ -201,7 +201,7 @@ impl BannerStore for SqlDb {
 
     async fn update(
         &self,
-        id: i64,
+        id: BannerId,
         draft: &BannerDraft,
         read_at_version: DateTime<Utc>,
         at: DateTime<Utc>,
@@ -227,7 +227,7 @@ impl BannerStore for SqlDb {
         self.guarded(done.rows_affected, BannerStore::get(self, id)).await
     }
 
-    async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+    async fn delete(&self, id: BannerId) -> Result<bool, StoreError> {
         let done = self.execute(&Statement::new("DELETE FROM banners WHERE banner_id = ?").bind(id)).await?;
         Ok(done.rows_affected > 0)
     }

@@ -3,7 +3,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{SqlDb, Statement};
 use crate::domain::{
-    Cursor, Limit, Page,
+    Cursor, EventId, Limit, Page,
     event::{Event, EventCategory, EventDraft, EventFilter},
 };
 use crate::store::{EventStore, Guarded, StoreError};
@@ -34,7 +34,7 @@ impl TryFrom<Row> for Event {
         let category = EventCategory::parse(&r.category)
             .map_err(|_| StoreError::Internal(format!("event {} has unknown category {:?}", r.event_id, r.category)))?;
         Ok(Self {
-            event_id: r.event_id,
+            event_id: EventId::from_stored(r.event_id),
             title: r.title,
             category,
             description: r.description,
@@ -77,7 +77,7 @@ impl EventStore for SqlDb {
             )
             .await?;
         Ok(Event {
-            event_id: done.last_insert_id,
+            event_id: EventId::from_stored(done.last_insert_id),
             title: d.title.as_str().to_owned(),
             category: d.category,
             description: opt(&d.description).map(str::to_owned),
@@ -92,7 +92,7 @@ impl EventStore for SqlDb {
         })
     }
 
-    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+    async fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         let row: Option<Row> =
             self.fetch_optional(&Statement::new(EVENT_COLUMNS).push("WHERE event_id = ?").bind(id)).await?;
         row.map(Event::try_from).transpose()
@@ -119,12 +119,12 @@ impl EventStore for SqlDb {
         let stmt = stmt.push("ORDER BY start_date ASC, event_id ASC LIMIT ?").bind(limit.probe());
         let rows: Vec<Row> = self.fetch_all(&stmt).await?;
         let events = rows.into_iter().map(Event::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_probe(events, limit, |e| Cursor::at_date(e.start_date, e.event_id)))
+        Ok(Page::from_probe(events, limit, |e| Cursor::at_date(e.start_date, e.event_id.get())))
     }
 
     async fn update(
         &self,
-        id: i64,
+        id: EventId,
         d: &EventDraft,
         read_at_version: DateTime<Utc>,
         at: DateTime<Utc>,
@@ -153,7 +153,7 @@ impl EventStore for SqlDb {
         self.guarded(done.rows_affected, EventStore::get(self, id)).await
     }
 
-    async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+    async fn delete(&self, id: EventId) -> Result<bool, StoreError> {
         let done = self.execute(&Statement::new("DELETE FROM events WHERE event_id = ?").bind(id)).await?;
         Ok(done.rows_affected > 0)
     }

@@ -7,29 +7,77 @@ mod content;
 mod events;
 mod notifications;
 
-use std::{path::Path, str::FromStr, time::Duration};
+#[cfg(not(any(feature = "mysql", feature = "sqlite")))]
+compile_error!("the SQL adapter needs a backend: enable the `mysql` or `sqlite` feature");
+
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{
-    Arguments, Database, Encode, FromRow, MySql, Sqlite, Type,
-    error::BoxDynError,
-    migrate::Migrator,
-    mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow},
-};
+#[cfg(feature = "mysql")]
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{Arguments, Database, Encode, Type, error::BoxDynError, migrate::Migrator};
 use tokio::sync::OnceCell;
 
 use super::{HealthProbe, StoreError};
 use crate::config::DatabaseSettings;
+use crate::domain::{BannerId, EventId, NoticeId, NotificationId, ProjectId, ReportId, UserId};
 
+#[cfg(feature = "mysql")]
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
+#[cfg(feature = "sqlite")]
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone)]
 enum Pool {
+    #[cfg(feature = "mysql")]
     MySql(MySqlPool),
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
 }
+
+/// Runs `$body` once per configured engine, with `$pool` bound to the pool and the type `Db`
+/// to its sqlx database: each statement is written once and dispatched to whichever pool exists.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            #[cfg(feature = "mysql")]
+            Pool::MySql($p) => {
+                #[allow(dead_code)]
+                type Db = sqlx::MySql;
+                $body
+            }
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite($p) => {
+                #[allow(dead_code)]
+                type Db = sqlx::Sqlite;
+                $body
+            }
+        }
+    };
+}
+
+/// Rows decodable by each engine this build has (one trait, whichever engines those are).
+#[cfg(feature = "mysql")]
+pub trait FromMySqlRow: for<'r> sqlx::FromRow<'r, MySqlRow> {}
+#[cfg(feature = "mysql")]
+impl<T: for<'r> sqlx::FromRow<'r, MySqlRow>> FromMySqlRow for T {}
+#[cfg(not(feature = "mysql"))]
+pub trait FromMySqlRow {}
+#[cfg(not(feature = "mysql"))]
+impl<T> FromMySqlRow for T {}
+#[cfg(feature = "sqlite")]
+pub trait FromSqliteRow: for<'r> sqlx::FromRow<'r, SqliteRow> {}
+#[cfg(feature = "sqlite")]
+impl<T: for<'r> sqlx::FromRow<'r, SqliteRow>> FromSqliteRow for T {}
+#[cfg(not(feature = "sqlite"))]
+pub trait FromSqliteRow {}
+#[cfg(not(feature = "sqlite"))]
+impl<T> FromSqliteRow for T {}
+
+pub trait FromAnyRow: FromMySqlRow + FromSqliteRow + Send + Unpin {}
+impl<T: FromMySqlRow + FromSqliteRow + Send + Unpin> FromAnyRow for T {}
 
 /// A configured SQL database. Connects lazily and applies migrations before first use, so a
 /// cold start never fails on a database that is briefly down: requests get 503 until it answers.
@@ -86,6 +134,24 @@ impl From<Option<DateTime<Utc>>> for SqlValue {
 impl From<NaiveDate> for SqlValue {
     fn from(v: NaiveDate) -> Self {
         Self::Date(v)
+    }
+}
+
+/// Ids bind as their integer.
+macro_rules! bind_numeric_id {
+    ($($id:ty),+) => {$(
+        impl From<$id> for SqlValue {
+            fn from(v: $id) -> Self {
+                Self::Int(v.get())
+            }
+        }
+    )+};
+}
+bind_numeric_id!(ProjectId, NotificationId, NoticeId, BannerId, EventId, ReportId);
+
+impl From<&UserId> for SqlValue {
+    fn from(v: &UserId) -> Self {
+        Self::Text(Some(v.as_str().to_owned()))
     }
 }
 
@@ -153,27 +219,17 @@ where
     Ok(args)
 }
 
-/// Sorts a driver error into what the caller can do about it.
+/// Sorts a driver error into what the caller can do about it. The driver's text goes to the
+/// log through `StoreError`'s detail, never to a client (see `AppError::from`).
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     use sqlx::Error as E;
     match e {
         E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => {
             StoreError::Unavailable(e.to_string())
         }
-        E::Database(db) => {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(db.message().to_owned());
-            }
-            let transient = if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                // Too many connections, shutdown in progress, lock wait timeout, deadlock,
-                // read-only (during an RDS failover).
-                matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836)
-            } else {
-                // SQLite: SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
-                matches!(db.code().as_deref(), Some("5" | "6" | "261" | "262" | "517"))
-            };
-            if transient { StoreError::Unavailable(db.to_string()) } else { StoreError::Internal(db.to_string()) }
-        }
+        E::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_owned()),
+        E::Database(db) if is_transient(db.as_ref()) => StoreError::Unavailable(db.to_string()),
+        E::Database(db) => StoreError::Internal(db.to_string()),
         E::Migrate(m) => match *m {
             sqlx::migrate::MigrateError::Execute(inner) => classify(inner),
             other => StoreError::Internal(other.to_string()),
@@ -182,14 +238,30 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Errors a retry may cure: too many connections, shutdown in progress, lock wait timeout,
+/// deadlock, read-only during an RDS failover (MySQL); busy or locked (SQLite).
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836);
+    }
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
+        return matches!(db.code().as_deref(), Some("5" | "6" | "261" | "262" | "517"));
+    }
+    false
+}
+
 impl SqlDb {
     /// Builds the pool without connecting; the first query connects and migrates.
     pub fn connect_lazy(settings: &DatabaseSettings, max_connections: u32) -> Result<Self, StoreError> {
         let acquire_timeout = Duration::from_secs(5);
         let pool = match settings {
+            #[cfg(feature = "mysql")]
             DatabaseSettings::MySql { url } => {
-                let options = MySqlConnectOptions::from_str(url)
-                    .map_err(|e| StoreError::Internal(format!("DATABASE_URL: {e}")))?;
+                let options: MySqlConnectOptions =
+                    url.parse().map_err(|e| StoreError::Internal(format!("DATABASE_URL: {e}")))?;
                 Pool::MySql(
                     MySqlPoolOptions::new()
                         .max_connections(max_connections)
@@ -198,28 +270,30 @@ impl SqlDb {
                         .connect_lazy_with(options),
                 )
             }
+            #[cfg(feature = "sqlite")]
             DatabaseSettings::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
                 }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5));
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(max_connections)
                         .acquire_timeout(acquire_timeout)
-                        .connect_lazy_with(Self::sqlite_options(path)),
+                        .connect_lazy_with(options),
                 )
+            }
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(StoreError::Internal(format!("this build has no driver for {}", other.engine())));
             }
         };
         Ok(Self { pool, migrated: OnceCell::new() })
-    }
-
-    fn sqlite_options(path: &Path) -> SqliteConnectOptions {
-        SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5))
     }
 
     /// Applies pending migrations once per process. Safe when cold starts race: MySQL runs
@@ -229,7 +303,9 @@ impl SqlDb {
         self.migrated
             .get_or_try_init(|| async {
                 match &self.pool {
+                    #[cfg(feature = "mysql")]
                     Pool::MySql(p) => Self::migrate_mysql_locked(p).await,
+                    #[cfg(feature = "sqlite")]
                     Pool::Sqlite(p) => Self::migrate_sqlite(p).await,
                 }
             })
@@ -244,6 +320,7 @@ impl SqlDb {
     /// sqlx takes no lock on SQLite: two processes opening a new file may both try a migration.
     /// Each migration commits with its bookkeeping row, so the loser's attempt rolls back on
     /// that row's key; running again then finds it applied.
+    #[cfg(feature = "sqlite")]
     async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
         let mut attempt = 0;
         loop {
@@ -257,6 +334,7 @@ impl SqlDb {
         }
     }
 
+    #[cfg(feature = "mysql")]
     async fn migrate_mysql_locked(pool: &MySqlPool) -> Result<(), StoreError> {
         const LOCK: &str = "CONCAT('portforge_migrate_', DATABASE())";
         let mut conn = pool.acquire().await.map_err(classify)?;
@@ -272,26 +350,15 @@ impl SqlDb {
         released.map(|_| ()).map_err(classify)
     }
 
-    pub async fn fetch_all<T>(&self, stmt: &Statement) -> Result<Vec<T>, StoreError>
-    where
-        T: for<'r> FromRow<'r, MySqlRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
-    {
+    pub async fn fetch_all<T: FromAnyRow>(&self, stmt: &Statement) -> Result<Vec<T>, StoreError> {
         self.migrate().await?;
-        match &self.pool {
-            Pool::MySql(p) => {
-                sqlx::query_as_with::<MySql, T, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?).fetch_all(p).await
-            }
-            Pool::Sqlite(p) => {
-                sqlx::query_as_with::<Sqlite, T, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?).fetch_all(p).await
-            }
-        }
+        on_pool!(&self.pool, p => {
+            sqlx::query_as_with::<Db, T, _>(&stmt.sql, arguments::<Db>(&stmt.values)?).fetch_all(p).await
+        })
         .map_err(classify)
     }
 
-    pub async fn fetch_optional<T>(&self, stmt: &Statement) -> Result<Option<T>, StoreError>
-    where
-        T: for<'r> FromRow<'r, MySqlRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
-    {
+    pub async fn fetch_optional<T: FromAnyRow>(&self, stmt: &Statement) -> Result<Option<T>, StoreError> {
         Ok(self.fetch_all(stmt).await?.into_iter().next())
     }
 
@@ -302,47 +369,28 @@ impl SqlDb {
 
     pub async fn execute(&self, stmt: &Statement) -> Result<Executed, StoreError> {
         self.migrate().await?;
-        match &self.pool {
-            Pool::MySql(p) => sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
+        on_pool!(&self.pool, p => {
+            sqlx::query_with::<Db, _>(&stmt.sql, arguments::<Db>(&stmt.values)?)
                 .execute(p)
                 .await
-                .map(|r| Executed {
-                    rows_affected: r.rows_affected(),
-                    last_insert_id: i64::try_from(r.last_insert_id()).unwrap_or(i64::MAX),
-                }),
-            Pool::Sqlite(p) => sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
-                .execute(p)
-                .await
-                .map(|r| Executed { rows_affected: r.rows_affected(), last_insert_id: r.last_insert_rowid() }),
-        }
+                .map(|done| Executed::from(&done))
+        })
         .map_err(classify)
     }
 
     /// Runs the statements in one transaction: all take effect or none.
     pub async fn execute_atomically(&self, stmts: &[Statement]) -> Result<(), StoreError> {
         self.migrate().await?;
-        match &self.pool {
-            Pool::MySql(p) => {
-                let mut tx = p.begin().await.map_err(classify)?;
-                for stmt in stmts {
-                    sqlx::query_with::<MySql, _>(&stmt.sql, arguments::<MySql>(&stmt.values)?)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
-                tx.commit().await.map_err(classify)
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await.map_err(classify)?;
+            for stmt in stmts {
+                sqlx::query_with::<Db, _>(&stmt.sql, arguments::<Db>(&stmt.values)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
             }
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin().await.map_err(classify)?;
-                for stmt in stmts {
-                    sqlx::query_with::<Sqlite, _>(&stmt.sql, arguments::<Sqlite>(&stmt.values)?)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
-                tx.commit().await.map_err(classify)
-            }
-        }
+            tx.commit().await.map_err(classify)
+        })
     }
 
     /// Finishes an update guarded by `updated_at`: no row changed means gone or changed meanwhile.
@@ -361,17 +409,33 @@ impl SqlDb {
 
     /// Closes every pooled connection (SQLite checkpoints its WAL), for graceful shutdown.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::MySql(p) => p.close().await,
-            Pool::Sqlite(p) => p.close().await,
-        }
+        on_pool!(&self.pool, p => p.close().await)
     }
 
     pub fn backend(&self) -> &'static str {
         match self.pool {
+            #[cfg(feature = "mysql")]
             Pool::MySql(_) => "mysql",
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => "sqlite",
         }
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<&sqlx::mysql::MySqlQueryResult> for Executed {
+    fn from(done: &sqlx::mysql::MySqlQueryResult) -> Self {
+        Self {
+            rows_affected: done.rows_affected(),
+            last_insert_id: i64::try_from(done.last_insert_id()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<&sqlx::sqlite::SqliteQueryResult> for Executed {
+    fn from(done: &sqlx::sqlite::SqliteQueryResult) -> Self {
+        Self { rows_affected: done.rows_affected(), last_insert_id: done.last_insert_rowid() }
     }
 }
 

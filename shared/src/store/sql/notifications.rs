@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SqlDb, SqlValue, Statement};
 use crate::domain::{
-    Cursor, Limit, Page, UserId,
+    Cursor, Limit, NotificationId, Page, UserId,
     notification::{MarkRead, NewNotification, Notification},
 };
 use crate::store::{NotificationStore, StoreError};
@@ -21,8 +21,8 @@ struct Row {
 impl From<Row> for Notification {
     fn from(r: Row) -> Self {
         Self {
-            notification_id: r.notification_id,
-            user_id: r.user_id,
+            notification_id: NotificationId::from_stored(r.notification_id),
+            user_id: UserId::from_stored(r.user_id),
             message: r.message,
             link: r.link,
             is_read: r.is_read,
@@ -40,7 +40,7 @@ impl NotificationStore for SqlDb {
                 &Statement::new(
                     "INSERT INTO notifications (user_id, message, link, is_read, created_at) VALUES (?, ?, ?, ?, ?)",
                 )
-                .bind(new.user_id.as_str())
+                .bind(&new.user_id)
                 .bind(new.message.as_str())
                 .bind(link)
                 .bind(false)
@@ -48,8 +48,8 @@ impl NotificationStore for SqlDb {
             )
             .await?;
         Ok(Notification {
-            notification_id: done.last_insert_id,
-            user_id: new.user_id.to_string(),
+            notification_id: NotificationId::from_stored(done.last_insert_id),
+            user_id: new.user_id.clone(),
             message: new.message.as_str().to_owned(),
             link: link.map(str::to_owned),
             is_read: false,
@@ -67,7 +67,7 @@ impl NotificationStore for SqlDb {
         let mut stmt = Statement::new(
             "SELECT notification_id, user_id, message, link, is_read, created_at FROM notifications WHERE user_id = ?",
         )
-        .bind(user.as_str());
+        .bind(user);
         if unread_only {
             stmt = stmt.push("AND is_read = ?").bind(false);
         }
@@ -87,7 +87,7 @@ impl NotificationStore for SqlDb {
     async fn unread_count(&self, user: &UserId) -> Result<i64, StoreError> {
         self.fetch_count(
             &Statement::new("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND is_read = ?")
-                .bind(user.as_str())
+                .bind(user)
                 .bind(false),
         )
         .await
@@ -98,10 +98,10 @@ impl NotificationStore for SqlDb {
             Statement::new("UPDATE notifications SET is_read = ?, read_at = ? WHERE user_id = ? AND is_read = ?")
                 .bind(true)
                 .bind(at)
-                .bind(user.as_str())
+                .bind(user)
                 .bind(false);
         if let MarkRead::Ids(ids) = which {
-            stmt = stmt.push("AND notification_id IN").push_in_list(ids.iter().map(|id| SqlValue::Int(*id)));
+            stmt = stmt.push("AND notification_id IN").push_in_list(ids.iter().map(|id| SqlValue::from(*id)));
         }
         Ok(self.execute(&stmt).await?.rows_affected)
     }

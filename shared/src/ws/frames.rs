@@ -1,0 +1,200 @@
+//! The WebSocket API's wire format, both directions, as serde-tagged enums: what a client may
+//! send (route selection on `action`) and every frame the service posts (told apart by `type`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{MessageId, ProjectId, UserId, chat::ChatMessage, notification::Notification, time::format_iso};
+
+/// API Gateway's WebSocket frame limit; larger frames never reach the handler.
+pub const FRAME_MAX_BYTES: usize = 32 * 1024;
+
+/// The route a client frame takes, selected on its `action` as API Gateway does
+/// (`$request.body.action`); a frame without one reaches `$default`, which sends a message (the
+/// web app sends such frames).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Action {
+    #[serde(rename = "sendMessage", alias = "message")]
+    SendMessage,
+    #[serde(rename = "ping")]
+    Ping,
+    #[serde(rename = "history")]
+    History,
+    /// Any other action: answered with an `UNKNOWN_ACTION` error frame.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A decoded client frame. Decoding takes two typed steps, the route then its payload, rather
+/// than one internally tagged enum: serde buffers an internally tagged payload, which loses the
+/// path of a bad field, and a client should be told which field was wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    SendMessage(SendFrame),
+    Ping,
+    History(HistoryFrame),
+    Unknown(String),
+}
+
+/// Why a frame could not be decoded: the error frame's code, and the field when one is to blame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl FrameError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, field: None, message: message.into() }
+    }
+}
+
+#[derive(Deserialize)]
+struct Route {
+    #[serde(default)]
+    action: Option<Action>,
+}
+
+/// Unknown fields are ignored throughout: the web app adds fields of its own.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SendFrame {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub is_in_meeting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HistoryFrame {
+    /// The `cursor` of the last message the client saw.
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl ClientFrame {
+    /// Decodes a text frame's body.
+    pub fn decode(body: &str) -> Result<Self, FrameError> {
+        if body.len() > FRAME_MAX_BYTES {
+            return Err(FrameError::new("FRAME_TOO_LARGE", format!("frames are at most {FRAME_MAX_BYTES} bytes")));
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(|_| FrameError::new("INVALID_JSON", "the frame is not valid JSON"))?;
+        if !value.is_object() {
+            return Err(FrameError::new("INVALID_FRAME", "a frame is a JSON object"));
+        }
+        let route: Route = payload(&value)?;
+        Ok(match route.action.unwrap_or(Action::SendMessage) {
+            Action::SendMessage => Self::SendMessage(payload(&value)?),
+            Action::Ping => Self::Ping,
+            Action::History => Self::History(payload(&value)?),
+            Action::Unknown => Self::Unknown(value["action"].as_str().unwrap_or_default().to_owned()),
+        })
+    }
+}
+
+fn payload<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, FrameError> {
+    serde_path_to_error::deserialize(value).map_err(|e| FrameError {
+        code: "VALIDATION_FAILED",
+        field: Some(e.path().to_string()),
+        message: e.inner().to_string(),
+    })
+}
+
+/// Every frame the service posts to a connection.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    /// A chat message of the connection's project (every member's socket gets it).
+    Message(MessageFrame),
+    /// A notification for the connection's user.
+    Notification(&'a Notification),
+    /// The answer to `history`: messages after the client's cursor, oldest first.
+    History {
+        project_id: ProjectId,
+        messages: Vec<MessageFrame>,
+        has_more: bool,
+    },
+    Pong,
+    /// To the sender only: what was wrong with its frame, or that the service could not act.
+    Error {
+        code: &'a str,
+        message: String,
+    },
+}
+
+/// A chat message as sockets receive it: the API's fields, with the sender's name under
+/// `senderName`, the key the web app reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageFrame {
+    pub message_id: MessageId,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    #[serde(rename = "senderName")]
+    pub sender_name: String,
+    pub message: String,
+    pub timestamp: String,
+    pub created_at: String,
+    pub is_in_meeting: bool,
+    pub cursor: String,
+}
+
+impl From<&ChatMessage> for MessageFrame {
+    fn from(m: &ChatMessage) -> Self {
+        let at = format_iso(&m.timestamp);
+        Self {
+            message_id: m.message_id.clone(),
+            project_id: m.project_id,
+            user_id: m.user_id.clone(),
+            sender_name: m.sender_name.clone(),
+            message: m.message.clone(),
+            timestamp: at.clone(),
+            created_at: at,
+            is_in_meeting: m.is_in_meeting,
+            cursor: m.cursor().encode(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn client_frames_by_action_and_the_bare_default() {
+        let send = ClientFrame::decode(r#"{"action": "sendMessage", "message": "hi", "message_id": "c-1"}"#);
+        let expected = SendFrame { message: Some("hi".into()), message_id: Some("c-1".into()), is_in_meeting: false };
+        assert_eq!(send, Ok(ClientFrame::SendMessage(expected)));
+        assert_eq!(ClientFrame::decode(r#"{"action": "ping", "extra": 1}"#), Ok(ClientFrame::Ping));
+        assert_eq!(ClientFrame::decode(r#"{"action": "dance"}"#), Ok(ClientFrame::Unknown("dance".into())));
+        // The web app's own frame: no action, fields of its own.
+        let bare =
+            ClientFrame::decode(r#"{"user_id": "지민", "senderName": "지민", "message": "안녕", "timestamp": 1}"#);
+        assert!(matches!(bare, Ok(ClientFrame::SendMessage(SendFrame { message: Some(m), .. })) if m == "안녕"));
+    }
+
+    #[test]
+    fn bad_frames_name_the_field() {
+        let error = ClientFrame::decode(r#"{"action": "sendMessage", "message": 5}"#).unwrap_err();
+        assert_eq!((error.code, error.field.as_deref()), ("VALIDATION_FAILED", Some("message")));
+        let error = ClientFrame::decode(r#"{"action": 3}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("action"));
+        assert_eq!(ClientFrame::decode("[1]").unwrap_err().code, "INVALID_FRAME");
+        assert_eq!(ClientFrame::decode("{").unwrap_err().code, "INVALID_JSON");
+    }
+
+    #[test]
+    fn server_frames_carry_their_type() {
+        assert_eq!(serde_json::to_value(ServerFrame::Pong).unwrap(), json!({"type": "pong"}));
+        let error = ServerFrame::Error { code: "INVALID_JSON", message: "no".into() };
+        assert_eq!(
+            serde_json::to_value(error).unwrap(),
+            json!({"type": "error", "code": "INVALID_JSON", "message": "no"})
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! One handler per WebSocket route, each holding only what its Lambda function has:
+//! `$connect` and `$disconnect` the connection rows, the message routes the chat service.
+//!
+//! A handler never panics and never fails the invocation for a client's mistake: `$connect`
+//! answers with an HTTP status (refusing the upgrade), message routes answer the sender with an
+//! error frame.
+
+use std::{collections::HashMap, sync::Arc};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use serde_json::Value;
+
+use super::frames::{ClientFrame, FrameError, HistoryFrame, MessageFrame, SendFrame, ServerFrame};
+use crate::domain::{
+    ConnectionId, Limit, ProjectId,
+    chat::{CONNECTION_TTL, ChatCursor, Connection, HistoryPosition, HistoryQuery, sender_name},
+    time::now_ms,
+};
+use crate::error::AppError;
+use crate::identity::Identity;
+use crate::services::chat::{ChatService, SendRequest, Sender};
+use crate::store::ConnectionStore;
+
+fn response(status: i64, body: Option<&str>) -> ApiGatewayProxyResponse {
+    let mut reply = ApiGatewayProxyResponse::default();
+    reply.status_code = status;
+    reply.body = body.map(|b| Body::Text(b.to_owned()));
+    reply
+}
+
+fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Option<ConnectionId> {
+    let raw = event.request_context.connection_id.as_deref()?;
+    ConnectionId::parse(raw).ok()
+}
+
+/// The identity a Lambda REQUEST authorizer attached on `$connect`: its `principalId` (or a
+/// `sub` in its context) and the token's claims it passed through as context.
+pub fn identity_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<Identity> {
+    let fields = &event.request_context.authorizer.fields;
+    let mut claims: HashMap<String, String> = fields
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k.clone(), s.clone())),
+            Value::Number(n) => Some((k.clone(), n.to_string())),
+            Value::Bool(b) => Some((k.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect();
+    if !claims.contains_key("sub")
+        && let Some(principal) = claims.get("principalId").cloned()
+    {
+        claims.insert("sub".into(), principal);
+    }
+    Identity::from_claims(&claims, None)
+}
+
+/// `$connect`: stores who joined which project's chat. Never posts (API Gateway has not opened
+/// the connection yet).
+pub struct ConnectHandler {
+    connections: Arc<dyn ConnectionStore>,
+}
+
+impl ConnectHandler {
+    pub fn new(connections: Arc<dyn ConnectionStore>) -> Self {
+        Self { connections }
+    }
+
+    pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+        let Some(connection_id) = connection_id(event) else {
+            tracing::error!("WebSocket event without a usable connection id");
+            return response(400, Some("missing connection id"));
+        };
+        let Some(identity) = identity_of(event) else {
+            return response(401, Some("authentication required"));
+        };
+        let Ok(user) = identity.user_id() else {
+            return response(403, Some("only signed-in users can join a chat"));
+        };
+        let project = event
+            .query_string_parameters
+            .first("project_id")
+            .ok_or_else(|| "missing".to_string())
+            .and_then(ProjectId::parse);
+        let Ok(project_id) = project else {
+            return response(400, Some("project_id query parameter must be a positive integer"));
+        };
+        let now = now_ms();
+        let connection = Connection {
+            connection_id,
+            user_id: user,
+            display_name: sender_name(&identity.chat_name()).unwrap_or_else(|| "member".into()),
+            project_id,
+            connected_at: now,
+            expires_at: now + CONNECTION_TTL,
+        };
+        match self.connections.put(&connection).await {
+            Ok(()) => response(200, None),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not store the connection");
+                response(503, Some("chat storage unavailable, try again"))
+            }
+        }
+    }
+}
+
+/// `$disconnect`: deletes the connection row (TTL removes it otherwise).
+pub struct DisconnectHandler {
+    connections: Arc<dyn ConnectionStore>,
+}
+
+impl DisconnectHandler {
+    pub fn new(connections: Arc<dyn ConnectionStore>) -> Self {
+        Self { connections }
+    }
+
+    pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+        let Some(connection_id) = connection_id(event) else {
+            tracing::error!("WebSocket event without a usable connection id");
+            return response(400, Some("missing connection id"));
+        };
+        if let Err(e) = self.connections.remove(&connection_id).await {
+            tracing::warn!(%connection_id, error = %e, "could not delete the connection row; TTL will");
+        }
+        response(200, None)
+    }
+}
+
+/// `$default` and the actions (`sendMessage`, `ping`, `history`).
+pub struct MessageHandler {
+    chat: ChatService,
+}
+
+fn error_frame(code: &str, message: String) -> ServerFrame<'_> {
+    ServerFrame::Error { code, message }
+}
+
+impl MessageHandler {
+    pub fn new(chat: ChatService) -> Self {
+        Self { chat }
+    }
+
+    /// Always 200: whatever goes wrong is told to the sender as an error frame.
+    pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+        let Some(connection_id) = connection_id(event) else {
+            tracing::error!("WebSocket event without a usable connection id");
+            return response(400, Some("missing connection id"));
+        };
+        if let Err(e) = self.message(&connection_id, event).await {
+            tracing::warn!(%connection_id, error = %e, "message route failed");
+        }
+        response(200, None)
+    }
+
+    async fn reply(&self, connection_id: &ConnectionId, frame: &ServerFrame<'_>) {
+        if let Err(e) = self.chat.fanout().send_to(connection_id, frame).await {
+            tracing::info!(%connection_id, error = %e, "could not answer the sender");
+        }
+    }
+
+    async fn message(
+        &self,
+        connection_id: &ConnectionId,
+        event: &ApiGatewayWebsocketProxyRequest,
+    ) -> Result<(), AppError> {
+        let connection = match self.chat.fanout().connections().get(connection_id).await {
+            Ok(Some(connection)) => connection,
+            Ok(None) => {
+                let frame = error_frame("NOT_CONNECTED", "this connection is not registered; reconnect".into());
+                self.reply(connection_id, &frame).await;
+                return Ok(());
+            }
+            Err(e) => {
+                let frame = error_frame("SERVICE_UNAVAILABLE", "chat storage is unavailable, try again shortly".into());
+                self.reply(connection_id, &frame).await;
+                return Err(e.into());
+            }
+        };
+        let frame = if event.is_base64_encoded {
+            Err(FrameError { code: "BINARY_NOT_SUPPORTED", field: None, message: "send text frames with JSON".into() })
+        } else {
+            ClientFrame::decode(event.body.as_deref().unwrap_or_default())
+        };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                let message = match &e.field {
+                    Some(field) => format!("{field}: {}", e.message),
+                    None => e.message,
+                };
+                self.reply(connection_id, &error_frame(e.code, message)).await;
+                return Ok(());
+            }
+        };
+        match self.act(&connection, frame).await {
+            Ok(Some(answer)) => {
+                self.reply(connection_id, &answer).await;
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.reply(connection_id, &error_frame(e.code(), client_message(&e))).await;
+                match e {
+                    AppError::Unavailable(_) | AppError::Internal(_) => Err(e),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Carries out one client frame; returns the answer for the sender, if any.
+    async fn act(&self, connection: &Connection, frame: ClientFrame) -> Result<Option<ServerFrame<'static>>, AppError> {
+        match frame {
+            ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
+            ClientFrame::History(history) => self.history(connection, history).await.map(Some),
+            ClientFrame::SendMessage(send) => self.send(connection, send).await,
+            ClientFrame::Unknown(action) => Err(AppError::BadRequest {
+                code: "UNKNOWN_ACTION",
+                message: format!("unknown action {action:?}; use sendMessage, ping or history"),
+                details: Vec::new(),
+            }),
+        }
+    }
+
+    async fn history(&self, connection: &Connection, frame: HistoryFrame) -> Result<ServerFrame<'static>, AppError> {
+        let after =
+            frame.after.as_deref().map(ChatCursor::decode).transpose().map_err(|m| invalid_field("after", m))?;
+        let limit = frame.limit.map_or(Ok(Limit::default()), Limit::new).map_err(|m| invalid_field("limit", m))?;
+        let position = after.map_or(HistoryPosition::Latest, HistoryPosition::After);
+        let query = HistoryQuery { position, from: None, to: None, limit: limit.get() };
+        let page = self.chat.history(connection.project_id, &query).await?;
+        Ok(ServerFrame::History {
+            project_id: connection.project_id,
+            messages: page.messages.iter().map(MessageFrame::from).collect(),
+            has_more: page.has_more,
+        })
+    }
+
+    async fn send(&self, connection: &Connection, frame: SendFrame) -> Result<Option<ServerFrame<'static>>, AppError> {
+        let message = frame.message.ok_or_else(|| invalid_field("message", "is required".into()))?;
+        let outcome = self
+            .chat
+            .send(SendRequest {
+                project_id: connection.project_id,
+                sender: Sender { user_id: connection.user_id.clone(), name: connection.display_name.clone() },
+                message,
+                client_message_id: frame.message_id,
+                is_in_meeting: frame.is_in_meeting,
+            })
+            .await?;
+        // The broadcast reached the sender too; a repeated id gets the stored message back,
+        // and so does a sender whom the broadcast did not reach.
+        let answer = !outcome.created || outcome.fanout.delivered == 0;
+        Ok(answer.then(|| ServerFrame::Message(MessageFrame::from(&outcome.message))))
+    }
+}
+
+fn invalid_field(field: &str, message: String) -> AppError {
+    AppError::Validation(vec![crate::domain::FieldError::new(field, message)])
+}
+
+/// What the client may read about an error: validation details inline, internals never.
+fn client_message(e: &AppError) -> String {
+    match e {
+        AppError::Validation(details) => {
+            details.iter().map(|d| format!("{}: {}", d.field, d.message)).collect::<Vec<_>>().join("; ")
+        }
+        AppError::BadRequest { message, details, .. } if !details.is_empty() => {
+            let fields: Vec<_> = details.iter().map(|d| format!("{}: {}", d.field, d.message)).collect();
+            format!("{message} ({})", fields.join("; "))
+        }
+        other => other.to_string(),
+    }
+}
