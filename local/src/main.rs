@@ -17,7 +17,8 @@ const USAGE: &str = "usage:
   local-gateway [serve]                                   run the API on 127.0.0.1:$PORT (3000)
   local-gateway token [--user UUID] [--admin] [--name NAME] [--hours N]
                                                           print a local token (new user id if none)
-  local-gateway seed                                      load sample notices, banners and events";
+  local-gateway seed                                      load sample notices, banners and events
+  local-gateway tables                                    create the chat tables at $DDB_ENDPOINT_URL";
 
 fn secret() -> Vec<u8> {
     std::env::var("LOCAL_JWT_SECRET").unwrap_or_else(|_| token::DEFAULT_SECRET.into()).into_bytes()
@@ -74,6 +75,21 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
+/// Creates the chat tables on the DynamoDB endpoint `DDB_ENDPOINT_URL` names.
+async fn create_tables() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let Some(endpoint) = config.ddb_endpoint_url.clone() else {
+        bail!("set DDB_ENDPOINT_URL to the DynamoDB endpoint to create the tables on");
+    };
+    let sdk = shared::aws::sdk_config(&config).await;
+    shared::aws::dynamo_store(&sdk, &config)
+        .create_tables()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the chat tables at {endpoint}: {e}"))?;
+    println!("chat tables ready at {endpoint}");
+    Ok(())
+}
+
 async fn serve() -> anyhow::Result<()> {
     init_logging();
     let config = Config::from_env()?;
@@ -104,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
         None | Some("serve") => serve().await,
         Some("token") => mint(&args[1..]),
         Some("seed") => seed_samples().await,
+        Some("tables") => create_tables().await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -6,6 +6,7 @@ mod authorizer;
 mod chat;
 mod conformance;
 mod content;
+mod dependencies;
 mod e2e;
 mod events;
 mod gateway;

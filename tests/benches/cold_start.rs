@@ -109,6 +109,10 @@ async fn start_stub() -> (SocketAddr, Stub) {
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
         .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        // Stand-ins for what a function reaches besides its database and tables: the management
+        // API (every connection is gone) and the Cognito pool's keys.
+        .route("/@connections/{id}", post(|| async { StatusCode::GONE }))
+        .route("/.well-known/jwks.json", get(|| async { std::env::var("COLD_START_JWKS").ok().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default() }))
         .with_state(stub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("addr");
@@ -162,6 +166,8 @@ async fn run_once(addr: SocketAddr, stub: &Stub, name: &str, binary: &str, event
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/portforge-support-bench-{name}"))
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("WS_MANAGEMENT_ENDPOINT", format!("http://{addr}"))
+        .env("COGNITO_JWKS_URL", format!("http://{addr}/.well-known/jwks.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
