@@ -18,7 +18,7 @@ use axum::{
         Path, Query, Request, State,
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
-    http::{HeaderMap, StatusCode, header::AUTHORIZATION},
+    http::{HeaderMap, HeaderName, Method, StatusCode, header::AUTHORIZATION},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -35,14 +35,14 @@ use shared::{
     Config,
     config::DatabaseSettings,
     domain::time::{format_iso, now_ms},
-    http::{self as routes, Health},
+    http::{self as routes, Health, cors},
     push::{ApiGatewayPusher, FanOut},
     services::{chat::ChatService, content::ContentService, events::EventService, notifications::NotificationService},
     store::{ChatStores, HealthProbe, sql::SqlDb},
     ws::{ConnectHandler, DisconnectHandler, MessageHandler},
 };
 use tokio::sync::{mpsc, oneshot};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::token;
 
@@ -163,14 +163,16 @@ impl Gateway {
             .route("/ws/chat/{project_id}", get(socket_for_project))
             .route("/@connections/{id}", post(post_to_connection).get(get_connection).delete(delete_connection))
             .with_state(local);
-        // The frontend's Vite dev server runs on another localhost port.
+        // The frontend's Vite dev server runs on another localhost port. Methods and headers are
+        // the list the template gives API Gateway, named one by one.
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::predicate(|origin, _| {
                 let origin = origin.as_bytes();
                 origin.starts_with(b"http://localhost:") || origin.starts_with(b"http://127.0.0.1:")
             }))
-            .allow_methods(Any)
-            .allow_headers(Any);
+            .allow_methods(cors::ALLOWED_METHODS.map(|m| Method::from_bytes(m.as_bytes()).expect("a method")))
+            .allow_headers(cors::ALLOWED_HEADERS.map(HeaderName::from_static))
+            .max_age(std::time::Duration::from_secs(cors::MAX_AGE_SECONDS));
         let app = gateway_routes.merge(api).layer(cors);
 
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -422,7 +424,7 @@ async fn run_session(
         let route_key = serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_owned))
-            .filter(|a| ["sendMessage", "ping", "history"].contains(&a.as_str()))
+            .filter(|a| ["sendMessage", "ping", "history", "subscribe"].contains(&a.as_str()))
             .unwrap_or_else(|| "$default".into());
         let extra = json!({
             "body": body,

@@ -8,16 +8,17 @@ use local_gateway::{Gateway, Options, seed, token};
 use shared::{
     Config,
     config::DatabaseSettings,
-    store::{Stores, sql::SqlDb},
+    store::{ChatStores, Stores, sql::SqlDb},
 };
 
 const DEFAULT_DB_PATH: &str = ".portforge/local.db";
 
 const USAGE: &str = "usage:
-  local-gateway [serve]                                   run the API on 127.0.0.1:$PORT (3000)
+  local-gateway [serve]                                   run the API on 127.0.0.1:$PORT (8004)
   local-gateway token [--user UUID] [--admin] [--name NAME] [--hours N]
                                                           print a local token (new user id if none)
-  local-gateway seed                                      load sample notices, banners and events
+  local-gateway seed                                      load sample notices, banners, events, chat and
+                                                          notifications; print the sample user's token
   local-gateway tables                                    create the chat tables at $DDB_ENDPOINT_URL";
 
 fn secret() -> Vec<u8> {
@@ -56,23 +57,35 @@ fn mint(args: &[String]) -> anyhow::Result<()> {
 
 async fn seed_samples() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let db = SqlDb::connect_lazy(&database(&config), config.db_max_connections)?;
-    let db = Arc::new(db);
-    let seeded = seed::seed(&Stores::sql(db.clone())).await?;
+    let db = Arc::new(SqlDb::connect_lazy(&database(&config), config.db_max_connections)?);
+    let chat = match &config.ddb_endpoint_url {
+        Some(_) => {
+            let sdk = shared::aws::sdk_config(&config).await;
+            let store = shared::aws::dynamo_store(&sdk, &config);
+            store.create_tables().await.map_err(|e| anyhow::anyhow!("creating the chat tables: {e}"))?;
+            ChatStores::dynamo(store)
+        }
+        None => ChatStores::sql(db.clone()),
+    };
+    let seeded = seed::seed(&Stores::sql(db.clone()), &chat, config.calendar).await?;
     db.close().await;
     if seeded == seed::Seeded::default() {
         println!("the database already has notices; nothing seeded");
     } else {
-        println!("seeded {} notices, {} banners, {} events", seeded.notices, seeded.banners, seeded.events);
+        println!(
+            "seeded {} notices, {} banners, {} events, {} chat messages in project {} and {} notifications",
+            seeded.notices,
+            seeded.banners,
+            seeded.events,
+            seeded.messages,
+            seed::SEED_PROJECT,
+            seeded.notifications
+        );
     }
+    let claims = token::user_claims(seed::SEED_USER, false, Some(seed::SEED_USER_NAME), 12);
+    println!("the sample user {} ({}), whose token is:", seed::SEED_USER_NAME, seed::SEED_USER);
+    println!("{}", token::mint(&secret(), &claims));
     Ok(())
-}
-
-/// Human-readable log lines; `RUST_LOG` tunes them (default `info`).
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
 /// Creates the chat tables on the DynamoDB endpoint `DDB_ENDPOINT_URL` names.
@@ -90,10 +103,18 @@ async fn create_tables() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Human-readable log lines; `RUST_LOG` tunes them (default `info`).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
 async fn serve() -> anyhow::Result<()> {
     init_logging();
     let config = Config::from_env()?;
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    // 8004: where the web app's dev server proxies the API and opens its chat socket.
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8004);
     let options = Options {
         database: database(&config),
         config,

@@ -14,13 +14,14 @@ async fn chat() -> TestApp {
     TestApp::sqlite(Function::Chat).await
 }
 
-fn connection(id: &str, user: &str, project: i64) -> Connection {
+fn connection(id: &str, user: &str, project: i64, notifications: bool) -> Connection {
     let now = now_ms();
     Connection {
         connection_id: connection_id(id),
         user_id: UserId::parse(user).unwrap(),
         display_name: "s".into(),
         project_id: ProjectId::new(project).unwrap(),
+        notifications,
         connected_at: now,
         expires_at: now + Duration::hours(2),
     }
@@ -159,7 +160,7 @@ async fn a_message_sent_over_http_reaches_the_projects_sockets() {
     let app = chat().await;
     let loopback = &app.loopback;
     for (id, project) in [("in=", 42), ("out=", 43)] {
-        app.chat().connections.put(&connection(id, &new_user_id(), project)).await.unwrap();
+        app.chat().connections.put(&connection(id, &new_user_id(), project, false)).await.unwrap();
         loopback.open(id);
     }
     let sent = app.post("/chat/42/messages", &user(), json!({"message": "over http"})).await;
@@ -261,7 +262,11 @@ async fn a_new_notification_is_pushed_to_the_recipients_sockets() {
     let app = TestApp::mariadb(Function::Notifications).await;
     let loopback = &app.loopback;
     let (alice, bob) = (user(), user());
-    app.chat().connections.put(&connection("alice-tab=", alice.user_id(), 1)).await.unwrap();
+    // Alice has two sockets: the web app's chat socket, which did not ask for notifications,
+    // and one that did.
+    app.chat().connections.put(&connection("alice-chat=", alice.user_id(), 1, false)).await.unwrap();
+    app.chat().connections.put(&connection("alice-tab=", alice.user_id(), 1, true)).await.unwrap();
+    loopback.open("alice-chat=");
     loopback.open("alice-tab=");
 
     let created = app
@@ -274,6 +279,7 @@ async fn a_new_notification_is_pushed_to_the_recipients_sockets() {
     let created = created.assert_ok(201, "NOTIFICATION_CREATED").clone();
     let pushed = loopback.received("alice-tab=");
     assert_eq!(pushed.len(), 1);
+    assert!(loopback.received("alice-chat=").is_empty(), "a chat socket draws every frame as a message");
     let mut expected = created.clone();
     expected["type"] = json!("notification");
     assert_eq!(pushed[0], expected);

@@ -7,9 +7,9 @@ use shared::{
     domain::{
         BoundedText, Cursor, Limit, Link, UserId,
         content::{BannerDraft, NoticeDraft},
-        event::{EventCategory, EventDraft, EventFilter, EventStatus},
+        event::{EventCategory, EventDraft, EventFilter, EventStatus, EventTime},
         notification::{MarkRead, NewNotification},
-        time::now_ms,
+        time::{Bound, Calendar, now_ms, parse_instant},
     },
     store::{Guarded, Stores},
 };
@@ -95,7 +95,7 @@ async fn banner_windows_are_half_open(stores: Stores) {
     let draft = |title: &str, start: Option<i64>, end: Option<i64>, active: bool, order: i32| BannerDraft {
         title: text(title),
         link: None,
-        image_url: Link::parse("https://cdn.example/x.png").unwrap(),
+        image_url: Some(Link::parse("https://cdn.example/x.png").unwrap()),
         is_active: active,
         sort_order: order,
         start_at: start.map(|s| now + Duration::milliseconds(s)),
@@ -113,7 +113,7 @@ async fn banner_windows_are_half_open(stores: Stores) {
 async fn events_filter_by_bounds_and_page_by_start(stores: Stores) {
     let store = stores.events.as_ref();
     let d = |day: u32| NaiveDate::from_ymd_opt(2026, 6, day).unwrap();
-    let draft = |title: &str, category, start, end| EventDraft {
+    let draft = |title: &str, category, start: NaiveDate, end: NaiveDate| EventDraft {
         title: text(title),
         category,
         description: None,
@@ -121,8 +121,8 @@ async fn events_filter_by_bounds_and_page_by_start(stores: Stores) {
         method: Some(text("온라인")),
         location: None,
         link: None,
-        start_date: start,
-        end_date: end,
+        start: EventTime::parse(&start.format("%Y-%m-%d").to_string(), Bound::Lower, Calendar::kst()).unwrap(),
+        end: EventTime::parse(&end.format("%Y-%m-%d").to_string(), Bound::Upper, Calendar::kst()).unwrap(),
     };
     let at = now_ms();
     store.create(&draft("a", EventCategory::Hackathon, d(1), d(2)), at).await.unwrap();
@@ -157,6 +157,17 @@ async fn events_filter_by_bounds_and_page_by_start(stores: Stores) {
         panic!("fresh version applies");
     };
     assert_eq!((updated.category, updated.location.as_deref()), (EventCategory::Conference, Some("대전")));
+    assert_eq!((updated.start_at, updated.end_at, updated.all_day), (edit.start.at, edit.end.at, true));
+
+    // A timed event keeps its instants to the millisecond, its days on the calendar.
+    let mut timed = draft("t", EventCategory::Hackathon, d(1), d(1));
+    timed.start = EventTime::parse("2026-06-01T09:30:00.250+09:00", Bound::Lower, Calendar::kst()).unwrap();
+    timed.end = EventTime::parse("2026-06-02T01:00:00Z", Bound::Upper, Calendar::kst()).unwrap();
+    let stored = store.create(&timed, at).await.unwrap();
+    let read = store.get(stored.event_id).await.unwrap().unwrap();
+    assert_eq!(read, stored);
+    assert_eq!(read.start_at, parse_instant("2026-06-01T00:30:00.250Z").unwrap());
+    assert_eq!((read.start_date, read.end_date, read.all_day), (d(1), d(2), false));
     assert!(store.delete(event.event_id).await.unwrap());
     assert_eq!(store.get(event.event_id).await.unwrap(), None);
 }
@@ -375,6 +386,7 @@ mod chat {
             user_id: u(user),
             display_name: "민수".into(),
             project_id: p(project),
+            notifications: user == JIMIN,
             connected_at: now,
             expires_at: now + Duration::minutes(expires_in),
         };
@@ -408,6 +420,13 @@ mod chat {
         assert_eq!(of_user, ["c1=", "c3="]);
         let c2 = connection_id("c2=");
         assert_eq!(stores.connections.get(&c2).await.unwrap().unwrap().display_name, "민수");
+        let c1 = stores.connections.get(&connection_id("c1=")).await.unwrap().unwrap();
+        assert!(c1.notifications, "the flag round-trips");
+        assert!(!stores.connections.get(&c2).await.unwrap().unwrap().notifications);
+        assert!(stores.connections.set_notifications(&c2, true).await.unwrap());
+        assert!(stores.connections.set_notifications(&c2, true).await.unwrap(), "setting it again still finds the row");
+        assert!(stores.connections.get(&c2).await.unwrap().unwrap().notifications);
+        assert!(!stores.connections.set_notifications(&connection_id("nobody="), true).await.unwrap());
         assert_eq!(stores.connections.remove(&c2).await.unwrap().map(|c| c.user_id), Some(u(MINSU)));
         assert_eq!(stores.connections.remove(&c2).await.unwrap(), None);
         assert_eq!(stores.connections.get(&c2).await.unwrap(), None);
@@ -460,5 +479,86 @@ mod chat {
         let stores = ChatStores::dynamo(store);
         let err = stores.messages.history(p(1), &HistoryQuery::latest(5)).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data written before the web-app migration (20261130000001) migrates: dates become whole KST
+// days with their instants, banners keep their images.
+
+mod migrations {
+    use chrono::NaiveDate;
+    use service_tests::TestDb;
+    use shared::{
+        config::DatabaseSettings,
+        domain::{BannerId, EventId, time::parse_instant},
+        store::Stores,
+    };
+    use sqlx::Connection;
+
+    /// Runs the migrations of the previous release by hand (sqlx's bookkeeping table stays
+    /// absent, as before any migration ran) and inserts rows in their shape.
+    async fn previous_release(db: &TestDb) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/migrations");
+        let older = ["20261126000001_initial.sql", "20261126000002_chat.sql"];
+        match &db.settings {
+            DatabaseSettings::MySql { url } => {
+                let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
+                for file in older {
+                    let sql = std::fs::read_to_string(dir.join("mysql").join(file)).unwrap();
+                    sqlx::raw_sql(&sql).execute(&mut conn).await.unwrap();
+                }
+                sqlx::raw_sql(
+                    "INSERT INTO events (title, category, start_date, end_date, created_at, updated_at) \
+                     VALUES ('old', 'HACKATHON', '2026-05-01', '2026-05-02', '2026-04-01 00:00:00', '2026-04-01 00:00:00'); \
+                     INSERT INTO banners (title, image_url, is_active, sort_order, created_at, updated_at) \
+                     VALUES ('old', 'https://cdn.portforge.dev/old.png', TRUE, 0, '2026-04-01 00:00:00', '2026-04-01 00:00:00');",
+                )
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+            DatabaseSettings::Sqlite { path } => {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                for file in older {
+                    let sql = std::fs::read_to_string(dir.join("sqlite").join(file)).unwrap();
+                    sqlx::raw_sql(&sql).execute(&mut conn).await.unwrap();
+                }
+                sqlx::raw_sql(
+                    "INSERT INTO events (title, category, start_date, end_date, created_at, updated_at) \
+                     VALUES ('old', 'HACKATHON', '2026-05-01', '2026-05-02', '2026-04-01T00:00:00.000+00:00', '2026-04-01T00:00:00.000+00:00'); \
+                     INSERT INTO banners (title, image_url, is_active, sort_order, created_at, updated_at) \
+                     VALUES ('old', 'https://cdn.portforge.dev/old.png', TRUE, 0, '2026-04-01T00:00:00.000+00:00', '2026-04-01T00:00:00.000+00:00');",
+                )
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    async fn old_rows_migrate(db: TestDb) {
+        previous_release(&db).await;
+        let stores: Stores = db.stores();
+        let event = stores.events.get(EventId::new(1).unwrap()).await.unwrap().expect("the old event");
+        assert_eq!(event.start_at, parse_instant("2026-04-30T15:00:00Z").unwrap(), "00:00 KST");
+        assert_eq!(event.end_at, parse_instant("2026-05-02T14:59:59.999Z").unwrap(), "the end of the last day");
+        assert_eq!((event.start_date, event.all_day), (NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(), true));
+        let banner = stores.banners.get(BannerId::new(1).unwrap()).await.unwrap().expect("the old banner");
+        assert_eq!(banner.image_url.as_deref(), Some("https://cdn.portforge.dev/old.png"));
+        // Running the migrations again finds nothing to do.
+        db.sql_db().migrate().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn old_rows_migrate_on_mariadb() {
+        old_rows_migrate(TestDb::mariadb().await).await;
+    }
+
+    #[tokio::test]
+    async fn old_rows_migrate_on_sqlite() {
+        old_rows_migrate(TestDb::sqlite()).await;
     }
 }

@@ -21,6 +21,11 @@ async fn notices_are_created_by_admins_and_read_by_anyone() {
     assert_eq!(notice["title"], "서비스 점검 안내 🔧", "trimmed");
     assert_eq!(notice["created_at"], notice["updated_at"]);
     let id = notice["notice_id"].as_i64().unwrap();
+    // The names the web app's home page reads, beside the API's own.
+    assert_eq!(
+        (notice["id"].clone(), notice["date"].clone()),
+        (notice["notice_id"].clone(), notice["created_at"].clone())
+    );
 
     let fetched = app.get(&format!("/notices/{id}"), &Who::Anonymous).await;
     assert_eq!(fetched.assert_ok(200, "NOTICE_FOUND"), &notice);
@@ -178,13 +183,34 @@ async fn banner_writes_validate_and_authorize() {
         reply.assert_error(422, "VALIDATION_FAILED");
         assert_eq!(reply.fields(), [field], "{body}");
     }
-    let create_missing = app.post("/banners", &adm, json!({"title": "no image"})).await;
+    let create_missing = app.post("/banners", &adm, json!({"image_url": "/img/x.png"})).await;
     create_missing.assert_error(422, "VALIDATION_FAILED");
-    assert_eq!(create_missing.fields(), ["image_url"]);
+    assert_eq!(create_missing.fields(), ["title"]);
 
     app.patch("/banners/424242", &adm, json!({"title": "x"})).await.assert_error(404, "NOT_FOUND");
     app.patch(&uri, &user(), json!({"title": "x"})).await.assert_error(403, "FORBIDDEN");
     app.delete(&uri, &user()).await.assert_error(403, "FORBIDDEN");
     app.delete(&uri, &Who::Anonymous).await.assert_error(401, "UNAUTHORIZED");
     app.send("PATCH", &uri, &adm, Some("{title: 'x'}")).await.assert_error(400, "MALFORMED_JSON");
+}
+
+/// Banners as the original service stored them (title, link, is_active; no image) are accepted
+/// and listed; an image, when set, is served and can be cleared.
+#[tokio::test]
+async fn banners_without_an_image_and_the_id_alias() {
+    let app = app().await;
+    let adm = admin();
+    let plain = app.post("/banners", &adm, json!({"title": "팀원 모집", "link": "/", "is_active": true})).await;
+    let plain = plain.assert_ok(201, "BANNER_CREATED").clone();
+    assert!(plain["image_url"].is_null());
+    assert_eq!(plain["id"], plain["banner_id"]);
+    let pictured =
+        app.post("/banners", &adm, json!({"title": "해커톤", "image_url": "/img/h.png", "link": "/events"})).await;
+    let pictured = pictured.assert_ok(201, "BANNER_CREATED").clone();
+    let listed = app.get("/banners", &Who::Anonymous).await;
+    let listed = listed.assert_ok(200, "BANNERS_LISTED").as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|b| b["image_url"] == "/img/h.png" && b["id"] == pictured["banner_id"]));
+    let cleared = app.patch(&format!("/banners/{}", pictured["banner_id"]), &adm, json!({"image_url": null})).await;
+    assert!(cleared.assert_ok(200, "BANNER_UPDATED")["image_url"].is_null());
 }

@@ -78,10 +78,11 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
 
 #[test]
 fn each_function_links_only_its_own_backends() {
-    let functions: BTreeSet<String> = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions"))
-        .expect("functions/")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
+    let functions: BTreeSet<String> =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions"))
+            .expect("functions/")
+            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
     let expected: BTreeSet<String> = EXPECTATIONS.iter().map(|e| e.function.to_owned()).collect();
     assert_eq!(functions, expected, "every function has a row here, and every row a function");
     for expectation in EXPECTATIONS {

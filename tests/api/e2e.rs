@@ -158,33 +158,99 @@ async fn a_vanished_client_is_cleaned_up_and_others_keep_chatting() {
     gateway.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_notification_created_over_http_reaches_the_recipients_socket() {
-    let db = TestDb::sqlite();
-    let gateway = start(&db).await;
-    let recipient = user();
-    let mut socket = connect(&gateway, &format!("/?project_id=1&token={}", token_for(&recipient, false, "r"))).await;
-    let http = reqwest::Client::new();
-    let created: Value = http
+async fn notify(gateway: &Gateway, recipient: &str, message: &str) -> Value {
+    reqwest::Client::new()
         .post(format!("http://{}/notifications", gateway.addr))
         .bearer_auth(token_for(&user(), true, "admin"))
-        .json(&json!({"user_id": recipient, "message": "프로젝트에 초대되었습니다", "link": "/projects/1"}))
+        .json(&json!({"user_id": recipient, "message": message, "link": "/projects/1"}))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn notifications_reach_only_the_sockets_that_asked_for_them() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let recipient = user();
+    let token = token_for(&recipient, false, "r");
+    // The web app's chat socket, and a socket that asks for notifications when it connects.
+    let mut chat = connect(&gateway, &format!("/ws/chat/1?token={token}")).await;
+    let mut bell = connect(&gateway, &format!("/?project_id=1&notifications=true&token={token}")).await;
+
+    let created = notify(&gateway, &recipient, "프로젝트에 초대되었습니다").await;
     assert_eq!(created["code"], "NOTIFICATION_CREATED");
-    let pushed = next_frame(&mut socket).await;
+    let pushed = next_frame(&mut bell).await;
     assert_eq!(pushed["type"], "notification");
     assert_eq!(pushed["notification_id"], created["data"]["notification_id"]);
+    no_frame(&mut chat).await;
+
+    // A socket may subscribe later, and unsubscribe.
+    send(&mut chat, json!({"action": "subscribe", "notifications": true})).await;
+    assert_eq!(next_frame(&mut chat).await, json!({"type": "subscribed", "notifications": true}));
+    notify(&gateway, &recipient, "두 번째 알림").await;
+    assert_eq!(next_frame(&mut chat).await["message"], "두 번째 알림");
+    assert_eq!(next_frame(&mut bell).await["message"], "두 번째 알림");
+    send(&mut bell, json!({"action": "subscribe", "notifications": false})).await;
+    assert_eq!(next_frame(&mut bell).await, json!({"type": "subscribed", "notifications": false}));
+    notify(&gateway, &recipient, "세 번째 알림").await;
+    assert_eq!(next_frame(&mut chat).await["message"], "세 번째 알림");
+    no_frame(&mut bell).await;
+    // Error frames go to the sender only and keep their type.
+    send(&mut chat, json!({"action": "subscribe"})).await;
+    let error = next_frame(&mut chat).await;
+    assert_eq!((error["type"].clone(), error["code"].clone()), (json!("error"), json!("VALIDATION_FAILED")));
+    no_frame(&mut bell).await;
 
     // A bad token is refused like the authorizer would; no token is anonymous.
+    let http = reqwest::Client::new();
     let forged = http.get(format!("http://{}/notifications", gateway.addr)).bearer_auth("x.y.z").send().await.unwrap();
     assert_eq!(forged.status().as_u16(), 401);
     let anonymous = http.get(format!("http://{}/notices", gateway.addr)).send().await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 200);
+    let bad_flag =
+        connect_async(format!("ws://{}/?project_id=1&notifications=maybe&token={token}", gateway.addr)).await;
+    assert!(matches!(bad_flag, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 400));
+    gateway.stop().await.unwrap();
+}
+
+/// A browser's preflight before a signed-in call: the gateway names every header and method it
+/// allows (a `*` would not cover Authorization), the same list template.yaml gives API Gateway.
+#[tokio::test]
+async fn preflights_name_the_allowed_headers_and_methods() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("http://{}/notifications", gateway.addr))
+        .header("origin", "http://localhost:8004")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let header = |name: &str| preflight.headers().get(name).map(|v| v.to_str().unwrap().to_ascii_lowercase());
+    assert_eq!(header("access-control-allow-origin").as_deref(), Some("http://localhost:8004"));
+    let allowed_headers = header("access-control-allow-headers").unwrap();
+    assert!(!allowed_headers.contains('*'), "{allowed_headers}");
+    for name in shared::http::cors::ALLOWED_HEADERS {
+        assert!(allowed_headers.contains(name), "{name} in {allowed_headers}");
+    }
+    let methods = header("access-control-allow-methods").unwrap();
+    for method in shared::http::cors::ALLOWED_METHODS {
+        assert!(methods.contains(&method.to_ascii_lowercase()), "{method} in {methods}");
+    }
+    let foreign = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("http://{}/notifications", gateway.addr))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(foreign.headers().get("access-control-allow-origin").is_none());
     gateway.stop().await.unwrap();
 }
 
@@ -203,4 +269,45 @@ async fn data_survives_a_restart() {
     assert_eq!(history["data"][0]["message_id"], sent["message_id"]);
     assert_eq!(history["data"].as_array().unwrap().len(), 1);
     gateway.stop().await.unwrap();
+}
+
+/// `local-gateway seed`: data that looks like the real service's, and a signed-in user with a chat
+/// and notifications to see.
+#[tokio::test]
+async fn seed_data_looks_real() {
+    use local_gateway::seed::{SEED_PROJECT, SEED_USER, Seeded, seed};
+    use shared::{
+        domain::{Limit, ProjectId, UserId, chat::HistoryQuery, event::EventFilter, time::Calendar},
+        store::{ChatStores, Stores},
+    };
+
+    let db = TestDb::sqlite();
+    let sql = std::sync::Arc::new(db.sql_db());
+    let (stores, chat) = (Stores::sql(sql.clone()), ChatStores::sql(sql));
+    let seeded = seed(&stores, &chat, Calendar::kst()).await.unwrap();
+    assert_eq!(seeded, Seeded { notices: 3, banners: 2, events: 4, messages: 3, notifications: 2 });
+
+    let hangul = |s: &str| s.chars().any(|c| ('가'..='힣').contains(&c));
+    let notices = stores.notices.list(Limit::default(), None).await.unwrap().items;
+    assert!(notices.iter().all(|n| hangul(&n.title) && hangul(&n.content)), "notices in Korean");
+    let banners = stores.banners.list_all().await.unwrap();
+    assert!(banners.iter().all(|b| matches!(b.link.as_deref(), Some("/events" | "/"))), "links to the app's pages");
+    let everything = EventFilter::new(None, None, None, None, Calendar::kst().today());
+    let events = stores.events.list(&everything, Limit::default(), None).await.unwrap().items;
+    assert!(
+        events.iter().all(|e| e.image_url.is_some() && e.method.is_some()),
+        "every event has an image and a method"
+    );
+    assert!(events.iter().any(|e| !e.all_day), "one event has a time");
+
+    let user = UserId::parse(SEED_USER).unwrap();
+    let history =
+        chat.messages.history(ProjectId::new(SEED_PROJECT).unwrap(), &HistoryQuery::latest(10)).await.unwrap();
+    assert_eq!(history.messages.len(), 3);
+    assert!(history.messages.iter().any(|m| m.user_id == user));
+    assert_eq!(chat.rooms.rooms(&user).await.unwrap().len(), 1);
+    assert_eq!(stores.notifications.unread_count(&user).await.unwrap(), 2);
+
+    // Seeding again adds nothing.
+    assert_eq!(seed(&stores, &chat, Calendar::kst()).await.unwrap(), Seeded::default());
 }

@@ -155,3 +155,60 @@ async fn admins_edit_and_delete_events_with_validation() {
     app.get(&uri, &Who::Anonymous).await.assert_error(404, "NOT_FOUND");
     app.delete(&uri, &adm).await.assert_error(404, "NOT_FOUND");
 }
+
+/// Admin tools send date-times, the original service sent dates: both are accepted, a time is
+/// kept, and every event serves its days and its instants.
+#[tokio::test]
+async fn events_take_dates_or_date_times_and_serve_both() {
+    let app = app().await;
+    let timed = json!({"title": "해커톤 킥오프", "category": "HACKATHON",
+                       "start_date": "2027-01-10T09:00:00+09:00", "end_date": "2027-01-11T18:30:00Z"});
+    let event = app.post("/events", &admin(), timed).await.assert_ok(201, "EVENT_CREATED").clone();
+    assert_eq!(event["start_at"], "2027-01-10T00:00:00.000Z");
+    assert_eq!(event["end_at"], "2027-01-11T18:30:00.000Z");
+    assert_eq!(event["start_date"], "2027-01-10");
+    assert_eq!(event["end_date"], "2027-01-12", "18:30 UTC is past midnight in Korea");
+    assert_eq!(event["all_day"], false);
+    assert_eq!(event["id"], event["event_id"], "the alias the web app reads");
+
+    let dated =
+        json!({"title": "컨퍼런스", "category": "CONFERENCE", "start_date": "2027-01-10", "end_date": "2027-01-10"});
+    let event = app.post("/events", &admin(), dated).await.assert_ok(201, "EVENT_CREATED").clone();
+    assert_eq!(
+        (event["start_at"].clone(), event["end_at"].clone()),
+        (json!("2027-01-09T15:00:00.000Z"), json!("2027-01-10T14:59:59.999Z"))
+    );
+    assert_eq!(event["all_day"], true);
+
+    // A patch keeps the stored bound it does not name.
+    let uri = format!("/events/{}", event["event_id"]);
+    let moved = app.patch(&uri, &admin(), json!({"end_date": "2027-01-10T20:00:00+09:00"})).await;
+    let moved = moved.assert_ok(200, "EVENT_UPDATED");
+    assert_eq!(
+        (moved["start_at"].clone(), moved["end_at"].clone()),
+        (json!("2027-01-09T15:00:00.000Z"), json!("2027-01-10T11:00:00.000Z"))
+    );
+    assert_eq!(moved["all_day"], false);
+
+    // Both are listed, by start: the all-day one begins at midnight.
+    let listed = app.get("/events?from=2027-01-10&to=2027-01-10", &Who::Anonymous).await;
+    assert_eq!(titles(&listed), ["컨퍼런스", "해커톤 킥오프"]);
+    let first = app.get("/events?from=2027-01-10&to=2027-01-10&limit=1", &Who::Anonymous).await;
+    let cursor = first.body["meta"]["next_cursor"].as_str().unwrap().to_owned();
+    let second =
+        app.get(&format!("/events?from=2027-01-10&to=2027-01-10&limit=1&cursor={cursor}"), &Who::Anonymous).await;
+    assert_eq!(titles(&second), ["해커톤 킥오프"]);
+
+    for (start, end, field) in [
+        ("2027-01-10T09:00:00", "2027-01-11", "start_date"),
+        ("2027-01-10", "tomorrow", "end_date"),
+        ("0999-12-31", "2027-01-01", "start_date"),
+        ("2027-01-01", "9999-12-31", "end_date"),
+        ("2027-01-10T10:00:00+09:00", "2027-01-10T09:00:00+09:00", "end_date"),
+    ] {
+        let body = json!({"title": "x", "category": "CONTEST", "start_date": start, "end_date": end});
+        let reply = app.post("/events", &admin(), body).await;
+        reply.assert_error(422, "VALIDATION_FAILED");
+        assert_eq!(reply.fields(), [field], "{start} {end}");
+    }
+}

@@ -11,4 +11,5 @@ mod e2e;
 mod events;
 mod gateway;
 mod notifications;
+mod template;
 mod websocket;

@@ -248,6 +248,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
             user_id: UserId::parse(&new_user_id()).unwrap(),
             display_name: "u".into(),
             project_id: project(5),
+            notifications: false,
             connected_at: now,
             expires_at: now + Duration::hours(2),
         };

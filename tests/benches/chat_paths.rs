@@ -47,6 +47,7 @@ fn connection(id: String, project_id: i64) -> Connection {
         user_id: UserId::parse(BENCH_USER).expect("a user id"),
         display_name: "bench".into(),
         project_id: project(project_id),
+        notifications: false,
         connected_at: now,
         expires_at: now + chrono::Duration::hours(2),
     }

@@ -112,7 +112,12 @@ async fn start_stub() -> (SocketAddr, Stub) {
         // Stand-ins for what a function reaches besides its database and tables: the management
         // API (every connection is gone) and the Cognito pool's keys.
         .route("/@connections/{id}", post(|| async { StatusCode::GONE }))
-        .route("/.well-known/jwks.json", get(|| async { std::env::var("COLD_START_JWKS").ok().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default() }))
+        .route(
+            "/.well-known/jwks.json",
+            get(|| async {
+                std::env::var("COLD_START_JWKS").ok().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+            }),
+        )
         .with_state(stub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("addr");

@@ -165,6 +165,9 @@ pub struct Connection {
     /// The name shown with this user's messages (from the token's name claims).
     pub display_name: String,
     pub project_id: ProjectId,
+    /// Whether the socket asked for the user's notification frames (`?notifications=true` or the
+    /// `subscribe` action); chat frames of its project come either way.
+    pub notifications: bool,
     pub connected_at: DateTime<Utc>,
     /// API Gateway closes connections after 2 hours; the row expires (TTL) a little later.
     pub expires_at: DateTime<Utc>,

@@ -1,11 +1,11 @@
 //! Site notices and homepage banners.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeStruct};
 
 use super::{
     BannerId, BoundedText, FieldError, Link, NoticeId, Validator,
-    time::{iso_ms, parse_instant},
+    time::{format_iso, parse_instant},
 };
 
 pub const TITLE_MAX_CHARS: usize = 100;
@@ -30,15 +30,30 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub notice_id: NoticeId,
     pub title: String,
     pub content: String,
-    #[serde(with = "iso_ms")]
     pub created_at: DateTime<Utc>,
-    #[serde(with = "iso_ms")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// The notice as the API shows it. `id` and `date` repeat `notice_id` and `created_at`: the web
+/// app's home page reads those names.
+impl Serialize for Notice {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let created_at = format_iso(&self.created_at);
+        let mut n = s.serialize_struct("Notice", 7)?;
+        n.serialize_field("notice_id", &self.notice_id)?;
+        n.serialize_field("id", &self.notice_id)?;
+        n.serialize_field("title", &self.title)?;
+        n.serialize_field("content", &self.content)?;
+        n.serialize_field("created_at", &created_at)?;
+        n.serialize_field("date", &created_at)?;
+        n.serialize_field("updated_at", &format_iso(&self.updated_at))?;
+        n.end()
+    }
 }
 
 /// A notice's editable fields, validated.
@@ -96,22 +111,38 @@ impl PatchNoticeBody {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Banner {
     pub banner_id: BannerId,
     pub title: String,
     pub link: Option<String>,
-    pub image_url: String,
+    /// Banners of the original service had no image.
+    pub image_url: Option<String>,
     pub is_active: bool,
     pub sort_order: i32,
-    #[serde(with = "iso_ms::option")]
     pub start_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_ms::option")]
     pub end_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_ms")]
     pub created_at: DateTime<Utc>,
-    #[serde(with = "iso_ms")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// The banner as the API shows it; `id` repeats `banner_id` for the web app.
+impl Serialize for Banner {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut b = s.serialize_struct("Banner", 11)?;
+        b.serialize_field("banner_id", &self.banner_id)?;
+        b.serialize_field("id", &self.banner_id)?;
+        b.serialize_field("title", &self.title)?;
+        b.serialize_field("link", &self.link)?;
+        b.serialize_field("image_url", &self.image_url)?;
+        b.serialize_field("is_active", &self.is_active)?;
+        b.serialize_field("sort_order", &self.sort_order)?;
+        b.serialize_field("start_at", &self.start_at.as_ref().map(format_iso))?;
+        b.serialize_field("end_at", &self.end_at.as_ref().map(format_iso))?;
+        b.serialize_field("created_at", &format_iso(&self.created_at))?;
+        b.serialize_field("updated_at", &format_iso(&self.updated_at))?;
+        b.end()
+    }
 }
 
 /// A banner's editable fields, validated, including the window rule.
@@ -119,7 +150,7 @@ pub struct Banner {
 pub struct BannerDraft {
     pub title: BoundedText,
     pub link: Option<Link>,
-    pub image_url: Link,
+    pub image_url: Option<Link>,
     pub is_active: bool,
     pub sort_order: i32,
     pub start_at: Option<DateTime<Utc>>,
@@ -165,7 +196,7 @@ impl CreateBannerBody {
     pub fn validate(self) -> Result<BannerDraft, Vec<FieldError>> {
         let mut v = Validator::new();
         let title = v.required("title", self.title.as_deref(), title);
-        let image_url = v.required("image_url", self.image_url.as_deref(), Link::parse);
+        let image_url = v.check_opt("image_url", self.image_url.as_deref(), Link::parse);
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
         let sort_order = v.check("sort_order", sort_order(self.sort_order.unwrap_or(0)));
         let start_at = v.check_opt("start_at", self.start_at.as_deref(), parse_instant);
@@ -190,8 +221,8 @@ impl CreateBannerBody {
 pub struct PatchBannerBody {
     #[serde(default, deserialize_with = "present")]
     pub title: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    pub image_url: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub image_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub link: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -222,7 +253,8 @@ impl PatchBannerBody {
         }
         let mut v = Validator::new();
         let title = v.check("title", title(self.title.as_deref().unwrap_or(&current.title)));
-        let image_url = v.check("image_url", Link::parse(self.image_url.as_deref().unwrap_or(&current.image_url)));
+        let image_url =
+            v.check_opt("image_url", self.image_url.as_ref().unwrap_or(&current.image_url).as_deref(), Link::parse);
         let link = match &self.link {
             Some(new) => v.check_opt("link", new.as_deref(), Link::parse),
             // Stored values were validated on the way in.
@@ -263,7 +295,7 @@ mod tests {
             banner_id: BannerId::new(1).unwrap(),
             title: "Spring hackathon".into(),
             link: Some("/events/1".into()),
-            image_url: "https://cdn.example/b.png".into(),
+            image_url: Some("https://cdn.example/b.png".into()),
             is_active: true,
             sort_order: 0,
             start_at: Some(at),

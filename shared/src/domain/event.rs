@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize, Serializer, ser::SerializeStruct};
 use super::{
     BoundedText, EventId, FieldError, Link, Validator,
     content::{nullable, present},
-    time::{format_iso, parse_date},
+    time::{Bound, Calendar, format_iso, parse_date, parse_instant},
 };
 
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -82,16 +82,23 @@ pub struct Event {
     pub method: Option<String>,
     pub location: Option<String>,
     pub link: Option<String>,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    /// Both bounds were given as dates: the event spans whole days.
+    pub all_day: bool,
+    /// The days of `start_at` and `end_at` on the service calendar (what filters and paging use).
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// The event as the API shows it; `id` repeats `event_id` for the web app, which reads `id`.
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut e = s.serialize_struct("Event", 13)?;
+        let mut e = s.serialize_struct("Event", 17)?;
         e.serialize_field("event_id", &self.event_id)?;
+        e.serialize_field("id", &self.event_id)?;
         e.serialize_field("title", &self.title)?;
         e.serialize_field("category", self.category.label())?;
         e.serialize_field("category_code", self.category.code())?;
@@ -102,13 +109,65 @@ impl Serialize for Event {
         e.serialize_field("link", &self.link)?;
         e.serialize_field("start_date", &self.start_date.format("%Y-%m-%d").to_string())?;
         e.serialize_field("end_date", &self.end_date.format("%Y-%m-%d").to_string())?;
+        e.serialize_field("start_at", &format_iso(&self.start_at))?;
+        e.serialize_field("end_at", &format_iso(&self.end_at))?;
+        e.serialize_field("all_day", &self.all_day)?;
         e.serialize_field("created_at", &format_iso(&self.created_at))?;
         e.serialize_field("updated_at", &format_iso(&self.updated_at))?;
         e.end()
     }
 }
 
-/// An event's editable fields, validated (`end_date` ≥ `start_date`).
+/// When an event starts or ends: a date (`YYYY-MM-DD`, the whole day on the service calendar)
+/// or an RFC 3339 date-time (kept to the millisecond).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTime {
+    pub at: DateTime<Utc>,
+    pub date: NaiveDate,
+    /// Given as a date, not a date-time.
+    pub whole_day: bool,
+}
+
+/// The first and last days an event may touch: every instant of them fits every store on any
+/// calendar offset, so an event the API accepts is one it can list.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1000, 1, 2).expect("valid date");
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(9999, 12, 30).expect("valid date");
+
+impl EventTime {
+    /// `bound` says which end: a date starts at its first millisecond and ends at its last.
+    pub fn parse(raw: &str, bound: Bound, calendar: Calendar) -> Result<Self, String> {
+        let (at, date, whole_day) = match parse_date(raw) {
+            Ok(date) => {
+                let at = match bound {
+                    Bound::Lower => calendar.day_start(date),
+                    Bound::Upper => calendar.day_end(date),
+                };
+                (at, date, true)
+            }
+            Err(_) => {
+                let at = parse_instant(raw).map_err(
+                    |_| "must be a date (YYYY-MM-DD) or an RFC 3339 date-time, e.g. 2027-01-10T09:00:00+09:00",
+                )?;
+                (at, calendar.date_of(&at), false)
+            }
+        };
+        if date < FIRST_DAY || date > LAST_DAY {
+            return Err(format!("must fall between {FIRST_DAY} and {LAST_DAY}"));
+        }
+        Ok(Self { at, date, whole_day })
+    }
+
+    /// The stored start of `event`, as if given again.
+    fn start_of(event: &Event) -> Self {
+        Self { at: event.start_at, date: event.start_date, whole_day: event.all_day }
+    }
+
+    fn end_of(event: &Event) -> Self {
+        Self { at: event.end_at, date: event.end_date, whole_day: event.all_day }
+    }
+}
+
+/// An event's editable fields, validated (it ends at or after it starts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventDraft {
     pub title: BoundedText,
@@ -118,19 +177,25 @@ pub struct EventDraft {
     pub method: Option<BoundedText>,
     pub location: Option<BoundedText>,
     pub link: Option<Link>,
-    pub start_date: NaiveDate,
-    pub end_date: NaiveDate,
+    pub start: EventTime,
+    pub end: EventTime,
+}
+
+impl EventDraft {
+    pub fn all_day(&self) -> bool {
+        self.start.whole_day && self.end.whole_day
+    }
 }
 
 fn text(max: usize) -> impl Fn(&str) -> Result<BoundedText, String> {
     move |raw| BoundedText::parse(raw, 1, max)
 }
 
-fn check_dates(v: &mut Validator, start: Option<NaiveDate>, end: Option<NaiveDate>) {
+fn check_order(v: &mut Validator, start: Option<EventTime>, end: Option<EventTime>) {
     if let (Some(start), Some(end)) = (start, end)
-        && end < start
+        && end.at < start.at
     {
-        v.error("end_date", "must be on or after start_date");
+        v.error("end_date", "must be at or after start_date");
     }
 }
 
@@ -158,7 +223,8 @@ pub struct CreateEventBody {
 }
 
 impl CreateEventBody {
-    pub fn validate(self) -> Result<EventDraft, Vec<FieldError>> {
+    /// `calendar` turns dates into the days they span.
+    pub fn validate(self, calendar: Calendar) -> Result<EventDraft, Vec<FieldError>> {
         let mut v = Validator::new();
         let title = v.required("title", self.title.as_deref(), text(TITLE_MAX_CHARS));
         let category = v.required("category", self.category.as_deref(), EventCategory::parse);
@@ -167,9 +233,10 @@ impl CreateEventBody {
         let method = v.check_opt("method", self.method.as_deref(), text(METHOD_MAX_CHARS));
         let location = v.check_opt("location", self.location.as_deref(), text(LOCATION_MAX_CHARS));
         let link = v.check_opt("link", self.link.as_deref(), Link::parse);
-        let start_date = v.required("start_date", self.start_date.as_deref(), parse_date);
-        let end_date = v.required("end_date", self.end_date.as_deref(), parse_date);
-        check_dates(&mut v, start_date, end_date);
+        let start =
+            v.required("start_date", self.start_date.as_deref(), |raw| EventTime::parse(raw, Bound::Lower, calendar));
+        let end = v.required("end_date", self.end_date.as_deref(), |raw| EventTime::parse(raw, Bound::Upper, calendar));
+        check_order(&mut v, start, end);
         v.finish(|| {
             Some(EventDraft {
                 title: title?,
@@ -179,8 +246,8 @@ impl CreateEventBody {
                 method: method?,
                 location: location?,
                 link: link?,
-                start_date: start_date?,
-                end_date: end_date?,
+                start: start?,
+                end: end?,
             })
         })
     }
@@ -223,7 +290,7 @@ impl PatchEventBody {
     }
 
     /// The event as it will be after the patch; absent fields keep their value, null clears.
-    pub fn apply(&self, current: &Event) -> Result<EventDraft, Vec<FieldError>> {
+    pub fn apply(&self, current: &Event, calendar: Calendar) -> Result<EventDraft, Vec<FieldError>> {
         if self.is_empty() {
             return Err(vec![FieldError::new("body", "give at least one field to change")]);
         }
@@ -247,15 +314,15 @@ impl PatchEventBody {
         let image_url =
             v.check_opt("image_url", self.image_url.as_ref().unwrap_or(&current.image_url).as_deref(), Link::parse);
         let link = v.check_opt("link", self.link.as_ref().unwrap_or(&current.link).as_deref(), Link::parse);
-        let start_date = match self.start_date.as_deref() {
-            Some(raw) => v.check("start_date", parse_date(raw)),
-            None => Some(current.start_date),
+        let start = match self.start_date.as_deref() {
+            Some(raw) => v.check("start_date", EventTime::parse(raw, Bound::Lower, calendar)),
+            None => Some(EventTime::start_of(current)),
         };
-        let end_date = match self.end_date.as_deref() {
-            Some(raw) => v.check("end_date", parse_date(raw)),
-            None => Some(current.end_date),
+        let end = match self.end_date.as_deref() {
+            Some(raw) => v.check("end_date", EventTime::parse(raw, Bound::Upper, calendar)),
+            None => Some(EventTime::end_of(current)),
         };
-        check_dates(&mut v, start_date, end_date);
+        check_order(&mut v, start, end);
         v.finish(|| {
             Some(EventDraft {
                 title: title?,
@@ -265,8 +332,8 @@ impl PatchEventBody {
                 method: method?,
                 location: location?,
                 link: link?,
-                start_date: start_date?,
-                end_date: end_date?,
+                start: start?,
+                end: end?,
             })
         })
     }
@@ -333,15 +400,37 @@ mod tests {
         assert!(EventCategory::parse("MEETUP").is_err());
     }
 
+    fn body(start: &str, end: &str) -> CreateEventBody {
+        serde_json::from_value(serde_json::json!({
+            "title": "PortForge Hack", "category": "HACKATHON", "start_date": start, "end_date": end
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn end_before_start_is_rejected() {
-        let body: CreateEventBody = serde_json::from_value(serde_json::json!({
-            "title": "PortForge Hack", "category": "HACKATHON",
-            "start_date": "2026-05-02", "end_date": "2026-05-01"
-        }))
-        .unwrap();
-        let errors = body.validate().unwrap_err();
-        assert_eq!(errors, vec![FieldError::new("end_date", "must be on or after start_date")]);
+        let errors = body("2026-05-02", "2026-05-01").validate(Calendar::kst()).unwrap_err();
+        assert_eq!(errors, vec![FieldError::new("end_date", "must be at or after start_date")]);
+        let errors = body("2026-05-01T10:00:00+09:00", "2026-05-01T09:00:00+09:00").validate(Calendar::kst());
+        assert!(errors.is_err());
+    }
+
+    #[test]
+    fn dates_span_whole_kst_days_and_date_times_keep_their_time() {
+        let whole = body("2027-01-10", "2027-01-11").validate(Calendar::kst()).unwrap();
+        assert_eq!(format_iso(&whole.start.at), "2027-01-09T15:00:00.000Z");
+        assert_eq!(format_iso(&whole.end.at), "2027-01-11T14:59:59.999Z");
+        assert!(whole.all_day());
+        let timed = body("2027-01-10T09:00:00Z", "2027-01-10").validate(Calendar::kst()).unwrap();
+        assert_eq!(format_iso(&timed.start.at), "2027-01-10T09:00:00.000Z");
+        assert_eq!(timed.start.date, NaiveDate::from_ymd_opt(2027, 1, 10).unwrap());
+        assert!(!timed.all_day());
+        // 20:00 UTC is already the next day in Korea.
+        let late = body("2027-01-10T20:00:00Z", "2027-01-12").validate(Calendar::kst()).unwrap();
+        assert_eq!(late.start.date, NaiveDate::from_ymd_opt(2027, 1, 11).unwrap());
+        for (start, end) in [("0999-01-01", "2027-01-01"), ("2027-01-01", "9999-12-31"), ("1000-01-01", "1970-01-05")] {
+            assert!(body(start, end).validate(Calendar::kst()).is_err(), "{start} {end}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Keyset pagination: a page size and an opaque cursor naming the last row already seen.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 /// Page size: 1..=100, 20 when absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +43,8 @@ impl Default for Limit {
     }
 }
 
-/// Position after which the next page starts: the sort key of the last row (epoch ms or a day
-/// number) and its id as the tie-breaker. Opaque to clients.
+/// Position after which the next page starts: the sort key of the last row (epoch ms) and its id
+/// as the tie-breaker. Opaque to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub key: i64,
@@ -60,18 +60,9 @@ impl Cursor {
         Self { key: at.timestamp_millis(), id }
     }
 
-    pub fn at_date(date: NaiveDate, id: i64) -> Self {
-        Self { key: i64::from(date.num_days_from_ce()), id }
-    }
-
     /// The sort key as an instant, for lists ordered by time.
     pub fn instant(&self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp_millis(self.key)
-    }
-
-    /// The sort key as a calendar date, for lists ordered by date.
-    pub fn date(&self) -> Option<NaiveDate> {
-        i32::try_from(self.key).ok().and_then(NaiveDate::from_num_days_from_ce_opt)
     }
 
     pub fn decode(raw: &str) -> Result<Self, String> {

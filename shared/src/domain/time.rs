@@ -13,11 +13,20 @@ pub fn format_iso(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Parses an ISO-8601 instant with an explicit offset (`Z` or `+09:00`).
+/// Instants every store holds (MySQL `DATETIME(3)` spans the years 1000 to 9999).
+const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1000..=9999;
+
+/// Parses an ISO-8601 instant with an explicit offset (`Z` or `+09:00`), in the years 1000–9999
+/// (UTC), the range every store can hold.
 pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(raw.trim())
+    let at = DateTime::parse_from_rfc3339(raw.trim())
         .map(|at| at.with_timezone(&Utc).trunc_subsecs(3))
-        .map_err(|_| "must be an ISO-8601 date-time with offset, e.g. 2026-03-01T09:00:00Z".into())
+        .map_err(|_| "must be an ISO-8601 date-time with offset, e.g. 2026-03-01T09:00:00Z".to_string())?;
+    if STORABLE_YEARS.contains(&chrono::Datelike::year(&at)) {
+        Ok(at)
+    } else {
+        Err("must fall in the years 1000 to 9999 (UTC)".into())
+    }
 }
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
@@ -104,18 +113,6 @@ pub mod iso_ms {
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::format_iso(at))
     }
-
-    pub mod option {
-        use chrono::{DateTime, Utc};
-        use serde::Serializer;
-
-        pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-            match at {
-                Some(at) => s.serialize_str(&super::super::format_iso(at)),
-                None => s.serialize_none(),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -128,6 +125,9 @@ mod tests {
         assert_eq!(format_iso(&at), "2026-03-01T09:00:00.123Z");
         assert!(parse_instant("2026-03-01 09:00").is_err());
         assert!(parse_instant("2026-03-01T09:00:00").is_err(), "offset is required");
+        assert!(parse_instant("0000-01-01T00:00:00Z").is_err());
+        assert!(parse_instant("1000-01-01T08:00:00+09:00").is_err(), "999 in UTC");
+        assert!(parse_instant("9999-12-31T23:59:59.999Z").is_ok());
     }
 
     #[test]

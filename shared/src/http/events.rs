@@ -21,7 +21,7 @@ pub fn router(service: EventService) -> Router {
         .with_state(service)
 }
 
-/// `GET /events?category&status&from&to&limit&cursor`, by start date.
+/// `GET /events?category&status&from&to&limit&cursor`, by start.
 async fn list(State(events): State<EventService>, query: QueryParams) -> ReplyResult {
     let filter = EventQuery {
         category: query.parse("category", EventCategory::parse)?,
@@ -35,9 +35,9 @@ async fn list(State(events): State<EventService>, query: QueryParams) -> ReplyRe
         return Err(AppError::invalid_query("to", "must be on or after from"));
     }
     let limit = query.limit()?;
-    let cursor = query.date_cursor("cursor")?;
+    let cursor = query.time_cursor("cursor")?;
     let page = events.list(filter, limit, cursor).await?;
-    Reply::page("EVENTS_LISTED", "events by start date", page, limit)
+    Reply::page("EVENTS_LISTED", "events by start", page, limit)
 }
 
 async fn get_one(State(events): State<EventService>, PathId(id): PathId<EventId>) -> ReplyResult {

@@ -141,13 +141,6 @@ impl QueryParams {
         })
     }
 
-    /// A cursor of a date-ordered list.
-    pub fn date_cursor(&self, name: &str) -> Result<Option<Cursor>, AppError> {
-        self.parse(name, |raw| {
-            Cursor::decode(raw).and_then(|c| c.date().map(|_| c).ok_or_else(|| "is out of range".into()))
-        })
-    }
-
     pub fn flag(&self, name: &str) -> Result<bool, AppError> {
         Ok(self
             .parse(name, |raw| match raw.to_ascii_lowercase().as_str() {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod chat;
 pub mod content;
+pub mod cors;
 pub mod events;
 pub mod extract;
 pub mod health;

@@ -44,7 +44,7 @@ impl EventService {
     }
 
     pub async fn create(&self, _admin: &Admin, body: CreateEventBody) -> AppResult<Event> {
-        let draft = body.validate().map_err(AppError::Validation)?;
+        let draft = body.validate(self.calendar).map_err(AppError::Validation)?;
         Ok(self.store.create(&draft, now_ms()).await?)
     }
 
@@ -55,7 +55,7 @@ impl EventService {
             id,
             |e: &Event| e.updated_at,
             || store.get(id),
-            |current| body.apply(current),
+            |current| body.apply(current, self.calendar),
             |draft, version, at| async move { store.update(id, &draft, version, at).await },
         )
         .await

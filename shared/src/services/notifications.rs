@@ -87,7 +87,10 @@ impl NotificationService {
 
     async fn push(&self, notification: &Notification) -> Option<FanOutReport> {
         let push = async {
-            let targets = self.live.user_connections(&notification.user_id, now_ms()).await?;
+            let mut targets = self.live.user_connections(&notification.user_id, now_ms()).await?;
+            // Only sockets that asked for notifications get them: the web app's chat socket
+            // draws every frame it receives as a chat bubble.
+            targets.retain(|c| c.notifications);
             Ok::<_, crate::store::StoreError>(
                 self.live.broadcast(&targets, &ServerFrame::Notification(notification)).await,
             )

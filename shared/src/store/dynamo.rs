@@ -142,6 +142,7 @@ fn connection_item(c: &Connection) -> Item {
         ("user_id".into(), s(c.user_id.as_str())),
         ("display_name".into(), s(&c.display_name)),
         ("project_id".into(), n(c.project_id)),
+        ("notifications".into(), AttributeValue::Bool(c.notifications)),
         ("connected_at".into(), s(format_iso(&c.connected_at))),
         ("expires_at".into(), n(c.expires_at.timestamp())),
     ])
@@ -154,6 +155,8 @@ fn connection_from(item: &Item) -> Result<Connection, StoreError> {
         user_id: get_user(item, "user_id")?,
         display_name: get_s(item, "display_name")?.to_owned(),
         project_id: get_project(item, "project_id")?,
+        // Rows written before sockets could subscribe have no attribute: not subscribed.
+        notifications: matches!(item.get("notifications"), Some(AttributeValue::Bool(true))),
         connected_at: get_time(item, "connected_at")?,
         expires_at: DateTime::from_timestamp(expires, 0)
             .ok_or_else(|| StoreError::Internal(format!("expires_at out of range: {expires}")))?,
@@ -605,6 +608,24 @@ impl ConnectionStore for DynamoStore {
             .await
             .map_err(classify)?;
         deleted.attributes().map(connection_from).transpose()
+    }
+
+    async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.connections)
+            .key("connection_id", s(connection_id.as_str()))
+            .update_expression("SET notifications = :on")
+            .condition_expression("attribute_exists(connection_id)")
+            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
     }
 
     async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {

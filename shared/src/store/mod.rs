@@ -105,7 +105,7 @@ pub trait BannerStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     async fn create(&self, draft: &EventDraft, at: DateTime<Utc>) -> Result<Event, StoreError>;
     async fn get(&self, id: EventId) -> Result<Option<Event>, StoreError>;
-    /// Matching events by `start_date`, then id.
+    /// Matching events by start instant, then id.
     async fn list(&self, filter: &EventFilter, limit: Limit, after: Option<Cursor>) -> Result<Page<Event>, StoreError>;
     async fn update(
         &self,
@@ -185,6 +185,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn get(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
     /// Deletes the row; returns it when it existed.
     async fn remove(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
+    /// Turns the connection's notification frames on or off; `false` when there is no such row.
+    async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError>;
     /// Live connections of a project (rows past `expires_at` are skipped even before TTL).
     async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
     async fn by_user(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;

@@ -19,6 +19,8 @@ pub enum Action {
     Ping,
     #[serde(rename = "history")]
     History,
+    #[serde(rename = "subscribe")]
+    Subscribe,
     /// Any other action: answered with an `UNKNOWN_ACTION` error frame.
     #[serde(other)]
     Unknown,
@@ -32,6 +34,7 @@ pub enum ClientFrame {
     SendMessage(SendFrame),
     Ping,
     History(HistoryFrame),
+    Subscribe(SubscribeFrame),
     Unknown(String),
 }
 
@@ -75,6 +78,13 @@ pub struct HistoryFrame {
     pub limit: Option<u32>,
 }
 
+/// `{"action": "subscribe", "notifications": true}`: this socket also receives the user's
+/// notification frames (`false` stops them).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SubscribeFrame {
+    pub notifications: Option<bool>,
+}
+
 impl ClientFrame {
     /// Decodes a text frame's body.
     pub fn decode(body: &str) -> Result<Self, FrameError> {
@@ -91,6 +101,7 @@ impl ClientFrame {
             Action::SendMessage => Self::SendMessage(payload(&value)?),
             Action::Ping => Self::Ping,
             Action::History => Self::History(payload(&value)?),
+            Action::Subscribe => Self::Subscribe(payload(&value)?),
             Action::Unknown => Self::Unknown(value["action"].as_str().unwrap_or_default().to_owned()),
         })
     }
@@ -119,6 +130,10 @@ pub enum ServerFrame<'a> {
         has_more: bool,
     },
     Pong,
+    /// The answer to `subscribe`: what this socket now receives besides its project's chat.
+    Subscribed {
+        notifications: bool,
+    },
     /// To the sender only: what was wrong with its frame, or that the service could not act.
     Error {
         code: &'a str,

@@ -11,7 +11,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 
-use super::frames::{ClientFrame, FrameError, HistoryFrame, MessageFrame, SendFrame, ServerFrame};
+use super::frames::{ClientFrame, FrameError, HistoryFrame, MessageFrame, SendFrame, ServerFrame, SubscribeFrame};
 use crate::domain::{
     ConnectionId, Limit, ProjectId,
     chat::{CONNECTION_TTL, ChatCursor, Connection, HistoryPosition, HistoryQuery, sender_name},
@@ -85,12 +85,21 @@ impl ConnectHandler {
         let Ok(project_id) = project else {
             return response(400, Some("project_id query parameter must be a positive integer"));
         };
+        let notifications = match event.query_string_parameters.first("notifications") {
+            None => false,
+            Some(raw) => match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return response(400, Some("notifications query parameter must be true or false")),
+            },
+        };
         let now = now_ms();
         let connection = Connection {
             connection_id,
             user_id: user,
             display_name: sender_name(&identity.chat_name()).unwrap_or_else(|| "member".into()),
             project_id,
+            notifications,
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
         };
@@ -214,9 +223,10 @@ impl MessageHandler {
             ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
             ClientFrame::History(history) => self.history(connection, history).await.map(Some),
             ClientFrame::SendMessage(send) => self.send(connection, send).await,
+            ClientFrame::Subscribe(subscribe) => self.subscribe(connection, subscribe).await.map(Some),
             ClientFrame::Unknown(action) => Err(AppError::BadRequest {
                 code: "UNKNOWN_ACTION",
-                message: format!("unknown action {action:?}; use sendMessage, ping or history"),
+                message: format!("unknown action {action:?}; use sendMessage, ping, history or subscribe"),
                 details: Vec::new(),
             }),
         }
@@ -234,6 +244,23 @@ impl MessageHandler {
             messages: page.messages.iter().map(MessageFrame::from).collect(),
             has_more: page.has_more,
         })
+    }
+
+    async fn subscribe(
+        &self,
+        connection: &Connection,
+        frame: SubscribeFrame,
+    ) -> Result<ServerFrame<'static>, AppError> {
+        let on =
+            frame.notifications.ok_or_else(|| invalid_field("notifications", "is required (true or false)".into()))?;
+        if !self.chat.fanout().connections().set_notifications(&connection.connection_id, on).await? {
+            return Err(AppError::BadRequest {
+                code: "NOT_CONNECTED",
+                message: "this connection is not registered; reconnect".into(),
+                details: Vec::new(),
+            });
+        }
+        Ok(ServerFrame::Subscribed { notifications: on })
     }
 
     async fn send(&self, connection: &Connection, frame: SendFrame) -> Result<Option<ServerFrame<'static>>, AppError> {

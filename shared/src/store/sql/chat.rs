@@ -16,7 +16,7 @@ const MESSAGE_COLUMNS: &str =
 // The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
 // cast reads it back as text on both engines.
 const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
-     project_id, connected_at, expires_at FROM ws_connections";
+     project_id, notifications, connected_at, expires_at FROM ws_connections";
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -55,6 +55,7 @@ struct ConnectionRow {
     user_id: String,
     display_name: String,
     project_id: i64,
+    notifications: bool,
     connected_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 }
@@ -66,6 +67,7 @@ impl From<ConnectionRow> for Connection {
             user_id: UserId::from_stored(r.user_id),
             display_name: r.display_name,
             project_id: ProjectId::from_stored(r.project_id),
+            notifications: r.notifications,
             connected_at: r.connected_at,
             expires_at: r.expires_at,
         }
@@ -244,12 +246,14 @@ impl ConnectionStore for SqlDb {
         let delete =
             Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(c.connection_id.as_str());
         let insert = Statement::new(
-            "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, connected_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, notifications, connected_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.connection_id.as_str())
         .bind(&c.user_id)
         .bind(c.display_name.as_str())
         .bind(c.project_id)
+        .bind(c.notifications)
         .bind(c.connected_at)
         .bind(c.expires_at);
         self.execute_atomically(&[delete, insert]).await
@@ -273,6 +277,18 @@ impl ConnectionStore for SqlDb {
             .await?;
         }
         Ok(existing)
+    }
+
+    async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
+        let done = self
+            .execute(
+                &Statement::new("UPDATE ws_connections SET notifications = ? WHERE connection_id = ?")
+                    .bind(on)
+                    .bind(connection_id.as_str()),
+            )
+            .await?;
+        // MySQL counts changed rows, not matched ones: setting the value it has reports 0.
+        Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
     }
 
     async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {

@@ -38,7 +38,7 @@ struct BannerRow {
     banner_id: i64,
     title: String,
     link: Option<String>,
-    image_url: String,
+    image_url: Option<String>,
     is_active: bool,
     sort_order: i32,
     start_at: Option<DateTime<Utc>>,
@@ -152,7 +152,7 @@ impl BannerStore for SqlDb {
                 )
                 .bind(draft.title.as_str())
                 .bind(draft.link.as_ref().map(|l| l.as_str()))
-                .bind(draft.image_url.as_str())
+                .bind(draft.image_url.as_ref().map(|l| l.as_str()))
                 .bind(draft.is_active)
                 .bind(draft.sort_order)
                 .bind(draft.start_at)
@@ -165,7 +165,7 @@ impl BannerStore for SqlDb {
             banner_id: BannerId::from_stored(done.last_insert_id),
             title: draft.title.as_str().to_owned(),
             link: draft.link.as_ref().map(|l| l.as_str().to_owned()),
-            image_url: draft.image_url.as_str().to_owned(),
+            image_url: draft.image_url.as_ref().map(|l| l.as_str().to_owned()),
             is_active: draft.is_active,
             sort_order: draft.sort_order,
             start_at: draft.start_at,
@@ -214,7 +214,7 @@ impl BannerStore for SqlDb {
                 )
                 .bind(draft.title.as_str())
                 .bind(draft.link.as_ref().map(|l| l.as_str()))
-                .bind(draft.image_url.as_str())
+                .bind(draft.image_url.as_ref().map(|l| l.as_str()))
                 .bind(draft.is_active)
                 .bind(draft.sort_order)
                 .bind(draft.start_at)

@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::store::{EventStore, Guarded, StoreError};
 
 const EVENT_COLUMNS: &str = "SELECT event_id, title, category, description, image_url, method, location, link, \
-     start_date, end_date, created_at, updated_at FROM events";
+     start_date, end_date, start_at, end_at, all_day, created_at, updated_at FROM events";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -23,6 +23,9 @@ struct Row {
     link: Option<String>,
     start_date: NaiveDate,
     end_date: NaiveDate,
+    start_at: DateTime<Utc>,
+    end_at: DateTime<Utc>,
+    all_day: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -44,6 +47,9 @@ impl TryFrom<Row> for Event {
             link: r.link,
             start_date: r.start_date,
             end_date: r.end_date,
+            start_at: r.start_at,
+            end_at: r.end_at,
+            all_day: r.all_day,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -61,7 +67,8 @@ impl EventStore for SqlDb {
             .execute(
                 &Statement::new(
                     "INSERT INTO events (title, category, description, image_url, method, location, link, \
-                     start_date, end_date, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     start_date, end_date, start_at, end_at, all_day, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(d.title.as_str())
                 .bind(d.category.code())
@@ -70,8 +77,11 @@ impl EventStore for SqlDb {
                 .bind(opt(&d.method))
                 .bind(opt(&d.location))
                 .bind(opt(&d.link))
-                .bind(d.start_date)
-                .bind(d.end_date)
+                .bind(d.start.date)
+                .bind(d.end.date)
+                .bind(d.start.at)
+                .bind(d.end.at)
+                .bind(d.all_day())
                 .bind(at)
                 .bind(at),
             )
@@ -85,8 +95,11 @@ impl EventStore for SqlDb {
             method: opt(&d.method).map(str::to_owned),
             location: opt(&d.location).map(str::to_owned),
             link: opt(&d.link).map(str::to_owned),
-            start_date: d.start_date,
-            end_date: d.end_date,
+            start_date: d.start.date,
+            end_date: d.end.date,
+            start_at: d.start.at,
+            end_at: d.end.at,
+            all_day: d.all_day(),
             created_at: at,
             updated_at: at,
         })
@@ -109,17 +122,13 @@ impl EventStore for SqlDb {
             stmt = stmt.push("AND category = ?").bind(category.code());
         }
         if let Some(cursor) = after {
-            let date = cursor.date().ok_or_else(|| StoreError::Internal("cursor outside the date range".into()))?;
-            stmt = stmt
-                .push("AND (start_date > ? OR (start_date = ? AND event_id > ?))")
-                .bind(date)
-                .bind(date)
-                .bind(cursor.id);
+            let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+            stmt = stmt.push("AND (start_at > ? OR (start_at = ? AND event_id > ?))").bind(at).bind(at).bind(cursor.id);
         }
-        let stmt = stmt.push("ORDER BY start_date ASC, event_id ASC LIMIT ?").bind(limit.probe());
+        let stmt = stmt.push("ORDER BY start_at ASC, event_id ASC LIMIT ?").bind(limit.probe());
         let rows: Vec<Row> = self.fetch_all(&stmt).await?;
         let events = rows.into_iter().map(Event::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_probe(events, limit, |e| Cursor::at_date(e.start_date, e.event_id.get())))
+        Ok(Page::from_probe(events, limit, |e| Cursor::at_instant(&e.start_at, e.event_id.get())))
     }
 
     async fn update(
@@ -133,8 +142,8 @@ impl EventStore for SqlDb {
             .execute(
                 &Statement::new(
                     "UPDATE events SET title = ?, category = ?, description = ?, image_url = ?, method = ?, \
-                     location = ?, link = ?, start_date = ?, end_date = ?, updated_at = ? \
-                     WHERE event_id = ? AND updated_at = ?",
+                     location = ?, link = ?, start_date = ?, end_date = ?, start_at = ?, end_at = ?, all_day = ?, \
+                     updated_at = ? WHERE event_id = ? AND updated_at = ?",
                 )
                 .bind(d.title.as_str())
                 .bind(d.category.code())
@@ -143,8 +152,11 @@ impl EventStore for SqlDb {
                 .bind(opt(&d.method))
                 .bind(opt(&d.location))
                 .bind(opt(&d.link))
-                .bind(d.start_date)
-                .bind(d.end_date)
+                .bind(d.start.date)
+                .bind(d.end.date)
+                .bind(d.start.at)
+                .bind(d.end.at)
+                .bind(d.all_day())
                 .bind(at)
                 .bind(id)
                 .bind(read_at_version),
