@@ -37,14 +37,20 @@ use shared::{
     domain::time::{format_iso, now_ms},
     http::{self as routes, Health, cors},
     push::{ApiGatewayPusher, FanOut},
-    services::{chat::ChatService, content::ContentService, events::EventService, notifications::NotificationService},
+    services::{
+        chat::ChatService, content::ContentService, events::EventService, notifications::NotificationService,
+        reports::ReportService,
+    },
     store::{ChatStores, HealthProbe, sql::SqlDb},
     ws::{ConnectHandler, DisconnectHandler, MessageHandler},
 };
 use tokio::sync::{mpsc, oneshot};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::token;
+use crate::{
+    stand_ins::{self, Directory},
+    token,
+};
 
 /// Frames a socket may have queued before posts to it answer 429 (as API Gateway throttles).
 const SOCKET_QUEUE: usize = 1024;
@@ -109,6 +115,9 @@ impl Gateway {
         let mut config = options.config;
         // Handlers post to this gateway's own @connections, through the real SDK client.
         let endpoint = config.ws_management_endpoint.get_or_insert_with(|| format!("http://{addr}")).clone();
+        // The Project and Team services: the gateway's own stand-ins unless configured.
+        config.project_service_url.get_or_insert_with(|| format!("http://{addr}{}", stand_ins::PROJECT_SERVICE_PATH));
+        config.team_service_url.get_or_insert_with(|| format!("http://{addr}{}", stand_ins::TEAM_SERVICE_PATH));
 
         let db = Arc::new(SqlDb::connect_lazy(&options.database, config.db_max_connections)?);
         // Create the file and schema now, so a broken setup fails at start, not on a request.
@@ -139,20 +148,21 @@ impl Gateway {
             disconnect: DisconnectHandler::new(chat.connections.clone()),
             message: MessageHandler::new(chat_service.clone()),
         });
+        let directory = Directory::open(db.clone()).await.context("creating the stand-ins' tables")?;
+        let siblings = shared::lambda::siblings(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         // Every function's routes on one port, over one database.
         let content = ContentService::new(db.clone(), db.clone());
+        let notifications = NotificationService::new(db.clone(), fanout, &config.internal_notify_scope);
+        let reports = ReportService::new(db.clone(), siblings.clone(), siblings, notifications.clone());
         let groups = Router::new()
-            .merge(routes::notifications::router(NotificationService::new(
-                db.clone(),
-                fanout,
-                &config.internal_notify_scope,
-            )))
+            .merge(routes::notifications::router(notifications))
+            .merge(routes::reports::router(reports))
             .merge(routes::content::router(content.clone()))
             .merge(routes::events::router(EventService::new(db.clone(), config.calendar)))
             .merge(routes::admin::router(content))
             .merge(routes::chat::router(chat_service));
         let health = Health::new().probe("database", db.clone()).probe("chat_storage", chat.health.clone());
-        let groups_health = health.routes(&["notifications", "content", "events", "admin", "chat"]);
+        let groups_health = health.routes(&["notifications", "content", "events", "admin", "chat", "reports"]);
 
         let sessions = Sessions::default();
         let secret: Arc<[u8]> = options.secret.into();
@@ -162,7 +172,8 @@ impl Gateway {
             .route("/", get(socket_at_root))
             .route("/ws/chat/{project_id}", get(socket_for_project))
             .route("/@connections/{id}", post(post_to_connection).get(get_connection).delete(delete_connection))
-            .with_state(local);
+            .with_state(local)
+            .merge(stand_ins::routes(directory));
         // The frontend's Vite dev server runs on another localhost port. Methods and headers are
         // the list the template gives API Gateway, named one by one.
         let cors = CorsLayer::new()

@@ -4,6 +4,7 @@
 
 pub mod gateway;
 pub mod seed;
+pub mod stand_ins;
 pub mod token;
 
 pub use gateway::{Gateway, Options};

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, bail};
-use local_gateway::{Gateway, Options, seed, token};
+use local_gateway::{Gateway, Options, seed, stand_ins::Directory, token};
 use shared::{
     Config,
     config::DatabaseSettings,
@@ -19,7 +19,10 @@ const USAGE: &str = "usage:
                                                           print a local token (new user id if none)
   local-gateway seed                                      load sample notices, banners, events, chat and
                                                           notifications; print the sample user's token
-  local-gateway tables                                    create the chat tables at $DDB_ENDPOINT_URL";
+  local-gateway tables                                    create the chat tables at $DDB_ENDPOINT_URL
+  local-gateway member --project N --user UUID [--role LEADER|MEMBER] [--title TITLE] [--remove]
+                                                          set who is in a project's team (the stand-ins
+                                                          for the Project and Team services)";
 
 fn secret() -> Vec<u8> {
     std::env::var("LOCAL_JWT_SECRET").unwrap_or_else(|_| token::DEFAULT_SECRET.into()).into_bytes()
@@ -67,7 +70,8 @@ async fn seed_samples() -> anyhow::Result<()> {
         }
         None => ChatStores::sql(db.clone()),
     };
-    let seeded = seed::seed(&Stores::sql(db.clone()), &chat, config.calendar).await?;
+    let directory = Directory::open(db.clone()).await?;
+    let seeded = seed::seed(&Stores::sql(db.clone()), &chat, &directory, config.calendar).await?;
     db.close().await;
     if seeded == seed::Seeded::default() {
         println!("the database already has notices; nothing seeded");
@@ -85,6 +89,46 @@ async fn seed_samples() -> anyhow::Result<()> {
     let claims = token::user_claims(seed::SEED_USER, false, Some(seed::SEED_USER_NAME), 12);
     println!("the sample user {} ({}), whose token is:", seed::SEED_USER_NAME, seed::SEED_USER);
     println!("{}", token::mint(&secret(), &claims));
+    Ok(())
+}
+
+/// `member`: writes the stand-ins' view of a project's team.
+async fn member(args: &[String]) -> anyhow::Result<()> {
+    let (mut project, mut user, mut role, mut title, mut remove) = (None, None, "MEMBER".to_owned(), None, false);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--project" => project = it.next().cloned(),
+            "--user" => user = it.next().cloned(),
+            "--role" => role = it.next().cloned().context("--role takes LEADER or MEMBER")?.to_ascii_uppercase(),
+            "--title" => title = it.next().cloned(),
+            "--remove" => remove = true,
+            other => bail!("unknown option {other}\n{USAGE}"),
+        }
+    }
+    let project = shared::domain::ProjectId::parse(&project.context("--project is required")?)
+        .map_err(|e| anyhow::anyhow!("--project {e}"))?;
+    let user = shared::domain::UserId::parse(&user.context("--user is required")?)
+        .map_err(|e| anyhow::anyhow!("--user {e}"))?;
+    if !matches!(role.as_str(), "LEADER" | "MEMBER") {
+        bail!("--role is LEADER or MEMBER");
+    }
+    let config = Config::from_env()?;
+    let db = Arc::new(SqlDb::connect_lazy(&database(&config), config.db_max_connections)?);
+    let directory = Directory::open(db.clone()).await?;
+    if remove {
+        let removed = directory.remove_member(project, &user).await?;
+        println!("{}", if removed { "removed from the team" } else { "was not in the team" });
+    } else {
+        if let Some(title) = title {
+            directory.put_project(project, &title).await?;
+        } else if !directory.has_project(project).await? {
+            directory.put_project(project, &format!("프로젝트 {project}")).await?;
+        }
+        directory.put_member(project, &user, &role).await?;
+        println!("{user} is a {role} of project {project}'s team");
+    }
+    db.close().await;
     Ok(())
 }
 
@@ -142,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
         Some("token") => mint(&args[1..]),
         Some("seed") => seed_samples().await,
         Some("tables") => create_tables().await,
+        Some("member") => member(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

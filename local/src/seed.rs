@@ -16,13 +16,17 @@ use shared::{
     store::{ChatStores, Stores},
 };
 
+use crate::stand_ins::Directory;
+
 /// The user the samples belong to; `seed` prints a token for them.
 pub const SEED_USER: &str = "5eed5eed-0000-4000-8000-000000000001";
 pub const SEED_USER_NAME: &str = "지민";
 /// A teammate who also wrote in the sample chat.
 const TEAMMATE: &str = "5eed5eed-0000-4000-8000-000000000002";
-/// The project whose chat holds the sample messages.
+/// The project whose chat holds the sample messages; the sample user leads it.
 pub const SEED_PROJECT: i64 = 1;
+/// A project the teammate leads and the sample user may report.
+pub const OTHER_PROJECT: i64 = 2;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Seeded {
@@ -38,7 +42,22 @@ fn invalid(e: Vec<FieldError>) -> anyhow::Error {
 }
 
 /// Loads the samples unless the database already holds notices (seeding twice adds nothing).
-pub async fn seed(stores: &Stores, chat: &ChatStores, calendar: Calendar) -> anyhow::Result<Seeded> {
+/// The stand-ins' projects and teams are (re)written either way.
+pub async fn seed(
+    stores: &Stores,
+    chat: &ChatStores,
+    directory: &Directory,
+    calendar: Calendar,
+) -> anyhow::Result<Seeded> {
+    let user = UserId::parse(SEED_USER).map_err(anyhow::Error::msg)?;
+    let teammate = UserId::parse(TEAMMATE).map_err(anyhow::Error::msg)?;
+    let project = ProjectId::new(SEED_PROJECT).map_err(anyhow::Error::msg)?;
+    let other = ProjectId::new(OTHER_PROJECT).map_err(anyhow::Error::msg)?;
+    directory.put_project(project, "PortForge 웹").await?;
+    directory.put_member(project, &user, "LEADER").await?;
+    directory.put_member(project, &teammate, "MEMBER").await?;
+    directory.put_project(other, "AI 스터디 모임").await?;
+    directory.put_member(other, &teammate, "LEADER").await?;
     if !stores.notices.list(Limit::default(), None).await?.items.is_empty() {
         return Ok(Seeded::default());
     }
@@ -96,9 +115,6 @@ pub async fn seed(stores: &Stores, chat: &ChatStores, calendar: Calendar) -> any
         stores.events.create(&body.validate(calendar).map_err(invalid)?, now_ms()).await?;
         seeded.events += 1;
     }
-    let user = UserId::parse(SEED_USER).map_err(anyhow::Error::msg)?;
-    let teammate = UserId::parse(TEAMMATE).map_err(anyhow::Error::msg)?;
-    let project = ProjectId::new(SEED_PROJECT).map_err(anyhow::Error::msg)?;
     let lines = [
         (&teammate, "민수", "안녕하세요! 오늘 회의는 9시에 시작해요 🙌"),
         (&user, SEED_USER_NAME, "네, 자료는 제가 준비해 둘게요."),

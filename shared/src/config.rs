@@ -1,6 +1,6 @@
 //! Typed settings, read from the environment once per cold start.
 
-use std::{env, path::PathBuf};
+use std::{env, path::PathBuf, time::Duration};
 
 use crate::domain::time::Calendar;
 
@@ -38,9 +38,30 @@ pub struct Config {
     /// Overrides the pool's JWKS and issuer (`COGNITO_JWKS_URL`, `COGNITO_ISSUER`): tests, local.
     pub cognito_jwks_url: Option<String>,
     pub cognito_issuer: Option<String>,
+    /// The Cognito domain that issues this service's own token for calls to its siblings
+    /// (`AUTH_SERVICE_URL`, `https://{domain}.auth.{region}.amazoncognito.com`); without it
+    /// those calls carry no token.
     pub auth_service_url: Option<String>,
+    /// The Project and Team services (`PROJECT_SERVICE_URL`, `TEAM_SERVICE_URL`).
     pub project_service_url: Option<String>,
     pub team_service_url: Option<String>,
+    /// The app client whose client-credentials token this service presents to its siblings
+    /// (`SIBLING_CLIENT_ID`), its secret's Secrets Manager ARN (`SIBLING_CLIENT_SECRET_ARN`),
+    /// or, for local runs only, the secret itself (`SIBLING_CLIENT_SECRET`), and the scopes it
+    /// asks for (`SIBLING_SCOPES`, space-separated).
+    pub sibling_client_id: Option<String>,
+    pub sibling_client_secret_arn: Option<String>,
+    pub sibling_client_secret: Option<String>,
+    pub sibling_scopes: String,
+    /// Per call to a sibling: connecting (`SIBLING_CONNECT_TIMEOUT_MS`, 500) and the whole
+    /// attempt (`SIBLING_TIMEOUT_MS`, 1500); reads are tried again up to `SIBLING_RETRIES` (1)
+    /// times when the failure may pass.
+    pub sibling_connect_timeout: Duration,
+    pub sibling_timeout: Duration,
+    pub sibling_retries: u32,
+    /// The AWS Parameters and Secrets Lambda Extension (`SECRETS_EXTENSION_URL`,
+    /// `http://localhost:2773`).
+    pub secrets_extension_url: String,
     /// OAuth scope a sibling service's client-credentials token must carry to create
     /// notifications for any user (`INTERNAL_NOTIFY_SCOPE`).
     pub internal_notify_scope: String,
@@ -102,6 +123,16 @@ impl Config {
             auth_service_url: url("AUTH_SERVICE_URL")?,
             project_service_url: url("PROJECT_SERVICE_URL")?,
             team_service_url: url("TEAM_SERVICE_URL")?,
+            sibling_client_id: get("SIBLING_CLIENT_ID"),
+            sibling_client_secret_arn: get("SIBLING_CLIENT_SECRET_ARN"),
+            sibling_client_secret: get("SIBLING_CLIENT_SECRET"),
+            sibling_scopes: get("SIBLING_SCOPES").unwrap_or_default(),
+            sibling_connect_timeout: Duration::from_millis(
+                number("SIBLING_CONNECT_TIMEOUT_MS", 500, 1..=10_000)? as u64
+            ),
+            sibling_timeout: Duration::from_millis(number("SIBLING_TIMEOUT_MS", 1_500, 1..=30_000)? as u64),
+            sibling_retries: number("SIBLING_RETRIES", 1, 0..=5)? as u32,
+            secrets_extension_url: url("SECRETS_EXTENSION_URL")?.unwrap_or_else(|| "http://localhost:2773".into()),
             internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE").unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
             calendar: Calendar::from_offset_minutes(number(
                 "CALENDAR_UTC_OFFSET_MINUTES",

@@ -33,6 +33,9 @@ pub enum AppError {
     /// A dependency (database, another service) did not answer; the client may retry.
     #[error("{0} is unavailable, try again shortly")]
     Unavailable(&'static str),
+    /// Another service answered, but with an error or nonsense: nothing was done.
+    #[error("{0}")]
+    BadGateway(String),
     /// A bug or corrupt data: logged in full, never echoed.
     #[error("internal error")]
     Internal(String),
@@ -70,6 +73,7 @@ impl AppError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +91,7 @@ impl AppError {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::BadGateway(_) => "BAD_GATEWAY",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }

@@ -49,6 +49,58 @@ pub async fn notifications(config: Config) -> Result<axum::Router, StartupError>
     Ok(http::app(http::notifications::router(service), health.routes(&["notifications"])))
 }
 
+/// The Project and Team services, with this service's client-credentials token when
+/// `AUTH_SERVICE_URL` names the Cognito domain that issues it.
+#[cfg(feature = "siblings")]
+pub fn siblings(config: &Config) -> Result<Arc<crate::siblings::client::SiblingClient>, StartupError> {
+    use crate::config::ConfigError;
+    use crate::siblings::{
+        client::{ClientCredentials, NoServiceToken, ServiceToken, SiblingClient, SiblingSettings},
+        secrets::SecretSource,
+    };
+    let settings = SiblingSettings::from_config(config);
+    let token: Arc<dyn ServiceToken> = match &config.auth_service_url {
+        None => Arc::new(NoServiceToken),
+        Some(auth_url) => {
+            let client_id = config.sibling_client_id.as_deref().ok_or(ConfigError {
+                name: "SIBLING_CLIENT_ID",
+                problem: "is required with AUTH_SERVICE_URL".into(),
+            })?;
+            let secret = match (&config.sibling_client_secret_arn, &config.sibling_client_secret) {
+                (Some(arn), _) => SecretSource::secrets_manager(arn, &config.secrets_extension_url),
+                (None, Some(value)) => SecretSource::Value(value.clone()),
+                (None, None) => {
+                    return Err(ConfigError {
+                        name: "SIBLING_CLIENT_SECRET_ARN",
+                        problem: "is required with AUTH_SERVICE_URL".into(),
+                    }
+                    .into());
+                }
+            };
+            let http = SiblingClient::new(settings.clone(), Arc::new(NoServiceToken))?.http().clone();
+            Arc::new(ClientCredentials::new(http, auth_url, client_id, secret, &config.sibling_scopes))
+        }
+    };
+    Ok(Arc::new(SiblingClient::new(settings, token)?))
+}
+
+/// `reports`: reports and decisions over MySQL, the Project and Team services, and live pushes
+/// of the notifications decisions send.
+#[cfg(all(feature = "http", feature = "sql", feature = "dynamo", feature = "management-api", feature = "siblings"))]
+pub async fn reports(config: Config) -> Result<axum::Router, StartupError> {
+    use crate::{
+        http,
+        services::{notifications::NotificationService, reports::ReportService},
+    };
+    let db = sql_db(&config)?;
+    let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
+    let siblings = siblings(&config)?;
+    let notifications = NotificationService::new(db.clone(), fanout, &config.internal_notify_scope);
+    let service = ReportService::new(db.clone(), siblings.clone(), siblings, notifications);
+    let health = http::Health::new().probe("database", db).probe("connections", Arc::new(dynamo.connections_probe()));
+    Ok(http::app(http::reports::router(service), health.routes(&["reports"])))
+}
+
 /// `content`: notices and banners over MySQL; also answers the service-wide `/health`.
 #[cfg(all(feature = "http", feature = "sql"))]
 pub async fn content(config: Config) -> Result<axum::Router, StartupError> {

@@ -7,7 +7,8 @@
 //!
 //! Cargo features bring in the backends, so each binary links only its own: `mysql` and
 //! `sqlite` (the SQL adapter), `dynamo` (chat storage), `management-api` (posting to sockets),
-//! `cognito` (token verification), `http` (routers), `ws` (WebSocket handlers).
+//! `cognito` (token verification), `siblings` (calls to the Project and Team services),
+//! `http` (routers), `ws` (WebSocket handlers).
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -23,6 +24,7 @@ pub mod identity;
 pub mod lambda;
 pub mod push;
 pub mod services;
+pub mod siblings;
 pub mod store;
 #[cfg(any(feature = "http", feature = "ws"))]
 pub mod telemetry;

@@ -18,6 +18,11 @@ const EXPECTATIONS: &[Expectation] = &[
     Expectation {
         function: "notifications",
         links: &["sqlx-mysql", "aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "lambda_http"],
+        never: &["jsonwebtoken", "reqwest", "backon"],
+    },
+    Expectation {
+        function: "reports",
+        links: &["sqlx-mysql", "aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "reqwest", "backon", "lambda_http"],
         never: &["jsonwebtoken"],
     },
     Expectation {
@@ -38,7 +43,7 @@ const EXPECTATIONS: &[Expectation] = &[
     Expectation {
         function: "chat",
         links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "lambda_http"],
-        never: &["sqlx", "sqlx-mysql", "jsonwebtoken"],
+        never: &["sqlx", "sqlx-mysql", "jsonwebtoken", "backon"],
     },
     Expectation {
         function: "ws-connect",

@@ -283,8 +283,9 @@ async fn seed_data_looks_real() {
 
     let db = TestDb::sqlite();
     let sql = std::sync::Arc::new(db.sql_db());
-    let (stores, chat) = (Stores::sql(sql.clone()), ChatStores::sql(sql));
-    let seeded = seed(&stores, &chat, Calendar::kst()).await.unwrap();
+    let (stores, chat) = (Stores::sql(sql.clone()), ChatStores::sql(sql.clone()));
+    let directory = local_gateway::stand_ins::Directory::open(sql).await.unwrap();
+    let seeded = seed(&stores, &chat, &directory, Calendar::kst()).await.unwrap();
     assert_eq!(seeded, Seeded { notices: 3, banners: 2, events: 4, messages: 3, notifications: 2 });
 
     let hangul = |s: &str| s.chars().any(|c| ('가'..='힣').contains(&c));
@@ -309,5 +310,5 @@ async fn seed_data_looks_real() {
     assert_eq!(stores.notifications.unread_count(&user).await.unwrap(), 2);
 
     // Seeding again adds nothing.
-    assert_eq!(seed(&stores, &chat, Calendar::kst()).await.unwrap(), Seeded::default());
+    assert_eq!(seed(&stores, &chat, &directory, Calendar::kst()).await.unwrap(), Seeded::default());
 }

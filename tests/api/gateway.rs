@@ -16,6 +16,7 @@ async fn each_health_route_checks_only_what_its_function_reaches() {
         ("/admin/health", json!({"database": "ok"})),
         ("/notifications/health", json!({"database": "ok", "connections": "ok"})),
         ("/chat/health", json!({"chat_storage": "ok"})),
+        ("/reports/health", json!({"database": "ok", "connections": "ok"})),
     ] {
         let reply = api.get(uri, &Who::Anonymous).await;
         assert_eq!(reply.assert_ok(200, "HEALTHY"), &backends, "{uri}");

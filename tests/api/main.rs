@@ -11,5 +11,6 @@ mod e2e;
 mod events;
 mod gateway;
 mod notifications;
+mod reports;
 mod template;
 mod websocket;

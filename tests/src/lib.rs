@@ -245,11 +245,18 @@ pub enum Function {
     Events,
     Admin,
     Chat,
+    Reports,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] =
-        [Function::Notifications, Function::Content, Function::Events, Function::Admin, Function::Chat];
+    pub const ALL: [Function; 6] = [
+        Function::Notifications,
+        Function::Content,
+        Function::Events,
+        Function::Admin,
+        Function::Chat,
+        Function::Reports,
+    ];
 
     pub async fn build(self, config: Config) -> Router {
         use shared::lambda;
@@ -259,36 +266,45 @@ impl Function {
             Function::Events => lambda::events(config).await,
             Function::Admin => lambda::admin(config).await,
             Function::Chat => lambda::chat(config).await,
+            Function::Reports => lambda::reports(config).await,
         };
         built.unwrap_or_else(|e| panic!("{self:?} builds: {e}"))
     }
 
     /// The function API Gateway sends `path` to (template.yaml's routes).
     pub fn serving(path: &str) -> Function {
-        let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
-        match first {
-            "notifications" => Function::Notifications,
-            "events" => Function::Events,
-            "admin" => Function::Admin,
-            "chat" => Function::Chat,
+        let mut segments = path.trim_start_matches('/').split('/');
+        match (segments.next().unwrap_or_default(), segments.next().unwrap_or_default()) {
+            ("notifications", _) => Function::Notifications,
+            ("events", _) => Function::Events,
+            ("reports", _) | ("admin", "reports" | "projects") => Function::Reports,
+            ("admin", _) => Function::Admin,
+            ("chat", _) => Function::Chat,
             _ => Function::Content,
         }
     }
 }
 
 /// What one test's functions run against: a fresh relational database, fresh chat tables on the
-/// emulator, and a loopback `@connections` endpoint.
+/// emulator, a loopback `@connections` endpoint and loopback Project and Team services.
 pub struct TestEnv {
     pub db: TestDb,
     pub dynamo: TestDynamo,
     pub loopback: LoopbackConnections,
+    pub siblings: SiblingStandIn,
     /// Extra or overriding environment variables for the functions.
     pub vars: HashMap<String, String>,
 }
 
 impl TestEnv {
     pub async fn new(db: TestDb) -> Self {
-        Self { db, dynamo: TestDynamo::new().await, loopback: LoopbackConnections::start().await, vars: HashMap::new() }
+        Self {
+            db,
+            dynamo: TestDynamo::new().await,
+            loopback: LoopbackConnections::start().await,
+            siblings: SiblingStandIn::start().await,
+            vars: HashMap::new(),
+        }
     }
 
     pub fn set(mut self, name: &str, value: &str) -> Self {
@@ -305,6 +321,11 @@ impl TestEnv {
             ("DYNAMODB_TABLE_ROOMS".to_owned(), self.dynamo.tables().rooms.clone()),
             ("DYNAMODB_TABLE_CONNECTIONS".to_owned(), self.dynamo.tables().connections.clone()),
             ("WS_MANAGEMENT_ENDPOINT".to_owned(), self.loopback.endpoint.clone()),
+            ("PROJECT_SERVICE_URL".to_owned(), self.siblings.url.clone()),
+            ("TEAM_SERVICE_URL".to_owned(), self.siblings.url.clone()),
+            // Short, so that "slower than the timeout" stays a quick test.
+            ("SIBLING_TIMEOUT_MS".to_owned(), "300".to_owned()),
+            ("SIBLING_CONNECT_TIMEOUT_MS".to_owned(), "300".to_owned()),
         ]);
         vars.extend(self.vars.clone());
         Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
@@ -602,5 +623,212 @@ mod chat_support {
 
     pub fn connection_id(raw: &str) -> ConnectionId {
         ConnectionId::parse(raw).expect("a connection id")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Project and Team services: a real HTTP server on loopback whose answers each test sets.
+
+pub use siblings_support::*;
+
+mod siblings_support {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
+
+    use axum::{
+        Router,
+        extract::{Path, State},
+        http::{HeaderMap, Method, StatusCode},
+        response::{IntoResponse, Response},
+        routing::get,
+    };
+    use serde_json::{Value, json};
+
+    /// How the stand-in answers one kind of call.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Answer {
+        /// The normal answer (the stand-in's data).
+        Normal,
+        /// A bare status, no body (404, 500, 503, …).
+        Status(u16),
+        /// 200 with a body that is not JSON.
+        Malformed,
+        /// The normal answer, after a pause longer than the caller's timeout.
+        Slow(Duration),
+    }
+
+    /// One call the stand-in received.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Call {
+        pub method: String,
+        pub path: String,
+        pub request_id: Option<String>,
+        pub authorization: Option<String>,
+    }
+
+    #[derive(Default)]
+    struct Siblings {
+        /// project id → (title, team id)
+        projects: HashMap<i64, (String, i64)>,
+        /// team id → [(user id, role)]
+        teams: HashMap<i64, Vec<(String, String)>>,
+        project_answer: Option<Answer>,
+        members_answer: Option<Answer>,
+        delete_answer: Option<Answer>,
+        /// Answers for the next calls, before the standing ones (e.g. one 503 then normal).
+        queued: Vec<Answer>,
+        calls: Vec<Call>,
+    }
+
+    /// The Project and Team services on one loopback server (`PROJECT_SERVICE_URL` and
+    /// `TEAM_SERVICE_URL` both name it), answering from data and failure modes the test sets.
+    #[derive(Clone)]
+    pub struct SiblingStandIn {
+        pub url: String,
+        state: Arc<Mutex<Siblings>>,
+    }
+
+    fn lock(state: &Arc<Mutex<Siblings>>) -> std::sync::MutexGuard<'_, Siblings> {
+        state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn answer(
+        state: &Arc<Mutex<Siblings>>,
+        standing: Option<Answer>,
+        normal: impl FnOnce() -> Response,
+    ) -> Response {
+        let answer = {
+            let mut s = lock(state);
+            if s.queued.is_empty() { standing.unwrap_or(Answer::Normal) } else { s.queued.remove(0) }
+        };
+        match answer {
+            Answer::Normal => normal(),
+            Answer::Status(code) => {
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+            }
+            Answer::Malformed => {
+                (StatusCode::OK, [("content-type", "application/json")], "{\"title\": ").into_response()
+            }
+            Answer::Slow(pause) => {
+                tokio::time::sleep(pause).await;
+                normal()
+            }
+        }
+    }
+
+    fn record(state: &Arc<Mutex<Siblings>>, method: &Method, path: String, headers: &HeaderMap) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        lock(state).calls.push(Call {
+            method: method.to_string(),
+            path,
+            request_id: header("x-request-id"),
+            authorization: header("authorization"),
+        });
+    }
+
+    async fn project(State(state): State<Arc<Mutex<Siblings>>>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+        record(&state, &Method::GET, format!("/projects/{id}/basic"), &headers);
+        let (standing, known) = {
+            let s = lock(&state);
+            (s.project_answer.clone(), s.projects.get(&id).cloned())
+        };
+        answer(&state, standing, || match known {
+            // The Project service's envelope.
+            Some((title, team)) => axum::Json(json!({"success": true, "data": {"project_id": id, "title": title, "teamId": team, "status": "RECRUITING"}})).into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        })
+        .await
+    }
+
+    async fn delete_project(
+        State(state): State<Arc<Mutex<Siblings>>>,
+        Path(id): Path<i64>,
+        headers: HeaderMap,
+    ) -> Response {
+        record(&state, &Method::DELETE, format!("/projects/{id}"), &headers);
+        let standing = lock(&state).delete_answer.clone();
+        // A normal or slow answer deletes (a slow one after the pause), when the project exists.
+        let removed = lock(&state).projects.contains_key(&id);
+        let state2 = state.clone();
+        answer(&state, standing, move || {
+            if removed && lock(&state2).projects.remove(&id).is_some() {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                StatusCode::NOT_FOUND.into_response()
+            }
+        })
+        .await
+    }
+
+    async fn members(State(state): State<Arc<Mutex<Siblings>>>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+        record(&state, &Method::GET, format!("/teams/{id}/members"), &headers);
+        let (standing, known) = {
+            let s = lock(&state);
+            (s.members_answer.clone(), s.teams.get(&id).cloned())
+        };
+        answer(&state, standing, || match known {
+            // The Team service answers a bare list, with its own extra fields.
+            Some(list) => axum::Json(Value::Array(
+                list.iter().map(|(user, role)| json!({"userId": user, "role": role, "nickname": "n"})).collect(),
+            ))
+            .into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        })
+        .await
+    }
+
+    impl SiblingStandIn {
+        pub async fn start() -> Self {
+            let state = Arc::new(Mutex::new(Siblings::default()));
+            let app = Router::new()
+                .route("/projects/{id}/basic", get(project))
+                .route("/projects/{id}", axum::routing::delete(delete_project))
+                .route("/teams/{id}/members", get(members))
+                .with_state(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+            let url = format!("http://{}", listener.local_addr().expect("addr"));
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Self { url, state }
+        }
+
+        /// A project, its team (same id as the project × 10) with a leader and members.
+        pub fn project(&self, id: i64, title: &str, leader: &str, members: &[&str]) {
+            let team = id * 10;
+            let mut s = lock(&self.state);
+            s.projects.insert(id, (title.to_owned(), team));
+            let mut list = vec![(leader.to_owned(), "Leader".to_owned())];
+            list.extend(members.iter().map(|m| ((*m).to_owned(), "MEMBER".to_owned())));
+            s.teams.insert(team, list);
+        }
+
+        pub fn has_project(&self, id: i64) -> bool {
+            lock(&self.state).projects.contains_key(&id)
+        }
+
+        pub fn answer_project(&self, answer: Answer) {
+            lock(&self.state).project_answer = Some(answer);
+        }
+
+        pub fn answer_members(&self, answer: Answer) {
+            lock(&self.state).members_answer = Some(answer);
+        }
+
+        pub fn answer_delete(&self, answer: Answer) {
+            lock(&self.state).delete_answer = Some(answer);
+        }
+
+        /// Answers the next call with `answer`, then goes back to the standing answers.
+        pub fn answer_next(&self, answer: Answer) {
+            lock(&self.state).queued.push(answer);
+        }
+
+        pub fn calls(&self) -> Vec<Call> {
+            lock(&self.state).calls.clone()
+        }
     }
 }

@@ -73,6 +73,23 @@ numeric_id! {
     ReportId;
 }
 
+/// An id a client sends as a JSON number or a numeric string (the web app does both).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum LooseId {
+    Number(i64),
+    Text(String),
+}
+
+impl LooseId {
+    pub fn parse<T: NumericId>(&self) -> Result<T, String> {
+        match self {
+            LooseId::Number(n) => T::parse(&n.to_string()),
+            LooseId::Text(raw) => T::parse(raw),
+        }
+    }
+}
+
 /// A PortForge user: the Cognito `sub`, a 36-character UUID, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

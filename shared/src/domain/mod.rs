@@ -6,6 +6,7 @@ pub mod event;
 pub mod ids;
 pub mod notification;
 pub mod page;
+pub mod report;
 pub mod text;
 pub mod time;
 

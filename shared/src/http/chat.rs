@@ -15,7 +15,7 @@ use super::{
 use crate::domain::{
     FieldError, ProjectId, TeamId,
     chat::{ChatCursor, ChatMessage, HistoryPosition, HistoryQuery},
-    ids::NumericId,
+    ids::{LooseId, NumericId},
     time::{Bound, Calendar},
 };
 use crate::error::{AppError, AppResult};
@@ -136,24 +136,6 @@ async fn rooms(State(chat): State<ChatService>, Caller(caller): Caller) -> Reply
     Reply::list("ROOMS_LISTED", "your chat rooms, most recent activity first", rooms)
 }
 
-/// An id the web app sends as a number or a numeric string.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum LooseId {
-    Number(i64),
-    Text(String),
-}
-
-impl LooseId {
-    fn parse<T: NumericId>(&self, field: &str) -> Result<T, FieldError> {
-        match self {
-            LooseId::Number(n) => T::parse(&n.to_string()),
-            LooseId::Text(raw) => T::parse(raw),
-        }
-        .map_err(|m| FieldError::new(field, m))
-    }
-}
-
 /// Body the web app posts to `/chat/message`.
 #[derive(Debug, Deserialize)]
 struct CompatSendBody {
@@ -172,7 +154,7 @@ struct CompatSendBody {
 }
 
 fn loose<T: NumericId>(errors: &mut Vec<FieldError>, field: &str, raw: Option<&LooseId>) -> Option<T> {
-    match raw.map(|raw| raw.parse::<T>(field)) {
+    match raw.map(|raw| raw.parse::<T>().map_err(|m| FieldError::new(field, m))) {
         Some(Ok(id)) => Some(id),
         Some(Err(e)) => {
             errors.push(e);

@@ -40,6 +40,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// The id of the request, passed on to sibling services (`X-Request-Id`): API Gateway's
+/// `requestId`, or the header a caller set (the local gateway and tests).
+#[derive(Debug, Clone, Default)]
+pub struct RequestId(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let from_gateway = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+            _ => None,
+        };
+        let from_header = || {
+            parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+                .map(str::to_owned)
+        };
+        Ok(Self(from_gateway.or_else(from_header)))
+    }
+}
+
+impl RequestId {
+    pub fn context(self) -> crate::siblings::CallContext {
+        crate::siblings::CallContext { request_id: self.0 }
+    }
+}
+
 /// A caller with the ADMIN role: 401 without identity, 403 without the role. As an extractor
 /// it runs before the body is read, so a non-admin gets 403, never a validation report.
 #[derive(Debug, Clone)]

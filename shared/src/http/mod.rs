@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod notifications;
 pub mod reply;
+pub mod reports;
 
 use axum::Router;
 

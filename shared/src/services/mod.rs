@@ -5,6 +5,7 @@ pub mod chat;
 pub mod content;
 pub mod events;
 pub mod notifications;
+pub mod reports;
 
 use std::future::Future;
 

@@ -85,7 +85,8 @@ impl NotificationService {
         Ok(created)
     }
 
-    async fn push(&self, notification: &Notification) -> Option<FanOutReport> {
+    /// Pushes a stored notification to the recipient's subscribed sockets, best effort.
+    pub async fn push(&self, notification: &Notification) -> Option<FanOutReport> {
         let push = async {
             let mut targets = self.live.user_connections(&notification.user_id, now_ms()).await?;
             // Only sockets that asked for notifications get them: the web app's chat socket

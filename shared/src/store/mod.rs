@@ -12,11 +12,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    BannerId, ConnectionId, Cursor, EventId, Limit, NoticeId, Page, ProjectId, UserId,
+    BannerId, ConnectionId, Cursor, EventId, Limit, NoticeId, Page, ProjectId, ReportId, UserId,
     chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery},
     content::{Banner, BannerDraft, Notice, NoticeDraft},
     event::{Event, EventDraft, EventFilter},
     notification::{MarkRead, NewNotification, Notification},
+    report::{Decision, NewAction, NewReport, Report, ReportAction, ReportFilter, ReportStatus, ReportSummary},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +118,66 @@ pub trait EventStore: Send + Sync {
     async fn delete(&self, id: EventId) -> Result<bool, StoreError>;
 }
 
+/// The outcome of asking for the right to decide a report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The caller holds it until the deadline it gave; here is the report as it stands.
+    Claimed(Report),
+    /// Another decision on this report is under way.
+    Busy,
+    Missing,
+}
+
+/// What a decision changes on a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportChange {
+    pub status: ReportStatus,
+    pub decision: Decision,
+    pub note: Option<String>,
+}
+
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Files a report; when the reporter already has an open report on that project, returns
+    /// that one instead (`false`: nothing new was stored).
+    async fn file(&self, new: &NewReport, at: DateTime<Utc>) -> Result<(Report, bool), StoreError>;
+    async fn get(&self, id: ReportId) -> Result<Option<Report>, StoreError>;
+    /// A reporter's reports, newest first.
+    async fn mine(&self, reporter: &UserId, limit: Limit, after: Option<Cursor>) -> Result<Page<Report>, StoreError>;
+    /// Reports matching `filter`, newest first, each with how many users have an open report
+    /// on its project.
+    async fn list(
+        &self,
+        filter: &ReportFilter,
+        limit: Limit,
+        after: Option<Cursor>,
+    ) -> Result<Page<ReportSummary>, StoreError>;
+    /// The report's action log, oldest first.
+    async fn actions(&self, id: ReportId) -> Result<Vec<ReportAction>, StoreError>;
+    /// Takes the right to decide the report until `until`, unless someone else holds it.
+    async fn claim(
+        &self,
+        id: ReportId,
+        token: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+    async fn release(&self, id: ReportId, token: &str) -> Result<(), StoreError>;
+    /// Under the claim `token`, in one transaction: changes the report, appends `log`, stores
+    /// `notify` and gives the claim back. `None` when the claim was lost (nothing written).
+    async fn apply(
+        &self,
+        id: ReportId,
+        token: &str,
+        change: &ReportChange,
+        log: &NewAction,
+        notify: &[NewNotification],
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Report, Vec<Notification>)>, StoreError>;
+    /// Appends to the action log an attempt that changed no report.
+    async fn log(&self, action: &NewAction, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
 /// Every relational port (seeding and tests reach them all at once).
 #[derive(Clone)]
 pub struct Stores {
@@ -125,13 +186,21 @@ pub struct Stores {
     pub notices: Arc<dyn NoticeStore>,
     pub banners: Arc<dyn BannerStore>,
     pub events: Arc<dyn EventStore>,
+    pub reports: Arc<dyn ReportStore>,
 }
 
 #[cfg(feature = "sql")]
 impl Stores {
     /// All ports served by one SQL database (MySQL, or the embedded SQLite file).
     pub fn sql(db: Arc<sql::SqlDb>) -> Self {
-        Self { health: db.clone(), notifications: db.clone(), notices: db.clone(), banners: db.clone(), events: db }
+        Self {
+            health: db.clone(),
+            notifications: db.clone(),
+            notices: db.clone(),
+            banners: db.clone(),
+            events: db.clone(),
+            reports: db,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod chat;
 mod content;
 mod events;
 mod notifications;
+mod reports;
 
 #[cfg(not(any(feature = "mysql", feature = "sqlite")))]
 compile_error!("the SQL adapter needs a backend: enable the `mysql` or `sqlite` feature");
@@ -90,6 +91,7 @@ pub struct SqlDb {
 #[derive(Debug, Clone)]
 pub enum SqlValue {
     Int(i64),
+    NullableInt(Option<i64>),
     Bool(bool),
     Text(Option<String>),
     Time(Option<DateTime<Utc>>),
@@ -99,6 +101,11 @@ pub enum SqlValue {
 impl From<i64> for SqlValue {
     fn from(v: i64) -> Self {
         Self::Int(v)
+    }
+}
+impl From<Option<i64>> for SqlValue {
+    fn from(v: Option<i64>) -> Self {
+        Self::NullableInt(v)
     }
 }
 impl From<i32> for SqlValue {
@@ -189,6 +196,14 @@ impl Statement {
     }
 }
 
+/// One statement of a transaction. A guard must change at least one row, or the transaction is
+/// rolled back: the way to make "only if it is still as I read it" part of a transaction.
+#[derive(Debug)]
+pub struct Step<'a> {
+    pub statement: &'a Statement,
+    pub guard: bool,
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Copy)]
 pub struct Executed {
@@ -200,6 +215,7 @@ fn arguments<'q, DB>(values: &[SqlValue]) -> Result<DB::Arguments<'q>, StoreErro
 where
     DB: Database,
     i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
     Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
@@ -209,6 +225,7 @@ where
     for value in values {
         let added: Result<(), BoxDynError> = match value.clone() {
             SqlValue::Int(v) => args.add(v),
+            SqlValue::NullableInt(v) => args.add(v),
             SqlValue::Bool(v) => args.add(v),
             SqlValue::Text(v) => args.add(v),
             SqlValue::Time(v) => args.add(v),
@@ -318,15 +335,17 @@ impl SqlDb {
     }
 
     /// sqlx takes no lock on SQLite: two processes opening a new file may both try a migration.
-    /// Each migration commits with its bookkeeping row, so the loser's attempt rolls back on
-    /// that row's key; running again then finds it applied.
+    /// Each migration commits with its bookkeeping row, so the loser's attempt fails (on that
+    /// row's key, or on DDL the winner already ran) and rolls back whole; running again then
+    /// finds it applied. A migration that is truly broken fails every attempt.
     #[cfg(feature = "sqlite")]
     async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
         let mut attempt = 0;
         loop {
             match SQLITE_MIGRATIONS.run(pool).await.map_err(Self::migrate_error) {
-                Err(StoreError::Conflict(_)) if attempt < 5 => {
+                Err(e) if attempt < 5 => {
                     attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration lost a race; running again");
                     tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
                 }
                 done => return done,
@@ -380,16 +399,31 @@ impl SqlDb {
 
     /// Runs the statements in one transaction: all take effect or none.
     pub async fn execute_atomically(&self, stmts: &[Statement]) -> Result<(), StoreError> {
+        let steps: Vec<Step<'_>> = stmts.iter().map(|statement| Step { statement, guard: false }).collect();
+        self.transact(&steps).await.map(|_| ())
+    }
+
+    /// Runs the steps in one transaction and returns what each did; `None`, with nothing
+    /// written, when a guard step changed no row.
+    pub async fn transact(&self, steps: &[Step<'_>]) -> Result<Option<Vec<Executed>>, StoreError> {
         self.migrate().await?;
         on_pool!(&self.pool, p => {
             let mut tx = p.begin().await.map_err(classify)?;
-            for stmt in stmts {
-                sqlx::query_with::<Db, _>(&stmt.sql, arguments::<Db>(&stmt.values)?)
+            let mut done = Vec::with_capacity(steps.len());
+            for step in steps {
+                let executed = sqlx::query_with::<Db, _>(&step.statement.sql, arguments::<Db>(&step.statement.values)?)
                     .execute(&mut *tx)
                     .await
+                    .map(|result| Executed::from(&result))
                     .map_err(classify)?;
+                if step.guard && executed.rows_affected == 0 {
+                    tx.rollback().await.map_err(classify)?;
+                    return Ok(None);
+                }
+                done.push(executed);
             }
-            tx.commit().await.map_err(classify)
+            tx.commit().await.map_err(classify)?;
+            Ok(Some(done))
         })
     }
 

@@ -1,0 +1,439 @@
+//! Reports on projects and the admin decisions on them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{BoundedText, FieldError, ProjectId, ReportId, UserId, Validator, ids::LooseId, time::iso_ms};
+
+pub const CONTENT_MAX_CHARS: usize = 2_000;
+pub const NOTE_MAX_CHARS: usize = 2_000;
+
+/// What a user files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportType {
+    /// The project breaks the rules.
+    Report,
+    /// A question about the project.
+    Inquiry,
+    /// Something on the project's page does not work.
+    Bug,
+}
+
+impl ReportType {
+    pub const ALL: [Self; 3] = [Self::Report, Self::Inquiry, Self::Bug];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Report => "REPORT",
+            Self::Inquiry => "INQUIRY",
+            Self::Bug => "BUG",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.code().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| "must be one of REPORT, INQUIRY, BUG".into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportStatus {
+    Pending,
+    InProgress,
+    Resolved,
+    Dismissed,
+}
+
+impl ReportStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::InProgress, Self::Resolved, Self::Dismissed];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Resolved => "RESOLVED",
+            Self::Dismissed => "DISMISSED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.code().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| "must be one of PENDING, IN_PROGRESS, RESOLVED, DISMISSED".into())
+    }
+
+    /// Still waiting for (or under) a decision: a reporter has at most one open report per project.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::InProgress)
+    }
+}
+
+/// What an admin decides about a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// The leader is warned; the report stays open (`IN_PROGRESS`) for a later decision.
+    Warn,
+    /// The Project service deletes the project; only its confirmation resolves the report.
+    Delete,
+    /// No violation found.
+    Dismiss,
+    /// Closes the report without touching the project, with a note: for a project that is
+    /// already gone, or a report handled another way.
+    Resolve,
+}
+
+impl Decision {
+    pub const ALL: [Self; 4] = [Self::Warn, Self::Delete, Self::Dismiss, Self::Resolve];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Warn => "warn",
+            Self::Delete => "delete",
+            Self::Dismiss => "dismiss",
+            Self::Resolve => "resolve",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.code().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| "must be one of warn, delete, dismiss, resolve".into())
+    }
+
+    /// The status a report has once this decision is carried out.
+    pub fn status(self) -> ReportStatus {
+        match self {
+            Self::Warn => ReportStatus::InProgress,
+            Self::Delete | Self::Resolve => ReportStatus::Resolved,
+            Self::Dismiss => ReportStatus::Dismissed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub report_id: ReportId,
+    /// The reporter.
+    pub user_id: UserId,
+    pub project_id: ProjectId,
+    #[serde(rename = "type")]
+    pub report_type: ReportType,
+    pub content: String,
+    pub status: ReportStatus,
+    pub resolution_note: Option<String>,
+    /// The decision that set the status (none while pending).
+    pub decision: Option<Decision>,
+    #[serde(with = "iso_ms")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "iso_ms")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A report in the admins' list, with how many users have an open report on its project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportSummary {
+    #[serde(flatten)]
+    pub report: Report,
+    pub open_reporters: i64,
+}
+
+/// What an entry of the action log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActionKind {
+    Warn,
+    Delete,
+    Dismiss,
+    Resolve,
+    /// `DELETE /admin/projects/{id}`, outside any report.
+    DeleteProject,
+}
+
+impl ActionKind {
+    pub const ALL: [Self; 5] = [Self::Warn, Self::Delete, Self::Dismiss, Self::Resolve, Self::DeleteProject];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Warn => "WARN",
+            Self::Delete => "DELETE",
+            Self::Dismiss => "DISMISS",
+            Self::Resolve => "RESOLVE",
+            Self::DeleteProject => "DELETE_PROJECT",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.code() == raw)
+    }
+}
+
+impl From<Decision> for ActionKind {
+    fn from(d: Decision) -> Self {
+        match d {
+            Decision::Warn => Self::Warn,
+            Decision::Delete => Self::Delete,
+            Decision::Dismiss => Self::Dismiss,
+            Decision::Resolve => Self::Resolve,
+        }
+    }
+}
+
+/// How an attempted action ended: every attempt is logged, applied or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Carried out: status changed, project deleted, people told.
+    Applied,
+    /// The same decision again: nothing changed and nobody was told twice.
+    Unchanged,
+    /// The Project service says the project does not exist.
+    ProjectNotFound,
+    /// The Project service answered with an error.
+    ProjectServiceRefused,
+    /// The Project service did not answer in time.
+    ProjectServiceUnavailable,
+}
+
+impl Outcome {
+    pub const ALL: [Self; 5] = [
+        Self::Applied,
+        Self::Unchanged,
+        Self::ProjectNotFound,
+        Self::ProjectServiceRefused,
+        Self::ProjectServiceUnavailable,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Applied => "APPLIED",
+            Self::Unchanged => "UNCHANGED",
+            Self::ProjectNotFound => "PROJECT_NOT_FOUND",
+            Self::ProjectServiceRefused => "PROJECT_SERVICE_REFUSED",
+            Self::ProjectServiceUnavailable => "PROJECT_SERVICE_UNAVAILABLE",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.code() == raw)
+    }
+}
+
+/// One entry of the action log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportAction {
+    pub action_id: i64,
+    pub report_id: Option<ReportId>,
+    pub project_id: ProjectId,
+    pub admin_id: UserId,
+    pub action: ActionKind,
+    pub note: Option<String>,
+    pub outcome: Outcome,
+    #[serde(with = "iso_ms")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// An entry to append to the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAction {
+    pub report_id: Option<ReportId>,
+    pub project_id: ProjectId,
+    pub admin_id: UserId,
+    pub action: ActionKind,
+    pub note: Option<String>,
+    pub outcome: Outcome,
+}
+
+/// A validated report to file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReport {
+    pub reporter: UserId,
+    pub project_id: ProjectId,
+    pub report_type: ReportType,
+    pub content: BoundedText,
+}
+
+/// Body of `POST /reports`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReportBody {
+    #[serde(default)]
+    pub project_id: Option<LooseId>,
+    #[serde(default, rename = "type")]
+    pub report_type: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+impl CreateReportBody {
+    pub fn validate(self, reporter: UserId) -> Result<NewReport, Vec<FieldError>> {
+        let mut v = Validator::new();
+        let project_id = v.required("project_id", self.project_id.as_ref(), LooseId::parse::<ProjectId>);
+        let report_type = v.required("type", self.report_type.as_deref(), ReportType::parse);
+        let content = v.required("content", self.content.as_deref(), |c| BoundedText::parse(c, 1, CONTENT_MAX_CHARS));
+        v.finish(|| Some(NewReport { reporter, project_id: project_id?, report_type: report_type?, content: content? }))
+    }
+}
+
+/// Body of `PATCH /admin/reports/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideBody {
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A validated decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRequest {
+    pub decision: Decision,
+    pub note: Option<BoundedText>,
+}
+
+impl DecideBody {
+    pub fn validate(self) -> Result<DecisionRequest, Vec<FieldError>> {
+        let mut v = Validator::new();
+        let decision = v.required("action", self.action.as_deref(), Decision::parse);
+        let note = v.check_opt("note", self.note.as_deref(), |n| BoundedText::parse(n, 1, NOTE_MAX_CHARS));
+        if decision == Some(Decision::Resolve) && matches!(note, Some(None)) {
+            v.error("note", "is required to resolve a report without deleting its project");
+        }
+        v.finish(|| Some(DecisionRequest { decision: decision?, note: note? }))
+    }
+}
+
+/// Which reports the admins' list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    pub status: Option<ReportStatus>,
+    pub report_type: Option<ReportType>,
+    pub project_id: Option<ProjectId>,
+}
+
+/// The notification texts of a decision: different words for the reporter and the leader, each
+/// naming the project. `title` is the Project service's.
+pub fn decision_texts(decision: Decision, title: &str) -> (String, String) {
+    // Room for the longest text inside a notification's 500 characters.
+    const TITLE_MAX_CHARS: usize = 100;
+    let title = title.trim();
+    let title = if title.chars().count() > TITLE_MAX_CHARS {
+        format!("{}…", title.chars().take(TITLE_MAX_CHARS - 1).collect::<String>())
+    } else {
+        title.to_owned()
+    };
+    match decision {
+        Decision::Warn => (
+            format!("신고하신 프로젝트 '{title}'에 대해 경고 조치가 취해졌습니다."),
+            format!(
+                "회원님의 프로젝트 '{title}'에 대한 신고가 확인되어 경고 조치가 취해졌습니다. 운영 정책을 확인해 주세요."
+            ),
+        ),
+        Decision::Delete => (
+            format!("신고하신 프로젝트 '{title}'에 대한 검토 결과, 해당 프로젝트가 삭제되었습니다."),
+            format!(
+                "운영 정책 위반 신고가 확인되어 회원님의 프로젝트 '{title}'{} 삭제되었습니다.",
+                subject_particle(&title)
+            ),
+        ),
+        Decision::Dismiss => (
+            format!("신고하신 프로젝트 '{title}'에 대한 검토 결과, 무혐의로 처리되었습니다."),
+            format!("회원님의 프로젝트 '{title}'에 접수된 신고는 검토 결과 무혐의로 처리되었습니다."),
+        ),
+        Decision::Resolve => (
+            format!("신고하신 프로젝트 '{title}'에 대한 신고가 처리 완료되었습니다."),
+            format!("회원님의 프로젝트 '{title}'에 접수된 신고가 처리 완료되었습니다."),
+        ),
+    }
+}
+
+/// 이 or 가 after `word`, as Korean picks it: 이 after a final consonant (batchim), 가 after a
+/// vowel. Hangul syllables and digits are read; anything else gets the neutral 이(가).
+pub fn subject_particle(word: &str) -> &'static str {
+    // How digits are read aloud: 영 일 이 삼 사 오 육 칠 팔 구.
+    const DIGIT_HAS_BATCHIM: [bool; 10] = [true, true, false, true, false, false, true, true, true, false];
+    match word.chars().rev().find(|c| !c.is_whitespace() && !matches!(c, '\'' | '"' | ')' | ']')) {
+        Some(c @ '가'..='힣') => {
+            if (u32::from(c) - u32::from('가')) % 28 == 0 {
+                "가"
+            } else {
+                "이"
+            }
+        }
+        Some(c @ '0'..='9') => {
+            if DIGIT_HAS_BATCHIM[(u32::from(c) - u32::from('0')) as usize] {
+                "이"
+            } else {
+                "가"
+            }
+        }
+        _ => "이(가)",
+    }
+}
+
+/// Where each notification of a decision leads.
+pub fn reporter_link(report_id: ReportId) -> String {
+    format!("/mypage/reports/{report_id}")
+}
+
+pub fn leader_link(decision: Decision, project_id: ProjectId) -> String {
+    match decision {
+        // The project is gone: the leader's own list of projects.
+        Decision::Delete => "/mypage/projects".into(),
+        _ => format!("/projects/{project_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn decisions_map_to_statuses() {
+        assert_eq!(Decision::Warn.status(), ReportStatus::InProgress);
+        assert_eq!(Decision::Delete.status(), ReportStatus::Resolved);
+        assert_eq!(Decision::Dismiss.status(), ReportStatus::Dismissed);
+        assert!(ReportStatus::InProgress.is_open() && !ReportStatus::Dismissed.is_open());
+        assert_eq!(Decision::parse("WARN"), Ok(Decision::Warn));
+        assert!(Decision::parse("ban").is_err());
+    }
+
+    #[test]
+    fn particles_follow_the_last_sound() {
+        assert_eq!(subject_particle("포트폴리오"), "가");
+        assert_eq!(subject_particle("팀 프로젝트"), "가");
+        assert_eq!(subject_particle("해커톤"), "이");
+        assert_eq!(subject_particle("2026"), "이", "육");
+        assert_eq!(subject_particle("Web 2"), "가", "이");
+        assert_eq!(subject_particle("PortForge"), "이(가)");
+        let (_, leader) = decision_texts(Decision::Delete, "해커톤 팀");
+        assert!(leader.ends_with("'해커톤 팀'이 삭제되었습니다."), "{leader}");
+    }
+
+    #[test]
+    fn bodies_report_every_field() {
+        let reporter = UserId::parse("3f2504e0-4f89-11d3-9a0c-0305e82c3301").unwrap();
+        let body: CreateReportBody = serde_json::from_value(json!({"project_id": "0", "type": "SPAM"})).unwrap();
+        let errors = body.validate(reporter.clone()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["project_id", "type", "content"]);
+        let body: CreateReportBody =
+            serde_json::from_value(json!({"project_id": 42, "type": "report", "content": "  스팸 게시물  "})).unwrap();
+        let new = body.validate(reporter).unwrap();
+        assert_eq!(
+            (new.project_id.get(), new.report_type, new.content.as_str()),
+            (42, ReportType::Report, "스팸 게시물")
+        );
+        let resolve: DecideBody = serde_json::from_value(json!({"action": "resolve"})).unwrap();
+        assert_eq!(resolve.validate().unwrap_err()[0].field, "note");
+    }
+}

@@ -1,0 +1,108 @@
+//! Reports: users file them and list their own; admins list, read and decide them, and delete
+//! projects through the Project service.
+
+use axum::{
+    Router,
+    extract::State,
+    routing::{delete, get, post},
+};
+use serde_json::json;
+
+use super::{
+    extract::{AdminCaller, Caller, JsonBody, PathId, QueryParams, RequestId},
+    reply::{Reply, ReplyResult},
+};
+use crate::domain::{
+    ProjectId, ReportId,
+    report::{CreateReportBody, DecideBody, Outcome, ReportFilter, ReportStatus, ReportType},
+};
+use crate::services::reports::ReportService;
+
+pub fn router(service: ReportService) -> Router {
+    Router::new()
+        .route("/reports", post(file))
+        .route("/reports/mine", get(mine))
+        .route("/admin/reports", get(list))
+        .route("/admin/reports/{id}", get(detail).patch(decide))
+        .route("/admin/projects/{id}", delete(delete_project))
+        .with_state(service)
+}
+
+/// `POST /reports`: 201 with the new report, or 200 with the caller's open report on that
+/// project when there is one.
+async fn file(
+    State(reports): State<ReportService>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<CreateReportBody>,
+) -> ReplyResult {
+    match reports.file(&caller, body).await? {
+        (report, true) => Reply::created("REPORT_FILED", "report filed", report),
+        (report, false) => {
+            Reply::ok("REPORT_ALREADY_OPEN", "you already have an open report on this project; here it is", report)
+        }
+    }
+}
+
+/// `GET /reports/mine?limit&cursor`: the caller's reports, newest first.
+async fn mine(State(reports): State<ReportService>, Caller(caller): Caller, query: QueryParams) -> ReplyResult {
+    let limit = query.limit()?;
+    let cursor = query.time_cursor("cursor")?;
+    Reply::page("REPORTS_LISTED", "your reports, newest first", reports.mine(&caller, limit, cursor).await?, limit)
+}
+
+/// `GET /admin/reports?status&type&project_id&limit&cursor`
+async fn list(
+    State(reports): State<ReportService>,
+    AdminCaller(admin): AdminCaller,
+    query: QueryParams,
+) -> ReplyResult {
+    let filter = ReportFilter {
+        status: query.parse("status", ReportStatus::parse)?,
+        report_type: query.parse("type", ReportType::parse)?,
+        project_id: query.parse("project_id", ProjectId::parse)?,
+    };
+    let limit = query.limit()?;
+    let cursor = query.time_cursor("cursor")?;
+    let page = reports.list(&admin, &filter, limit, cursor).await?;
+    Reply::page("REPORTS_LISTED", "reports, newest first, with the open reporters of each project", page, limit)
+}
+
+/// `GET /admin/reports/{id}`: the report and its action log.
+async fn detail(
+    State(reports): State<ReportService>,
+    AdminCaller(admin): AdminCaller,
+    PathId(id): PathId<ReportId>,
+) -> ReplyResult {
+    let (report, actions) = reports.detail(&admin, id).await?;
+    let mut data = serde_json::to_value(report).map_err(|e| crate::AppError::Internal(e.to_string()))?;
+    data["actions"] = json!(actions);
+    Reply::ok("REPORT_FOUND", "report with its action log, oldest first", data)
+}
+
+/// `PATCH /admin/reports/{id}` with `{"action": "warn"|"delete"|"dismiss"|"resolve", "note"?}`.
+async fn decide(
+    State(reports): State<ReportService>,
+    AdminCaller(admin): AdminCaller,
+    PathId(id): PathId<ReportId>,
+    request_id: RequestId,
+    JsonBody(body): JsonBody<DecideBody>,
+) -> ReplyResult {
+    let decided = reports.decide(&admin, id, body, &request_id.context()).await?;
+    match decided.outcome {
+        Outcome::Unchanged => {
+            Reply::ok("REPORT_UNCHANGED", "the report already carries this decision; nobody was told again", decided)
+        }
+        _ => Reply::ok("REPORT_DECIDED", "decision carried out; see notified for whom it told", decided),
+    }
+}
+
+/// `DELETE /admin/projects/{id}`: through the Project service, logged.
+async fn delete_project(
+    State(reports): State<ReportService>,
+    AdminCaller(admin): AdminCaller,
+    PathId(id): PathId<ProjectId>,
+    request_id: RequestId,
+) -> ReplyResult {
+    let deleted = reports.delete_project(&admin, id, &request_id.context()).await?;
+    Reply::ok("PROJECT_DELETED", "the Project service deleted the project", deleted)
+}

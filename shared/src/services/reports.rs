@@ -1,0 +1,325 @@
+//! Reports and moderation: users report projects; admins warn, delete (through the Project
+//! service) or dismiss, and the reporter and the project's leader are told.
+//!
+//! A decision holds a short lease on the report, so two admins cannot decide it at once; asks
+//! the Project service for the project (title, team) and the Team service for its leader;
+//! deletes through the Project service when asked to; then, in one transaction, changes the
+//! report, logs the action and stores the notifications, which are pushed live afterwards.
+//! Nothing is written as done unless it was: a delete the Project service did not confirm
+//! leaves the report as it was and tells nobody.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde::Serialize;
+
+use crate::domain::{
+    BoundedText, Cursor, Limit, Link, Page, ProjectId, ReportId, UserId,
+    notification::NewNotification,
+    report::{
+        ActionKind, CreateReportBody, DecideBody, Decision, NewAction, Outcome, Report, ReportAction, ReportFilter,
+        ReportSummary, decision_texts, leader_link, reporter_link,
+    },
+    time::now_ms,
+};
+use crate::error::{AppError, AppResult};
+use crate::identity::{Admin, Identity};
+use crate::services::notifications::NotificationService;
+use crate::siblings::{
+    CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TeamDirectory,
+};
+use crate::store::{Claim, ReportChange, ReportStore};
+
+/// How long one admin holds a report while deciding it: longer than the sibling calls a decision
+/// makes can take, short enough that a crashed decision frees the report soon.
+const DECISION_LEASE: Duration = Duration::seconds(30);
+
+/// Whom a decision told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notified {
+    pub reporter: bool,
+    pub leader: bool,
+    /// Why the leader was not told, when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader_problem: Option<String>,
+}
+
+/// What `PATCH /admin/reports/{id}` answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionOutcome {
+    pub report: Report,
+    pub outcome: Outcome,
+    pub notified: Notified,
+}
+
+/// What `DELETE /admin/projects/{id}` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectDeleted {
+    pub project_id: ProjectId,
+    pub deleted: bool,
+}
+
+#[derive(Clone)]
+pub struct ReportService {
+    reports: Arc<dyn ReportStore>,
+    projects: Arc<dyn ProjectDirectory>,
+    teams: Arc<dyn TeamDirectory>,
+    notifications: NotificationService,
+}
+
+/// Builds the log entry of an attempt from its outcome.
+type LogEntry<'a> = dyn Fn(Outcome) -> NewAction + Send + Sync + 'a;
+
+/// The project as a decision needs it: its title for the texts, its leader if one is found.
+struct Subject {
+    title: String,
+    leader: Result<UserId, String>,
+}
+
+impl ReportService {
+    pub fn new(
+        reports: Arc<dyn ReportStore>,
+        projects: Arc<dyn ProjectDirectory>,
+        teams: Arc<dyn TeamDirectory>,
+        notifications: NotificationService,
+    ) -> Self {
+        Self { reports, projects, teams, notifications }
+    }
+
+    /// Files the caller's report; a second open report by the same user on the same project
+    /// returns the first (`false`).
+    pub async fn file(&self, caller: &Identity, body: CreateReportBody) -> AppResult<(Report, bool)> {
+        let new = body.validate(caller.user_id()?).map_err(AppError::Validation)?;
+        Ok(self.reports.file(&new, now_ms()).await?)
+    }
+
+    pub async fn mine(&self, caller: &Identity, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Report>> {
+        Ok(self.reports.mine(&caller.user_id()?, limit, after).await?)
+    }
+
+    pub async fn list(
+        &self,
+        _admin: &Admin,
+        filter: &ReportFilter,
+        limit: Limit,
+        after: Option<Cursor>,
+    ) -> AppResult<Page<ReportSummary>> {
+        Ok(self.reports.list(filter, limit, after).await?)
+    }
+
+    pub async fn detail(&self, _admin: &Admin, id: ReportId) -> AppResult<(Report, Vec<ReportAction>)> {
+        let report = self.reports.get(id).await?.ok_or_else(|| AppError::not_found("report", id))?;
+        let actions = self.reports.actions(id).await?;
+        Ok((report, actions))
+    }
+
+    /// Carries out an admin's decision on a report (see the module's documentation).
+    pub async fn decide(
+        &self,
+        admin: &Admin,
+        id: ReportId,
+        body: DecideBody,
+        ctx: &CallContext,
+    ) -> AppResult<DecisionOutcome> {
+        let request = body.validate().map_err(AppError::Validation)?;
+        let admin_id = admin.identity().user_id()?;
+        let token = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        let report = match self.reports.claim(id, &token, now + DECISION_LEASE, now).await? {
+            Claim::Claimed(report) => report,
+            Claim::Missing => return Err(AppError::not_found("report", id)),
+            Claim::Busy => {
+                return Err(AppError::Conflict(format!(
+                    "another administrator is deciding report {id} right now; reload it in a moment"
+                )));
+            }
+        };
+        let decided = self.decide_claimed(&report, &token, &admin_id, request.decision, request.note, ctx).await;
+        if decided.is_err()
+            && let Err(e) = self.reports.release(id, &token).await
+        {
+            // The lease runs out by itself; the next decision waits at most that long.
+            tracing::warn!(report_id = %id, error = %e, "could not give a report's decision lease back");
+        }
+        decided
+    }
+
+    async fn decide_claimed(
+        &self,
+        report: &Report,
+        token: &str,
+        admin_id: &UserId,
+        decision: Decision,
+        note: Option<BoundedText>,
+        ctx: &CallContext,
+    ) -> AppResult<DecisionOutcome> {
+        let note = note.map(BoundedText::into_inner);
+        let log = |outcome: Outcome| NewAction {
+            report_id: Some(report.report_id),
+            project_id: report.project_id,
+            admin_id: admin_id.clone(),
+            action: decision.into(),
+            note: note.clone(),
+            outcome,
+        };
+        let repeated = report.decision == Some(decision) && report.status == decision.status();
+        let subject = if repeated { None } else { Some(self.subject(report, decision, &log, ctx).await?) };
+        let subject = match subject {
+            Some(subject) => subject,
+            None => {
+                // The same decision again: the note may change; nobody is told twice.
+                let change = ReportChange {
+                    status: report.status,
+                    decision,
+                    note: note.clone().or_else(|| report.resolution_note.clone()),
+                };
+                let (report, _) = self.apply(report, token, &change, &log(Outcome::Unchanged), &[]).await?;
+                let notified = Notified { reporter: false, leader: false, leader_problem: None };
+                return Ok(DecisionOutcome { report, outcome: Outcome::Unchanged, notified });
+            }
+        };
+        if decision == Decision::Delete {
+            self.delete(report.project_id, ctx, &log(Outcome::ProjectServiceRefused)).await?;
+        }
+        let (reporter_text, leader_text) = decision_texts(decision, &subject.title);
+        let mut notify = vec![notification(&report.user_id, &reporter_text, &reporter_link(report.report_id))?];
+        let leader = match &subject.leader {
+            // A reporter who leads the project hears once, as the reporter.
+            Ok(leader) if *leader != report.user_id => {
+                notify.push(notification(leader, &leader_text, &leader_link(decision, report.project_id))?);
+                true
+            }
+            _ => false,
+        };
+        let change = ReportChange { status: decision.status(), decision, note: note.clone() };
+        let (stored, notifications) = self.apply(report, token, &change, &log(Outcome::Applied), &notify).await?;
+        for notification in &notifications {
+            self.notifications.push(notification).await;
+        }
+        let leader_problem = match subject.leader {
+            Ok(_) if leader => None,
+            Ok(_) => Some("the leader is the reporter, told once".into()),
+            Err(problem) => Some(problem),
+        };
+        Ok(DecisionOutcome {
+            report: stored,
+            outcome: Outcome::Applied,
+            notified: Notified { reporter: true, leader, leader_problem },
+        })
+    }
+
+    /// The project's title and leader. A project the Project service does not know can be
+    /// dismissed or resolved (under its id), not warned or deleted: 409, logged.
+    async fn subject(
+        &self,
+        report: &Report,
+        decision: Decision,
+        log: &LogEntry<'_>,
+        ctx: &CallContext,
+    ) -> AppResult<Subject> {
+        let project = match self.projects.project(report.project_id, ctx).await {
+            Ok(project) => project,
+            Err(e) => return Err(self.failed(e, log).await),
+        };
+        let Some(ProjectInfo { title, team_id, .. }) = project else {
+            if matches!(decision, Decision::Dismiss | Decision::Resolve) {
+                let leader = Err(format!("project {} no longer exists", report.project_id));
+                return Ok(Subject { title: format!("#{}", report.project_id), leader });
+            }
+            return Err(self.gone(report.project_id, log).await);
+        };
+        let leader = match team_id {
+            None => Err("the project has no team".to_owned()),
+            Some(team) => match self.teams.members(team, ctx).await {
+                Ok(Some(members)) => members
+                    .into_iter()
+                    .find(|m| m.is_leader())
+                    .map(|m| m.user_id)
+                    .ok_or_else(|| format!("team {team} has no member whose role is LEADER")),
+                Ok(None) => Err(format!("the Team service does not know team {team}")),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        Ok(Subject { title, leader })
+    }
+
+    /// Deletes through the Project service; anything but its confirmation stops the decision.
+    async fn delete(&self, project_id: ProjectId, ctx: &CallContext, log: &NewAction) -> AppResult<()> {
+        match self.projects.delete_project(project_id, ctx).await {
+            Ok(Deletion::Deleted) => Ok(()),
+            Ok(Deletion::NotFound) => Err(self.gone(project_id, &|outcome| NewAction { outcome, ..log.clone() }).await),
+            Err(e) => Err(self.failed(e, &|outcome| NewAction { outcome, ..log.clone() }).await),
+        }
+    }
+
+    /// Logs an attempt the Project service answered with "no such project", and says so (409).
+    async fn gone(&self, project_id: ProjectId, log: &LogEntry<'_>) -> AppError {
+        self.log_attempt(&log(Outcome::ProjectNotFound)).await;
+        AppError::Conflict(format!(
+            "project {project_id} no longer exists in the Project service; close the report with \
+             {{\"action\": \"resolve\", \"note\": \"…\"}}"
+        ))
+    }
+
+    /// Logs an attempt a sibling service failed, and turns the failure into 502 or 503.
+    async fn failed(&self, e: SiblingError, log: &LogEntry<'_>) -> AppError {
+        let outcome = match &e {
+            SiblingError::Unreachable { .. } | SiblingError::NotConfigured { .. } => Outcome::ProjectServiceUnavailable,
+            SiblingError::Refused { .. } | SiblingError::Malformed { .. } => Outcome::ProjectServiceRefused,
+        };
+        if e.service() == PROJECT_SERVICE {
+            self.log_attempt(&log(outcome)).await;
+        }
+        tracing::warn!(error = %e, "a decision stopped at a sibling service");
+        e.into()
+    }
+
+    async fn log_attempt(&self, action: &NewAction) {
+        if let Err(e) = self.reports.log(action, now_ms()).await {
+            tracing::warn!(error = %e, "could not log a failed decision");
+        }
+    }
+
+    async fn apply(
+        &self,
+        report: &Report,
+        token: &str,
+        change: &ReportChange,
+        log: &NewAction,
+        notify: &[NewNotification],
+    ) -> AppResult<(Report, Vec<crate::domain::notification::Notification>)> {
+        self.reports.apply(report.report_id, token, change, log, notify, now_ms()).await?.ok_or_else(|| {
+            AppError::Conflict(format!(
+                "another administrator decided report {} meanwhile; reload it",
+                report.report_id
+            ))
+        })
+    }
+
+    /// `DELETE /admin/projects/{id}`: deletes through the Project service and logs it.
+    pub async fn delete_project(
+        &self,
+        admin: &Admin,
+        project_id: ProjectId,
+        ctx: &CallContext,
+    ) -> AppResult<ProjectDeleted> {
+        let log = NewAction {
+            report_id: None,
+            project_id,
+            admin_id: admin.identity().user_id()?,
+            action: ActionKind::DeleteProject,
+            note: None,
+            outcome: Outcome::Applied,
+        };
+        self.delete(project_id, ctx, &log).await?;
+        self.reports.log(&log, now_ms()).await?;
+        Ok(ProjectDeleted { project_id, deleted: true })
+    }
+}
+
+fn notification(to: &UserId, text: &str, link: &str) -> AppResult<NewNotification> {
+    let message = BoundedText::parse(text, 1, crate::domain::notification::MESSAGE_MAX_CHARS)
+        .map_err(|e| AppError::Internal(format!("a decision text is invalid: {e}")))?;
+    let link = Link::parse(link).map_err(|e| AppError::Internal(format!("a decision link is invalid: {e}")))?;
+    Ok(NewNotification { user_id: to.clone(), message, link: Some(link) })
+}

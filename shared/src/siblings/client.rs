@@ -1,0 +1,308 @@
+//! The Project and Team services over HTTP (reqwest): one client per cold start, a connect and a
+//! total timeout on every attempt, bounded jittered retries for reads only, typed answers that
+//! tolerate fields they do not know, the request id passed on, and a bearer token when the
+//! service is configured to need one.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::{
+    CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TEAM_SERVICE, TeamDirectory,
+    TeamMember, secrets::SecretSource,
+};
+use crate::config::{Config, ConfigError};
+use crate::domain::{ProjectId, TeamId, UserId};
+
+/// Where the sibling services are and how patiently to call them (from [`Config`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiblingSettings {
+    pub project_url: Option<String>,
+    pub team_url: Option<String>,
+    pub connect_timeout: Duration,
+    /// Per attempt, connecting included.
+    pub timeout: Duration,
+    /// Further attempts of a read that failed in a way a retry may cure (no answer, 429, 5xx).
+    pub retries: u32,
+}
+
+impl SiblingSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            project_url: config.project_service_url.clone(),
+            team_url: config.team_service_url.clone(),
+            connect_timeout: config.sibling_connect_timeout,
+            timeout: config.sibling_timeout,
+            retries: config.sibling_retries,
+        }
+    }
+}
+
+/// A bearer token for calls to the siblings, or none.
+#[async_trait]
+pub trait ServiceToken: Send + Sync {
+    async fn bearer(&self) -> Result<Option<String>, SiblingError>;
+}
+
+/// No token: siblings that trust their private network, and the local gateway's stand-ins.
+pub struct NoServiceToken;
+
+#[async_trait]
+impl ServiceToken for NoServiceToken {
+    async fn bearer(&self) -> Result<Option<String>, SiblingError> {
+        Ok(None)
+    }
+}
+
+const TOKEN_ENDPOINT: &str = "token endpoint";
+
+/// This service's own access token from the Cognito app client it owns (OAuth client
+/// credentials), cached until a minute before it expires. The client secret comes from Secrets
+/// Manager and is read once per cold start.
+pub struct ClientCredentials {
+    http: reqwest::Client,
+    token_url: String,
+    client_id: String,
+    secret: SecretSource,
+    scopes: String,
+    cached: Mutex<Option<(String, tokio::time::Instant)>>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: u64,
+}
+
+impl ClientCredentials {
+    /// `auth_url` is the pool's domain (`https://{domain}.auth.{region}.amazoncognito.com`).
+    pub fn new(http: reqwest::Client, auth_url: &str, client_id: &str, secret: SecretSource, scopes: &str) -> Self {
+        Self {
+            http,
+            token_url: format!("{}/oauth2/token", auth_url.trim_end_matches('/')),
+            client_id: client_id.to_owned(),
+            secret,
+            scopes: scopes.to_owned(),
+            cached: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl ServiceToken for ClientCredentials {
+    async fn bearer(&self) -> Result<Option<String>, SiblingError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && tokio::time::Instant::now() < *until
+        {
+            return Ok(Some(token.clone()));
+        }
+        let secret = self.secret.read(&self.http).await?;
+        let mut form = vec![("grant_type", "client_credentials")];
+        if !self.scopes.is_empty() {
+            form.push(("scope", self.scopes.as_str()));
+        }
+        let answer = self
+            .http
+            .post(&self.token_url)
+            .basic_auth(&self.client_id, Some(secret))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| unreachable(TOKEN_ENDPOINT, &e))?;
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(SiblingError::Refused { service: TOKEN_ENDPOINT, status: status.as_u16() });
+        }
+        let token: TokenAnswer = answer.json().await.map_err(|e| malformed(TOKEN_ENDPOINT, &e))?;
+        let lifetime = Duration::from_secs(token.expires_in.saturating_sub(60));
+        *cached = Some((token.access_token.clone(), tokio::time::Instant::now() + lifetime));
+        Ok(Some(token.access_token))
+    }
+}
+
+fn unreachable(service: &'static str, e: &reqwest::Error) -> SiblingError {
+    // The error's own text names the URL; the source says why (refused, timed out, …).
+    let detail = match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    };
+    SiblingError::Unreachable { service, detail }
+}
+
+fn malformed(service: &'static str, e: &dyn std::fmt::Display) -> SiblingError {
+    SiblingError::Malformed { service, detail: e.to_string() }
+}
+
+impl SiblingError {
+    /// Whether another attempt of a read may succeed.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Refused { status, .. } => *status == 429 || *status >= 500,
+            Self::Malformed { .. } | Self::NotConfigured { .. } => false,
+        }
+    }
+}
+
+pub struct SiblingClient {
+    http: reqwest::Client,
+    settings: SiblingSettings,
+    token: Arc<dyn ServiceToken>,
+}
+
+/// The sibling services wrap answers in PortForge's envelope (`{"success", "code", "data", …}`)
+/// or not; both read.
+fn unwrap_envelope(value: Value) -> Value {
+    match value {
+        Value::Object(mut map)
+            if map.contains_key("success") && map.get("data").is_some_and(|d| d.is_object() || d.is_array()) =>
+        {
+            map.remove("data").unwrap_or(Value::Null)
+        }
+        other => other,
+    }
+}
+
+#[derive(Deserialize)]
+struct ProjectAnswer {
+    #[serde(alias = "name", alias = "project_title", alias = "projectTitle")]
+    title: String,
+    #[serde(default, alias = "teamId")]
+    team_id: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct MemberAnswer {
+    #[serde(alias = "userId", alias = "member_id", alias = "memberId")]
+    user_id: String,
+    #[serde(default, alias = "team_role", alias = "teamRole")]
+    role: Option<String>,
+}
+
+impl SiblingClient {
+    pub fn new(settings: SiblingSettings, token: Arc<dyn ServiceToken>) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| ConfigError { name: "SIBLING_TIMEOUT_MS", problem: format!("HTTP client: {e}") })?;
+        Ok(Self { http, settings, token })
+    }
+
+    /// The underlying HTTP client (shared with the token fetch).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn url(&self, service: &'static str, path: &str) -> Result<String, SiblingError> {
+        let (base, variable) = match service {
+            PROJECT_SERVICE => (&self.settings.project_url, "PROJECT_SERVICE_URL"),
+            _ => (&self.settings.team_url, "TEAM_SERVICE_URL"),
+        };
+        let base = base.as_deref().ok_or(SiblingError::NotConfigured { service, variable })?;
+        Ok(format!("{base}{path}"))
+    }
+
+    /// One attempt: `Ok(None)` on 404, the body on 2xx, an error otherwise.
+    async fn attempt(
+        &self,
+        method: Method,
+        service: &'static str,
+        url: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<bytes::Bytes>, SiblingError> {
+        let mut request = self.http.request(method, url).header("accept", "application/json");
+        if let Some(id) = &ctx.request_id {
+            request = request.header("x-request-id", id);
+        }
+        if let Some(token) = self.token.bearer().await? {
+            request = request.bearer_auth(token);
+        }
+        let answer = request.send().await.map_err(|e| unreachable(service, &e))?;
+        match answer.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            status if status.is_success() => answer.bytes().await.map(Some).map_err(|e| unreachable(service, &e)),
+            status => Err(SiblingError::Refused { service, status: status.as_u16() }),
+        }
+    }
+
+    /// A read, retried with jittered exponential backoff while the failure is transient.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        service: &'static str,
+        path: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<T>, SiblingError> {
+        let url = self.url(service, path)?;
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(50))
+            .with_max_delay(Duration::from_millis(400))
+            .with_max_times(self.settings.retries as usize)
+            .with_jitter();
+        let body = (|| self.attempt(Method::GET, service, &url, ctx))
+            .retry(policy)
+            .when(SiblingError::is_transient)
+            .notify(|e, after| tracing::info!(error = %e, retry_in = ?after, "retrying a sibling read"))
+            .await?;
+        let Some(body) = body else { return Ok(None) };
+        let value: Value = serde_json::from_slice(&body).map_err(|e| malformed(service, &e))?;
+        serde_json::from_value(unwrap_envelope(value)).map(Some).map_err(|e| malformed(service, &e))
+    }
+}
+
+#[async_trait]
+impl ProjectDirectory for SiblingClient {
+    async fn project(&self, id: ProjectId, ctx: &CallContext) -> Result<Option<ProjectInfo>, SiblingError> {
+        let answer: Option<ProjectAnswer> = self.get(PROJECT_SERVICE, &format!("/projects/{id}/basic"), ctx).await?;
+        let Some(answer) = answer else { return Ok(None) };
+        let team_id = match answer.team_id {
+            None => None,
+            Some(raw) => Some(TeamId::new(raw).map_err(|m| malformed(PROJECT_SERVICE, &format!("team_id {m}")))?),
+        };
+        Ok(Some(ProjectInfo { project_id: id, title: answer.title, team_id }))
+    }
+
+    async fn delete_project(&self, id: ProjectId, ctx: &CallContext) -> Result<Deletion, SiblingError> {
+        let url = self.url(PROJECT_SERVICE, &format!("/projects/{id}"))?;
+        match self.attempt(Method::DELETE, PROJECT_SERVICE, &url, ctx).await? {
+            Some(_) => Ok(Deletion::Deleted),
+            None => Ok(Deletion::NotFound),
+        }
+    }
+}
+
+/// A members list: the array itself, or under `members`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MembersAnswer {
+    List(Vec<MemberAnswer>),
+    Wrapped { members: Vec<MemberAnswer> },
+}
+
+#[async_trait]
+impl TeamDirectory for SiblingClient {
+    async fn members(&self, team: TeamId, ctx: &CallContext) -> Result<Option<Vec<TeamMember>>, SiblingError> {
+        let answer: Option<MembersAnswer> = self.get(TEAM_SERVICE, &format!("/teams/{team}/members"), ctx).await?;
+        let members = match answer {
+            None => return Ok(None),
+            Some(MembersAnswer::List(list) | MembersAnswer::Wrapped { members: list }) => list,
+        };
+        let parsed = members
+            .into_iter()
+            .filter_map(|m| match UserId::parse(&m.user_id) {
+                Ok(user_id) => Some(TeamMember { user_id, role: m.role.unwrap_or_default() }),
+                Err(_) => {
+                    tracing::warn!(team_id = %team, user_id = %m.user_id, "team member without a PortForge user id, skipped");
+                    None
+                }
+            })
+            .collect();
+        Ok(Some(parsed))
+    }
+}

@@ -1,0 +1,339 @@
+//! Reports and their action log. A reporter has at most one open report per project: `open_slot`
+//! is 1 while a report is open and NULL once it is closed, and a unique key over (reporter,
+//! project, open_slot) holds the rule on both engines (NULLs never collide), even under races.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{SqlDb, Statement, Step};
+use crate::domain::{
+    Cursor, Limit, NotificationId, Page, ProjectId, ReportId, UserId,
+    notification::{NewNotification, Notification},
+    report::{
+        ActionKind, Decision, NewAction, NewReport, Outcome, Report, ReportAction, ReportFilter, ReportStatus,
+        ReportSummary, ReportType,
+    },
+};
+use crate::store::{Claim, ReportChange, ReportStore, StoreError};
+
+const REPORT_COLUMNS: &str = "SELECT r.report_id, r.user_id, r.project_id, r.type, r.content, r.status, \
+     r.resolution_note, r.decision, r.created_at, r.updated_at";
+
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    report_id: i64,
+    user_id: String,
+    project_id: i64,
+    #[sqlx(rename = "type")]
+    report_type: String,
+    content: String,
+    status: String,
+    resolution_note: Option<String>,
+    decision: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    #[sqlx(flatten)]
+    report: ReportRow,
+    open_reporters: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    action_id: i64,
+    report_id: Option<i64>,
+    project_id: i64,
+    admin_id: String,
+    action: String,
+    note: Option<String>,
+    outcome: String,
+    created_at: DateTime<Utc>,
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} {value:?} is not one this service writes"))
+}
+
+impl TryFrom<ReportRow> for Report {
+    type Error = StoreError;
+
+    fn try_from(r: ReportRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            report_id: ReportId::from_stored(r.report_id),
+            user_id: UserId::from_stored(r.user_id),
+            project_id: ProjectId::from_stored(r.project_id),
+            report_type: ReportType::parse(&r.report_type).map_err(|_| corrupt("report type", &r.report_type))?,
+            content: r.content,
+            status: ReportStatus::parse(&r.status).map_err(|_| corrupt("status", &r.status))?,
+            resolution_note: r.resolution_note,
+            decision: r
+                .decision
+                .as_deref()
+                .map(|d| Decision::parse(d).map_err(|_| corrupt("decision", d)))
+                .transpose()?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+impl TryFrom<ActionRow> for ReportAction {
+    type Error = StoreError;
+
+    fn try_from(r: ActionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            action_id: r.action_id,
+            report_id: r.report_id.map(ReportId::from_stored),
+            project_id: ProjectId::from_stored(r.project_id),
+            admin_id: UserId::from_stored(r.admin_id),
+            action: ActionKind::parse(&r.action).ok_or_else(|| corrupt("action", &r.action))?,
+            note: r.note,
+            outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("outcome", &r.outcome))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// `open_slot` for a status: 1 while open, NULL once closed.
+fn open_slot(status: ReportStatus) -> Option<i64> {
+    status.is_open().then_some(1)
+}
+
+fn insert_action(action: &NewAction, at: DateTime<Utc>) -> Statement {
+    Statement::new(
+        "INSERT INTO report_actions (report_id, project_id, admin_id, action, note, outcome, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(action.report_id.map(|id| id.get()))
+    .bind(action.project_id)
+    .bind(&action.admin_id)
+    .bind(action.action.code())
+    .bind(action.note.as_deref())
+    .bind(action.outcome.code())
+    .bind(at)
+}
+
+fn insert_notification(new: &NewNotification, at: DateTime<Utc>) -> Statement {
+    Statement::new("INSERT INTO notifications (user_id, message, link, is_read, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(&new.user_id)
+        .bind(new.message.as_str())
+        .bind(new.link.as_ref().map(|l| l.as_str()))
+        .bind(false)
+        .bind(at)
+}
+
+impl SqlDb {
+    async fn open_report_of(&self, reporter: &UserId, project_id: ProjectId) -> Result<Option<Report>, StoreError> {
+        let row: Option<ReportRow> = self
+            .fetch_optional(
+                &Statement::new(REPORT_COLUMNS)
+                    .push("FROM project_reports r WHERE r.user_id = ? AND r.project_id = ? AND r.open_slot = 1")
+                    .bind(reporter)
+                    .bind(project_id),
+            )
+            .await?;
+        row.map(Report::try_from).transpose()
+    }
+}
+
+/// Newest first: `created_at`, then the higher id.
+fn newest_first(mut stmt: Statement, after: Option<Cursor>, limit: Limit) -> Result<Statement, StoreError> {
+    if let Some(cursor) = after {
+        let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+        stmt = stmt
+            .push("AND (r.created_at < ? OR (r.created_at = ? AND r.report_id < ?))")
+            .bind(at)
+            .bind(at)
+            .bind(cursor.id);
+    }
+    Ok(stmt.push("ORDER BY r.created_at DESC, r.report_id DESC LIMIT ?").bind(limit.probe()))
+}
+
+#[async_trait]
+impl ReportStore for SqlDb {
+    async fn file(&self, new: &NewReport, at: DateTime<Utc>) -> Result<(Report, bool), StoreError> {
+        let status = ReportStatus::Pending;
+        let insert = Statement::new(
+            "INSERT INTO project_reports (user_id, project_id, type, content, status, open_slot, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&new.reporter)
+        .bind(new.project_id)
+        .bind(new.report_type.code())
+        .bind(new.content.as_str())
+        .bind(status.code())
+        .bind(open_slot(status))
+        .bind(at)
+        .bind(at);
+        match self.execute(&insert).await {
+            Ok(done) => Ok((
+                Report {
+                    report_id: ReportId::from_stored(done.last_insert_id),
+                    user_id: new.reporter.clone(),
+                    project_id: new.project_id,
+                    report_type: new.report_type,
+                    content: new.content.as_str().to_owned(),
+                    status,
+                    resolution_note: None,
+                    decision: None,
+                    created_at: at,
+                    updated_at: at,
+                },
+                true,
+            )),
+            // The reporter's open report on this project exists (perhaps filed a moment ago by
+            // a racing request): that one is the answer.
+            Err(StoreError::Conflict(_)) => match self.open_report_of(&new.reporter, new.project_id).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(StoreError::Unavailable("the open report was closed meanwhile; try again".into())),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get(&self, id: ReportId) -> Result<Option<Report>, StoreError> {
+        let row: Option<ReportRow> = self
+            .fetch_optional(
+                &Statement::new(REPORT_COLUMNS).push("FROM project_reports r WHERE r.report_id = ?").bind(id),
+            )
+            .await?;
+        row.map(Report::try_from).transpose()
+    }
+
+    async fn mine(&self, reporter: &UserId, limit: Limit, after: Option<Cursor>) -> Result<Page<Report>, StoreError> {
+        let stmt = Statement::new(REPORT_COLUMNS).push("FROM project_reports r WHERE r.user_id = ?").bind(reporter);
+        let rows: Vec<ReportRow> = self.fetch_all(&newest_first(stmt, after, limit)?).await?;
+        let reports = rows.into_iter().map(Report::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_probe(reports, limit, |r| Cursor::at_instant(&r.created_at, r.report_id.get())))
+    }
+
+    async fn list(
+        &self,
+        filter: &ReportFilter,
+        limit: Limit,
+        after: Option<Cursor>,
+    ) -> Result<Page<ReportSummary>, StoreError> {
+        let mut stmt = Statement::new(REPORT_COLUMNS).push(
+            ", (SELECT COUNT(DISTINCT o.user_id) FROM project_reports o WHERE o.project_id = r.project_id \
+             AND o.open_slot = 1) AS open_reporters FROM project_reports r WHERE 1 = 1",
+        );
+        if let Some(status) = filter.status {
+            stmt = stmt.push("AND r.status = ?").bind(status.code());
+        }
+        if let Some(report_type) = filter.report_type {
+            stmt = stmt.push("AND r.type = ?").bind(report_type.code());
+        }
+        if let Some(project_id) = filter.project_id {
+            stmt = stmt.push("AND r.project_id = ?").bind(project_id);
+        }
+        let rows: Vec<SummaryRow> = self.fetch_all(&newest_first(stmt, after, limit)?).await?;
+        let summaries = rows
+            .into_iter()
+            .map(|row| Ok(ReportSummary { report: Report::try_from(row.report)?, open_reporters: row.open_reporters }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page::from_probe(summaries, limit, |s| Cursor::at_instant(&s.report.created_at, s.report.report_id.get())))
+    }
+
+    async fn actions(&self, id: ReportId) -> Result<Vec<ReportAction>, StoreError> {
+        let rows: Vec<ActionRow> = self
+            .fetch_all(
+                &Statement::new(
+                    "SELECT action_id, report_id, project_id, admin_id, action, note, outcome, created_at \
+                     FROM report_actions WHERE report_id = ? ORDER BY action_id",
+                )
+                .bind(id),
+            )
+            .await?;
+        rows.into_iter().map(ReportAction::try_from).collect()
+    }
+
+    async fn claim(
+        &self,
+        id: ReportId,
+        token: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let taken = self
+            .execute(
+                &Statement::new(
+                    "UPDATE project_reports SET decision_token = ?, decision_until = ? \
+                     WHERE report_id = ? AND (decision_token IS NULL OR decision_until < ?)",
+                )
+                .bind(token)
+                .bind(until)
+                .bind(id)
+                .bind(now),
+            )
+            .await?;
+        match (taken.rows_affected, ReportStore::get(self, id).await?) {
+            (_, None) => Ok(Claim::Missing),
+            (0, Some(_)) => Ok(Claim::Busy),
+            (_, Some(report)) => Ok(Claim::Claimed(report)),
+        }
+    }
+
+    async fn release(&self, id: ReportId, token: &str) -> Result<(), StoreError> {
+        self.execute(
+            &Statement::new(
+                "UPDATE project_reports SET decision_token = NULL, decision_until = NULL \
+                 WHERE report_id = ? AND decision_token = ?",
+            )
+            .bind(id)
+            .bind(token),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn apply(
+        &self,
+        id: ReportId,
+        token: &str,
+        change: &ReportChange,
+        log: &NewAction,
+        notify: &[NewNotification],
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Report, Vec<Notification>)>, StoreError> {
+        let update = Statement::new(
+            "UPDATE project_reports SET status = ?, decision = ?, resolution_note = ?, open_slot = ?, updated_at = ?, \
+             decision_token = NULL, decision_until = NULL WHERE report_id = ? AND decision_token = ?",
+        )
+        .bind(change.status.code())
+        .bind(change.decision.code())
+        .bind(change.note.as_deref())
+        .bind(open_slot(change.status))
+        .bind(at)
+        .bind(id)
+        .bind(token);
+        let log = insert_action(log, at);
+        let inserts: Vec<Statement> = notify.iter().map(|n| insert_notification(n, at)).collect();
+        let mut steps = vec![Step { statement: &update, guard: true }, Step { statement: &log, guard: false }];
+        steps.extend(inserts.iter().map(|statement| Step { statement, guard: false }));
+        let Some(done) = self.transact(&steps).await? else {
+            return Ok(None);
+        };
+        let notifications = notify
+            .iter()
+            .zip(&done[2..])
+            .map(|(new, executed)| Notification {
+                notification_id: NotificationId::from_stored(executed.last_insert_id),
+                user_id: new.user_id.clone(),
+                message: new.message.as_str().to_owned(),
+                link: new.link.as_ref().map(|l| l.as_str().to_owned()),
+                is_read: false,
+                created_at: at,
+            })
+            .collect();
+        let report =
+            ReportStore::get(self, id).await?.ok_or_else(|| StoreError::Internal(format!("report {id} vanished")))?;
+        Ok(Some((report, notifications)))
+    }
+
+    async fn log(&self, action: &NewAction, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.execute(&insert_action(action, at)).await.map(|_| ())
+    }
+}
