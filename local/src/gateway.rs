@@ -142,9 +142,16 @@ impl Gateway {
             chat.connections.clone(),
             FanOut::DEFAULT_CONCURRENCY,
         );
-        let chat_service = ChatService::new(chat.messages.clone(), chat.rooms.clone(), fanout.clone(), config.calendar);
+        let membership = shared::lambda::membership(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let chat_service = ChatService::new(
+            chat.messages.clone(),
+            chat.rooms.clone(),
+            fanout.clone(),
+            membership.clone(),
+            config.calendar,
+        );
         let ws_routes = Arc::new(WsRoutes {
-            connect: ConnectHandler::new(chat.connections.clone()),
+            connect: ConnectHandler::new(chat.connections.clone(), membership),
             disconnect: DisconnectHandler::new(chat.connections.clone()),
             message: MessageHandler::new(chat_service.clone()),
         });

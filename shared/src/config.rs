@@ -59,6 +59,10 @@ pub struct Config {
     pub sibling_connect_timeout: Duration,
     pub sibling_timeout: Duration,
     pub sibling_retries: u32,
+    /// How long a project's team and a team's members are trusted once the sibling services
+    /// said them (`MEMBERSHIP_CACHE_SECONDS`, 60): a member removed from a team loses access to
+    /// its chat within that time.
+    pub membership_cache: Duration,
     /// The AWS Parameters and Secrets Lambda Extension (`SECRETS_EXTENSION_URL`,
     /// `http://localhost:2773`).
     pub secrets_extension_url: String,
@@ -132,6 +136,7 @@ impl Config {
             ),
             sibling_timeout: Duration::from_millis(number("SIBLING_TIMEOUT_MS", 1_500, 1..=30_000)? as u64),
             sibling_retries: number("SIBLING_RETRIES", 1, 0..=5)? as u32,
+            membership_cache: Duration::from_secs(number("MEMBERSHIP_CACHE_SECONDS", 60, 0..=3_600)? as u64),
             secrets_extension_url: url("SECRETS_EXTENSION_URL")?.unwrap_or_else(|| "http://localhost:2773".into()),
             internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE").unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
             calendar: Calendar::from_offset_minutes(number(

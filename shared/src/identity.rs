@@ -48,10 +48,10 @@ impl Identity {
     /// `None` when the claims carry no subject: the request is anonymous.
     pub fn from_claims(claims: &HashMap<String, String>, scopes: Option<&[String]>) -> Option<Self> {
         let subject = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?;
+        // Only the user pool's groups grant roles: app clients can write custom attributes
+        // (`custom:role`) by default, so a user could grant themselves one.
         let in_admin_group =
             claims.get("cognito:groups").is_some_and(|groups| claim_list(groups).any(|g| g == ADMIN_ROLE));
-        let has_admin_role =
-            ["custom:role", "role"].iter().any(|name| claims.get(*name).is_some_and(|role| role.trim() == ADMIN_ROLE));
         let scopes = match scopes {
             Some(list) if !list.is_empty() => list.to_vec(),
             _ => claims.get("scope").map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
@@ -62,7 +62,7 @@ impl Identity {
             .map(|name| name.trim())
             .find(|name| !name.is_empty())
             .map(str::to_owned);
-        Some(Self { subject: subject.to_owned(), is_admin: in_admin_group || has_admin_role, scopes, display_name })
+        Some(Self { subject: subject.to_owned(), is_admin: in_admin_group, scopes, display_name })
     }
 
     /// The caller as a PortForge user; a service token (whose subject is a client id) is refused.
@@ -107,17 +107,13 @@ mod tests {
     }
 
     #[test]
-    fn admin_from_groups_or_role_claims() {
+    fn admin_only_from_the_pools_groups() {
         let sub = ("sub", "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
-        for extra in [
-            ("cognito:groups", "[ADMIN USER]"),
-            ("cognito:groups", r#"["USER","ADMIN"]"#),
-            ("custom:role", "ADMIN"),
-            ("role", "ADMIN"),
-        ] {
+        for extra in [("cognito:groups", "[ADMIN USER]"), ("cognito:groups", r#"["USER","ADMIN"]"#)] {
             assert!(Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
         }
-        for extra in [("cognito:groups", "[ADMINS]"), ("role", "admin"), ("custom:role", "USER")] {
+        // Attributes a user may be able to write grant nothing.
+        for extra in [("cognito:groups", "[ADMINS]"), ("role", "ADMIN"), ("custom:role", "ADMIN"), ("scope", "ADMIN")] {
             assert!(!Identity::from_claims(&claims(&[sub, extra]), None).unwrap().is_admin, "{extra:?}");
         }
     }

@@ -128,21 +128,30 @@ pub async fn admin(config: Config) -> Result<axum::Router, StartupError> {
     Ok(http::app(http::admin::router(service), http::Health::new().probe("database", db).routes(&["admin"])))
 }
 
-/// `chat`: chat over HTTP on DynamoDB, fanned out through the management API.
-#[cfg(all(feature = "http", feature = "dynamo", feature = "management-api"))]
+/// Who is in a project's team, from the Project and Team services, cached per cold start.
+#[cfg(feature = "siblings")]
+pub fn membership(config: &Config) -> Result<crate::services::membership::Membership, StartupError> {
+    let siblings = siblings(config)?;
+    Ok(crate::services::membership::Membership::new(siblings.clone(), siblings, config.membership_cache))
+}
+
+/// `chat`: chat over HTTP on DynamoDB for the project's team, fanned out through the
+/// management API.
+#[cfg(all(feature = "http", feature = "dynamo", feature = "management-api", feature = "siblings"))]
 pub async fn chat(config: Config) -> Result<axum::Router, StartupError> {
     use crate::{http, services::chat::ChatService};
     let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
     let store = Arc::new(dynamo);
-    let service = ChatService::new(store.clone(), store.clone(), fanout, config.calendar);
+    let service = ChatService::new(store.clone(), store.clone(), fanout, membership(&config)?, config.calendar);
     Ok(http::app(http::chat::router(service), http::Health::new().probe("chat_storage", store).routes(&["chat"])))
 }
 
-/// `ws-connect`: stores connection rows.
-#[cfg(all(feature = "ws", feature = "dynamo"))]
+/// `ws-connect`: admits the project's team and stores connection rows.
+#[cfg(all(feature = "ws", feature = "dynamo", feature = "siblings"))]
 pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, StartupError> {
     let sdk = crate::aws::sdk_config(&config).await;
-    Ok(crate::ws::ConnectHandler::new(Arc::new(crate::aws::dynamo_store(&sdk, &config))))
+    let connections = Arc::new(crate::aws::dynamo_store(&sdk, &config));
+    Ok(crate::ws::ConnectHandler::new(connections, membership(&config)?))
 }
 
 /// `ws-disconnect`: deletes connection rows.
@@ -152,13 +161,15 @@ pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandle
     Ok(crate::ws::DisconnectHandler::new(Arc::new(crate::aws::dynamo_store(&sdk, &config))))
 }
 
-/// `ws-message`: chat over the socket on DynamoDB, fanned out through the management API.
-#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api"))]
+/// `ws-message`: chat over the socket on DynamoDB for the project's team, fanned out through
+/// the management API.
+#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api", feature = "siblings"))]
 pub async fn ws_message(config: Config) -> Result<crate::ws::MessageHandler, StartupError> {
     use crate::services::chat::ChatService;
     let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
     let store = Arc::new(dynamo);
-    Ok(crate::ws::MessageHandler::new(ChatService::new(store.clone(), store, fanout, config.calendar)))
+    let chat = ChatService::new(store.clone(), store, fanout, membership(&config)?, config.calendar);
+    Ok(crate::ws::MessageHandler::new(chat))
 }
 
 /// Runs an HTTP function behind API Gateway's HTTP API until the runtime stops the process.

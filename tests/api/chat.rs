@@ -22,6 +22,7 @@ fn connection(id: &str, user: &str, project: i64, notifications: bool) -> Connec
         display_name: "s".into(),
         project_id: ProjectId::new(project).unwrap(),
         notifications,
+        admin: false,
         connected_at: now,
         expires_at: now + Duration::hours(2),
     }
@@ -34,7 +35,8 @@ fn texts(data: &Value) -> Vec<String> {
 #[tokio::test]
 async fn send_then_read_history() {
     let app = chat().await;
-    let me = user();
+    let (me, teammate) = (user(), user());
+    app.siblings.members(42, &[me.user_id(), teammate.user_id()]);
     let sent = app.post("/chat/42/messages", &me, json!({"message": "  안녕하세요 👋  "})).await;
     let message = sent.assert_ok(201, "MESSAGE_SENT").clone();
     assert_eq!(message["message"], "안녕하세요 👋");
@@ -46,7 +48,7 @@ async fn send_then_read_history() {
     assert!(message["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_eq!(message["message_id"].as_str().unwrap().len(), 36);
 
-    let history = app.get("/chat/42/messages", &user()).await;
+    let history = app.get("/chat/42/messages", &teammate).await;
     assert_eq!(history.assert_ok(200, "MESSAGES_LISTED"), &json!([message]));
     assert_eq!(history.body["meta"]["has_more"], false);
     assert!(history.body["meta"]["before_cursor"].is_null());
@@ -56,7 +58,8 @@ async fn send_then_read_history() {
 #[tokio::test]
 async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
     let app = chat().await;
-    let me = user();
+    let (me, other) = (user(), user());
+    app.siblings.members(7, &[me.user_id(), other.user_id()]);
     let first = app.post("/chat/7/messages", &me, json!({"message": "once", "message_id": "c-1"})).await;
     let first = first.assert_ok(201, "MESSAGE_SENT").clone();
     let retry = app.post("/chat/7/messages", &me, json!({"message": "once", "message_id": "c-1"})).await;
@@ -67,14 +70,15 @@ async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
     let rooms = app.get("/chat/rooms", &me).await;
     assert_eq!(rooms.assert_ok(200, "ROOMS_LISTED"), &json!([{"project_id": 7, "updated_at": first["timestamp"]}]));
     // Someone else reusing the id is refused, not merged.
-    let other = app.post("/chat/7/messages", &user(), json!({"message": "mine", "message_id": "c-1"})).await;
-    other.assert_error(409, "CONFLICT");
+    let taken = app.post("/chat/7/messages", &other, json!({"message": "mine", "message_id": "c-1"})).await;
+    taken.assert_error(409, "CONFLICT");
 }
 
 #[tokio::test]
 async fn history_pages_older_and_catches_up_newer() {
     let app = chat().await;
     let me = user();
+    app.siblings.members(9, &[me.user_id()]);
     for i in 0..25 {
         app.post("/chat/9/messages", &me, json!({"message": format!("m{i:02}")})).await.assert_ok(201, "MESSAGE_SENT");
     }
@@ -106,6 +110,7 @@ async fn history_pages_older_and_catches_up_newer() {
 async fn bad_chat_requests_get_exact_errors() {
     let app = chat().await;
     let me = user();
+    app.siblings.members(1, &[me.user_id()]);
     app.get("/chat/abc/messages", &me).await.assert_error(400, "INVALID_PATH_PARAMETER");
     app.post("/chat/0/messages", &me, json!({"message": "x"})).await.assert_error(400, "INVALID_PATH_PARAMETER");
     for (query, field) in [
@@ -144,6 +149,8 @@ async fn bad_chat_requests_get_exact_errors() {
 async fn rooms_list_the_callers_projects_by_recent_activity() {
     let app = chat().await;
     let me = user();
+    app.siblings.members(3, &[me.user_id()]);
+    app.siblings.members(8, &[me.user_id()]);
     for project in [3, 8, 3] {
         app.post(&format!("/chat/{project}/messages"), &me, json!({"message": "hi"})).await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -159,11 +166,15 @@ async fn rooms_list_the_callers_projects_by_recent_activity() {
 async fn a_message_sent_over_http_reaches_the_projects_sockets() {
     let app = chat().await;
     let loopback = &app.loopback;
+    let sender = user();
+    app.siblings.members(42, &[sender.user_id()]);
     for (id, project) in [("in=", 42), ("out=", 43)] {
-        app.chat().connections.put(&connection(id, &new_user_id(), project, false)).await.unwrap();
+        let listener = new_user_id();
+        app.siblings.members(project, &[&listener]);
+        app.chat().connections.put(&connection(id, &listener, project, false)).await.unwrap();
         loopback.open(id);
     }
-    let sent = app.post("/chat/42/messages", &user(), json!({"message": "over http"})).await;
+    let sent = app.post("/chat/42/messages", &sender, json!({"message": "over http"})).await;
     assert_eq!(sent.body["meta"], json!({"delivered": 1, "gone": 0, "failed": 0}));
     let sent = sent.assert_ok(201, "MESSAGE_SENT").clone();
     let frames = loopback.received("in=");
@@ -180,6 +191,7 @@ async fn the_web_apps_routes_keep_their_shapes() {
     let app = chat().await;
     let claims = [("sub", service_tests::new_user_id()), ("nickname", "지민".to_owned())];
     let me = Who::Claims(claims.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    app.siblings.project_in_team(42, 3, "웹 앱", me.user_id(), &[]);
     // The name shown comes from the token: a body claiming another name changes nothing.
     let body = json!({"team_id": 3, "project_id": "42", "user": "팀장", "message": "회의 시작", "is_in_meeting": true});
     let sent = app.post("/chat/message", &me, body).await;
@@ -214,7 +226,7 @@ async fn the_web_apps_routes_keep_their_shapes() {
         app.post("/chat/message", &me, json!({"team_id": -1, "project_id": "x", "user": "a", "message": "b"})).await;
     bad.assert_error(422, "VALIDATION_FAILED");
     assert_eq!(bad.fields(), ["team_id", "project_id"]);
-    app.post("/chat/message", &me, json!({"team_id": 1, "project_id": 1, "user": "a", "message": ""}))
+    app.post("/chat/message", &me, json!({"team_id": 3, "project_id": 42, "user": "a", "message": ""}))
         .await
         .assert_error(422, "VALIDATION_FAILED");
 }
@@ -223,6 +235,7 @@ async fn the_web_apps_routes_keep_their_shapes() {
 async fn newest_messages_are_included_in_the_web_apps_history() {
     let app = chat().await;
     let me = user();
+    app.siblings.project_in_team(77, 1, "긴 대화", me.user_id(), &[]);
     let stores = app.chat();
     // More than one page of the store, fewer than the cap: every message comes back in order.
     let start = now_ms() - Duration::minutes(10);
@@ -249,6 +262,7 @@ async fn chat_storage_down_is_503_never_a_fake_success() {
     let env = TestEnv::new(TestDb::sqlite()).await.set("DDB_ENDPOINT_URL", "http://127.0.0.1:9");
     let app = TestApp::over(Function::Chat, env).await;
     let me = user();
+    app.siblings.project_in_team(1, 1, "x", me.user_id(), &[]);
     app.post("/chat/1/messages", &me, json!({"message": "x"})).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.get("/chat/1/messages", &me).await.assert_error(503, "SERVICE_UNAVAILABLE");
     let compat =

@@ -387,6 +387,7 @@ mod chat {
             display_name: "민수".into(),
             project_id: p(project),
             notifications: user == JIMIN,
+            admin: false,
             connected_at: now,
             expires_at: now + Duration::minutes(expires_in),
         };

@@ -42,12 +42,12 @@ const EXPECTATIONS: &[Expectation] = &[
     },
     Expectation {
         function: "chat",
-        links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "lambda_http"],
-        never: &["sqlx", "sqlx-mysql", "jsonwebtoken", "backon"],
+        links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "reqwest", "lambda_http"],
+        never: &["sqlx", "sqlx-mysql", "jsonwebtoken"],
     },
     Expectation {
         function: "ws-connect",
-        links: &["aws-sdk-dynamodb", "lambda_runtime"],
+        links: &["aws-sdk-dynamodb", "reqwest", "lambda_runtime"],
         never: &["sqlx", "aws-sdk-apigatewaymanagement", "jsonwebtoken", "axum", "lambda_http"],
     },
     Expectation {
@@ -57,7 +57,7 @@ const EXPECTATIONS: &[Expectation] = &[
     },
     Expectation {
         function: "ws-message",
-        links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "lambda_runtime"],
+        links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "reqwest", "lambda_runtime"],
         never: &["sqlx", "jsonwebtoken", "axum", "lambda_http"],
     },
     Expectation {

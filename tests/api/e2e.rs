@@ -70,11 +70,26 @@ fn user() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Puts `users` in `project`'s team, through the gateway's stand-in for the Project and Team
+/// services (what `local-gateway member` does).
+async fn members(db: &TestDb, project: i64, users: &[&str]) {
+    let directory = local_gateway::stand_ins::Directory::open(std::sync::Arc::new(db.sql_db())).await.unwrap();
+    let project = shared::domain::ProjectId::new(project).unwrap();
+    if !directory.has_project(project).await.unwrap() {
+        directory.put_project(project, "e2e").await.unwrap();
+    }
+    for user in users {
+        directory.put_member(project, &shared::domain::UserId::parse(user).unwrap(), "MEMBER").await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn two_clients_of_a_project_chat_and_others_hear_nothing() {
     let db = TestDb::sqlite();
     let gateway = start(&db).await;
     let (alice, bob, carol) = (user(), user(), user());
+    members(&db, 7, &[&alice, &bob]).await;
+    members(&db, 8, &[&carol]).await;
     let mut a = connect(&gateway, &format!("/?project_id=7&token={}", token_for(&alice, false, "alice"))).await;
     let mut b = connect(&gateway, &format!("/ws/chat/7?token={}", token_for(&bob, false, "bob"))).await;
     let mut c = connect(&gateway, &format!("/ws/chat/8?token={}", token_for(&carol, false, "carol"))).await;
@@ -91,8 +106,10 @@ async fn two_clients_of_a_project_chat_and_others_hear_nothing() {
     assert_eq!(next_frame(&mut b).await["user_id"], bob);
     no_frame(&mut c).await;
 
-    // History over HTTP is what was broadcast.
-    let history = get_json(&gateway, "/chat/7/messages", &token_for(&carol, false, "carol")).await;
+    // History over HTTP is what was broadcast, for the team only.
+    let outsider = get_json(&gateway, "/chat/7/messages", &token_for(&carol, false, "carol")).await;
+    assert_eq!(outsider["code"], "FORBIDDEN");
+    let history = get_json(&gateway, "/chat/7/messages", &token_for(&bob, false, "bob")).await;
     let ids: Vec<_> = history["data"].as_array().unwrap().iter().map(|m| m["message_id"].clone()).collect();
     assert_eq!(ids, [at_b["message_id"].clone(), json!(ids[1].clone())]);
     assert_eq!(history["data"][0]["message"], "안녕 bob 👋");
@@ -132,6 +149,7 @@ async fn a_vanished_client_is_cleaned_up_and_others_keep_chatting() {
     let db = TestDb::sqlite();
     let gateway = start(&db).await;
     let (alice, bob) = (user(), user());
+    members(&db, 3, &[&alice, &bob]).await;
     let mut a = connect(&gateway, &format!("/?project_id=3&token={}", token_for(&alice, false, "alice"))).await;
     let b = connect(&gateway, &format!("/?project_id=3&token={}", token_for(&bob, false, "bob"))).await;
     // Bob's client dies without a close frame.
@@ -177,6 +195,7 @@ async fn notifications_reach_only_the_sockets_that_asked_for_them() {
     let gateway = start(&db).await;
     let recipient = user();
     let token = token_for(&recipient, false, "r");
+    members(&db, 1, &[&recipient]).await;
     // The web app's chat socket, and a socket that asks for notifications when it connects.
     let mut chat = connect(&gateway, &format!("/ws/chat/1?token={token}")).await;
     let mut bell = connect(&gateway, &format!("/?project_id=1&notifications=true&token={token}")).await;
@@ -259,6 +278,7 @@ async fn data_survives_a_restart() {
     let db = TestDb::sqlite();
     let gateway = start(&db).await;
     let me = user();
+    members(&db, 5, &[&me]).await;
     let mut socket = connect(&gateway, &format!("/?project_id=5&token={}", token_for(&me, false, "me"))).await;
     send(&mut socket, json!({"message": "before restart"})).await;
     let sent = next_frame(&mut socket).await;

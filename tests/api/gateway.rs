@@ -52,10 +52,12 @@ async fn identity_comes_only_from_authorizer_claims() {
     // No subject: anonymous, whatever else the claims say.
     app.post("/notices", &claims(&[("custom:role", "ADMIN")]), body.clone()).await.assert_error(401, "UNAUTHORIZED");
     let sub = ("sub", "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
-    app.post("/notices", &claims(&[sub, ("custom:role", "ADMIN")]), body.clone())
+    // Only the user pool's groups grant ADMIN; attributes an app client may write grant nothing.
+    app.post("/notices", &claims(&[sub, ("custom:role", "ADMIN")]), body.clone()).await.assert_error(403, "FORBIDDEN");
+    app.post("/notices", &claims(&[sub, ("role", "ADMIN")]), body.clone()).await.assert_error(403, "FORBIDDEN");
+    app.post("/notices", &claims(&[sub, ("cognito:groups", "[ADMIN]")]), body.clone())
         .await
         .assert_ok(201, "NOTICE_CREATED");
-    app.post("/notices", &claims(&[sub, ("role", "ADMIN")]), body.clone()).await.assert_ok(201, "NOTICE_CREATED");
     app.post("/notices", &claims(&[sub, ("cognito:groups", "[USER]")]), body.clone())
         .await
         .assert_error(403, "FORBIDDEN");
@@ -67,6 +69,8 @@ async fn identity_comes_only_from_authorizer_claims() {
 #[tokio::test]
 async fn every_sample_event_in_the_repo_is_served() {
     let api = TestApi::over(TestEnv::new(TestDb::mariadb().await).await).await;
+    // The samples' user is in project 42's team (team 3, as the web app's sample names it).
+    api.env.siblings.project_in_team(42, 3, "PortForge 웹", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", &[]);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut served = 0;
     for entry in std::fs::read_dir(&dir).expect("events/ exists") {

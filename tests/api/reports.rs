@@ -459,6 +459,7 @@ async fn decision_notifications_are_pushed_live_to_subscribed_sockets() {
             display_name: "x".into(),
             project_id: ProjectId::new(31).unwrap(),
             notifications,
+            admin: false,
             connected_at: now,
             expires_at: now + chrono::Duration::hours(2),
         };

@@ -21,7 +21,7 @@ struct Ws {
     message: MessageHandler,
     stores: ChatStores,
     loopback: LoopbackConnections,
-    _env: TestEnv,
+    env: TestEnv,
 }
 
 async fn setup() -> Ws {
@@ -33,7 +33,7 @@ async fn setup() -> Ws {
         message: shared::lambda::ws_message(config()).await.expect("ws-message builds"),
         stores: env.chat(),
         loopback: env.loopback.clone(),
-        _env: env,
+        env,
     }
 }
 
@@ -79,8 +79,14 @@ fn frame_event(connection_id: &str, body: &str) -> ApiGatewayWebsocketProxyReque
 }
 
 impl Ws {
-    /// Connects `id` to `project` as Alice (or `user`), and opens it on the loopback endpoint.
+    /// Puts `users` in `project`'s team.
+    fn members(&self, project: i64, users: &[&str]) {
+        self.env.siblings.members(project, users);
+    }
+
+    /// Connects `id` to `project` as `user` (a member), and opens it on the loopback endpoint.
     async fn connect(&self, id: &str, project: &str, user: &str) {
+        self.members(project.parse().unwrap(), &[user]);
         let reply = self.connect.handle(&connect_event(id, Some(project), Some(user))).await;
         assert_eq!(reply.status_code, 200);
         self.loopback.open(id);
@@ -95,10 +101,12 @@ impl Ws {
 #[tokio::test]
 async fn connect_stores_the_connection_and_posts_nothing() {
     let ws = setup().await;
+    ws.members(42, &[ALICE]);
     let reply = ws.connect.handle(&event(fixture("ws-connect.json"))).await;
     assert_eq!(reply.status_code, 200);
     let row = ws.stores.connections.get(&connection_id("L0SM9cOFvHcCIhw=")).await.unwrap().expect("row stored");
     assert_eq!((row.project_id.get(), row.user_id.as_str(), row.display_name.as_str()), (42, ALICE, "지민"));
+    assert!(!row.admin && !row.notifications);
     let ttl = row.expires_at - row.connected_at;
     assert!(ttl > Duration::hours(2) && ttl <= Duration::hours(3), "{ttl}");
     assert_eq!(ws.loopback.total_posts(), 0, "$connect never posts");
@@ -107,7 +115,12 @@ async fn connect_stores_the_connection_and_posts_nothing() {
 #[tokio::test]
 async fn connect_refuses_anonymous_non_users_and_bad_projects() {
     let ws = setup().await;
+    ws.members(42, &[ALICE]);
+    ws.members(43, &["9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"]);
     for (e, status) in [
+        // Not in project 43's team; project 44 the Project service does not know.
+        (connect_event("c7", Some("43"), Some(ALICE)), 403),
+        (connect_event("c8", Some("44"), Some(ALICE)), 404),
         (connect_event("c1", Some("42"), None), 401),
         (connect_event("c2", Some("42"), Some("projectsvc-client")), 403),
         (connect_event("c3", None, Some(ALICE)), 400),
@@ -226,6 +239,7 @@ async fn ping_history_catch_up_and_unknown_connections() {
 #[tokio::test]
 async fn disconnect_removes_the_row_once() {
     let ws = setup().await;
+    ws.members(42, &[ALICE]);
     ws.connect.handle(&event(fixture("ws-connect.json"))).await;
     let reply = ws.disconnect.handle(&event(fixture("ws-disconnect.json"))).await;
     assert_eq!(reply.status_code, 200);
@@ -249,6 +263,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
             display_name: "u".into(),
             project_id: project(5),
             notifications: false,
+            admin: false,
             connected_at: now,
             expires_at: now + Duration::hours(2),
         };

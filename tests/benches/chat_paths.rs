@@ -14,10 +14,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde_json::json;
-use service_tests::{LoopbackConnections, TestDynamo, chat_service, connection_id};
+use service_tests::{LoopbackConnections, SiblingStandIn, TestDynamo, chat_service, connection_id};
 use shared::{
     domain::{ProjectId, UserId, chat::Connection, time::now_ms},
-    services::chat::{SendRequest, Sender},
+    services::chat::NewMessage,
+    siblings::CallContext,
 };
 
 const FANOUT_CONNECTIONS: usize = 1_000;
@@ -48,6 +49,7 @@ fn connection(id: String, project_id: i64) -> Connection {
         display_name: "bench".into(),
         project_id: project(project_id),
         notifications: false,
+        admin: false,
         connected_at: now,
         expires_at: now + chrono::Duration::hours(2),
     }
@@ -58,7 +60,10 @@ async fn main() {
     let dynamo = TestDynamo::new().await;
     let loopback = LoopbackConnections::start().await;
     let stores = dynamo.stores();
-    let chat = chat_service(&stores, &loopback).await;
+    let siblings = SiblingStandIn::start().await;
+    siblings.members(1, &[BENCH_USER]);
+    siblings.members(2, &[BENCH_USER]);
+    let chat = chat_service(&stores, &loopback, &siblings).await;
     let mut missed = Vec::new();
 
     // 1. Fan-out to 1,000 connections.
@@ -106,7 +111,7 @@ async fn main() {
     // not, so the 1,000 rows above would bill the lookup for other projects' connections.
     let dynamo = TestDynamo::new().await;
     let stores = dynamo.stores();
-    let chat = chat_service(&stores, &loopback).await;
+    let chat = chat_service(&stores, &loopback, &siblings).await;
     stores.connections.put(&connection("single=".into(), 2)).await.expect("put connection");
     loopback.open("single=");
     let client = aws_sdk_dynamodb::Client::from_conf(
@@ -138,18 +143,18 @@ async fn main() {
             started.elapsed()
         }
     };
+    // The sender's admission (a membership lookup, cached afterwards) happens once, before.
+    let ctx = CallContext::default();
+    let bench_user = shared::identity::Identity::from_claims(
+        &std::collections::HashMap::from([("sub".to_owned(), BENCH_USER.to_owned())]),
+        None,
+    )
+    .expect("an identity");
+    let sender = chat.admit(&bench_user, project(2), &ctx).await.expect("a member");
     let ours_once = || async {
         let started = Instant::now();
-        let outcome = chat
-            .send(SendRequest {
-                project_id: project(2),
-                sender: Sender { user_id: UserId::parse(BENCH_USER).expect("a user id"), name: "bench".into() },
-                message: "안녕하세요".into(),
-                client_message_id: None,
-                is_in_meeting: false,
-            })
-            .await
-            .expect("send");
+        let new = NewMessage { message: "안녕하세요".into(), client_message_id: None, is_in_meeting: false };
+        let outcome = chat.send(&sender, new, &ctx).await.expect("send");
         assert_eq!(outcome.fanout.delivered, 1);
         started.elapsed()
     };

@@ -148,6 +148,7 @@ impl Who {
     pub fn user_id(&self) -> &str {
         match self {
             Who::User(id) | Who::Admin(id) => id,
+            Who::Claims(claims) if claims.contains_key("sub") => &claims["sub"],
             _ => panic!("{self:?} has no user id"),
         }
     }
@@ -325,6 +326,8 @@ impl TestEnv {
             ("TEAM_SERVICE_URL".to_owned(), self.siblings.url.clone()),
             // Short, so that "slower than the timeout" stays a quick test.
             ("SIBLING_TIMEOUT_MS".to_owned(), "300".to_owned()),
+            // Memberships a test changes take effect at once; the cache has its own test.
+            ("MEMBERSHIP_CACHE_SECONDS".to_owned(), "0".to_owned()),
             ("SIBLING_CONNECT_TIMEOUT_MS".to_owned(), "300".to_owned()),
         ]);
         vars.extend(self.vars.clone());
@@ -615,10 +618,18 @@ mod chat_support {
         FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY)
     }
 
-    /// The chat service over `stores`, fanning out to `loopback`.
-    pub async fn chat_service(stores: &ChatStores, loopback: &LoopbackConnections) -> ChatService {
+    /// The chat service over `stores`, fanning out to `loopback`, with memberships from `siblings`.
+    pub async fn chat_service(
+        stores: &ChatStores,
+        loopback: &LoopbackConnections,
+        siblings: &super::SiblingStandIn,
+    ) -> ChatService {
         let fanout = fanout(stores, loopback).await;
-        ChatService::new(stores.messages.clone(), stores.rooms.clone(), fanout, Calendar::kst())
+        let vars: HashMap<&str, String> =
+            HashMap::from([("PROJECT_SERVICE_URL", siblings.url.clone()), ("TEAM_SERVICE_URL", siblings.url.clone())]);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+        let membership = shared::lambda::membership(&config).expect("membership");
+        ChatService::new(stores.messages.clone(), stores.rooms.clone(), fanout, membership, Calendar::kst())
     }
 
     pub fn connection_id(raw: &str) -> ConnectionId {
@@ -798,12 +809,42 @@ mod siblings_support {
 
         /// A project, its team (same id as the project × 10) with a leader and members.
         pub fn project(&self, id: i64, title: &str, leader: &str, members: &[&str]) {
-            let team = id * 10;
+            self.project_in_team(id, id * 10, title, leader, members);
+        }
+
+        /// A project of the given team, with a leader and members.
+        pub fn project_in_team(&self, id: i64, team: i64, title: &str, leader: &str, members: &[&str]) {
             let mut s = lock(&self.state);
             s.projects.insert(id, (title.to_owned(), team));
             let mut list = vec![(leader.to_owned(), "Leader".to_owned())];
             list.extend(members.iter().map(|m| ((*m).to_owned(), "MEMBER".to_owned())));
             s.teams.insert(team, list);
+        }
+
+        /// Puts `users` in `project`'s team (the project is created if unknown, its team id × 10).
+        pub fn members(&self, project: i64, users: &[&str]) {
+            let mut s = lock(&self.state);
+            let team = match s.projects.get(&project) {
+                Some((_, team)) => *team,
+                None => {
+                    s.projects.insert(project, (format!("project {project}"), project * 10));
+                    project * 10
+                }
+            };
+            let list = s.teams.entry(team).or_default();
+            for user in users {
+                if !list.iter().any(|(u, _)| u == user) {
+                    list.push(((*user).to_owned(), "MEMBER".to_owned()));
+                }
+            }
+        }
+
+        /// Takes `user` out of `project`'s team.
+        pub fn remove_member(&self, project: i64, user: &str) {
+            let mut s = lock(&self.state);
+            if let Some((_, team)) = s.projects.get(&project).cloned() {
+                s.teams.entry(team).or_default().retain(|(u, _)| u != user);
+            }
         }
 
         pub fn has_project(&self, id: i64) -> bool {

@@ -168,6 +168,8 @@ pub struct Connection {
     /// Whether the socket asked for the user's notification frames (`?notifications=true` or the
     /// `subscribe` action); chat frames of its project come either way.
     pub notifications: bool,
+    /// Admitted as an administrator rather than a member of the project's team.
+    pub admin: bool,
     pub connected_at: DateTime<Utc>,
     /// API Gateway closes connections after 2 hours; the row expires (TTL) a little later.
     pub expires_at: DateTime<Utc>,

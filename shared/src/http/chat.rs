@@ -2,14 +2,15 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{FromRequestParts, Path, State},
+    http::request::Parts,
     routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    extract::{Caller, JsonBody, PathId, QueryParams},
+    extract::{Caller, JsonBody, PathId, QueryParams, RequestId},
     reply::{Reply, ReplyResult},
 };
 use crate::domain::{
@@ -19,8 +20,7 @@ use crate::domain::{
     time::{Bound, Calendar},
 };
 use crate::error::{AppError, AppResult};
-use crate::identity::Identity;
-use crate::services::chat::{ChatService, RecentFilter, SendRequest, Sender};
+use crate::services::chat::{Admitted, ChatService, NewMessage, RecentFilter};
 
 pub fn router(service: ChatService) -> Router {
     Router::new()
@@ -31,19 +31,25 @@ pub fn router(service: ChatService) -> Router {
         .with_state(service)
 }
 
-/// The sender of a message: the caller as a user, shown under the name their token carries.
-fn sender(caller: &Identity) -> AppResult<Sender> {
-    Ok(Sender { user_id: caller.user_id()?, name: caller.chat_name() })
+/// A caller admitted to the chat of the project in the path. As an extractor it runs before
+/// the body is read: someone outside the team gets 403, never a validation report.
+struct Member(Admitted, crate::siblings::CallContext);
+
+impl FromRequestParts<ChatService> for Member {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, chat: &ChatService) -> Result<Self, AppError> {
+        let Caller(caller) = Caller::from_request_parts(parts, chat).await?;
+        caller.user_id()?;
+        let PathId(project_id) = PathId::<ProjectId>::from_request_parts(parts, chat).await?;
+        let Ok(request_id) = RequestId::from_request_parts(parts, chat).await;
+        let ctx = request_id.context();
+        Ok(Self(chat.admit(&caller, project_id, &ctx).await?, ctx))
+    }
 }
 
 /// `GET /chat/{project_id}/messages?limit&cursor|after&from&to`
-async fn history(
-    State(chat): State<ChatService>,
-    Caller(caller): Caller,
-    PathId(project_id): PathId<ProjectId>,
-    query: QueryParams,
-) -> ReplyResult {
-    caller.user_id()?;
+async fn history(State(chat): State<ChatService>, Member(reader, _): Member, query: QueryParams) -> ReplyResult {
     let limit = query.limit()?;
     let before = query.parse("cursor", ChatCursor::decode)?;
     let after = query.parse("after", ChatCursor::decode)?;
@@ -68,7 +74,7 @@ async fn history(
         HistoryPosition::After(c) => Some(c.encode()),
         _ => None,
     };
-    let page = chat.history(project_id, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
+    let page = chat.history(&reader, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
     let first = page.messages.first().map(|m| m.cursor().encode());
     let last = page.messages.last().map(|m| m.cursor().encode()).or(requested_after);
     let meta = json!({
@@ -101,19 +107,15 @@ fn required_message(message: Option<String>) -> AppResult<String> {
 /// `message_id` answers 200 with the message stored the first time.
 async fn send(
     State(chat): State<ChatService>,
-    Caller(caller): Caller,
-    PathId(project_id): PathId<ProjectId>,
+    Member(sender, ctx): Member,
     JsonBody(body): JsonBody<SendBody>,
 ) -> ReplyResult {
-    let outcome = chat
-        .send(SendRequest {
-            project_id,
-            sender: sender(&caller)?,
-            message: required_message(body.message)?,
-            client_message_id: body.message_id,
-            is_in_meeting: body.is_in_meeting,
-        })
-        .await?;
+    let new = NewMessage {
+        message: required_message(body.message)?,
+        client_message_id: body.message_id,
+        is_in_meeting: body.is_in_meeting,
+    };
+    let outcome = chat.send(&sender, new, &ctx).await?;
     if outcome.created {
         let delivery = json!({
             "delivered": outcome.fanout.delivered,
@@ -131,8 +133,8 @@ async fn send(
     }
 }
 
-async fn rooms(State(chat): State<ChatService>, Caller(caller): Caller) -> ReplyResult {
-    let rooms = chat.rooms(&caller.user_id()?).await?;
+async fn rooms(State(chat): State<ChatService>, Caller(caller): Caller, request_id: RequestId) -> ReplyResult {
+    let rooms = chat.rooms(&caller.user_id()?, &request_id.context()).await?;
     Reply::list("ROOMS_LISTED", "your chat rooms, most recent activity first", rooms)
 }
 
@@ -183,24 +185,21 @@ fn compat_message(m: &ChatMessage, calendar: Calendar, meeting_key: &str) -> Val
 async fn compat_send(
     State(chat): State<ChatService>,
     Caller(caller): Caller,
+    request_id: RequestId,
     JsonBody(body): JsonBody<CompatSendBody>,
 ) -> AppResult<Json<Value>> {
-    let sender = sender(&caller)?;
+    caller.user_id()?;
     let mut errors = Vec::new();
     let team = loose::<TeamId>(&mut errors, "team_id", body.team_id.as_ref());
     let project = loose::<ProjectId>(&mut errors, "project_id", body.project_id.as_ref());
-    let (Some(_team), Some(project_id)) = (team, project) else {
+    let (Some(team), Some(project_id)) = (team, project) else {
         return Err(AppError::Validation(errors));
     };
-    let outcome = chat
-        .send(SendRequest {
-            project_id,
-            sender,
-            message: required_message(body.message)?,
-            client_message_id: None,
-            is_in_meeting: body.is_in_meeting,
-        })
-        .await?;
+    let message = required_message(body.message)?;
+    let ctx = request_id.context();
+    let sender = chat.admit_in_team(&caller, team, project_id, &ctx).await?;
+    let new = NewMessage { message, client_message_id: None, is_in_meeting: body.is_in_meeting };
+    let outcome = chat.send(&sender, new, &ctx).await?;
     Ok(Json(compat_message(&outcome.message, chat.calendar(), "is_in_meeting")))
 }
 
@@ -210,11 +209,13 @@ async fn compat_history(
     State(chat): State<ChatService>,
     Caller(caller): Caller,
     Path((team_id, project_id)): Path<(String, String)>,
+    request_id: RequestId,
     query: QueryParams,
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
-    TeamId::parse(&team_id).map_err(|m| AppError::invalid_path("team_id", m))?;
+    let team = TeamId::parse(&team_id).map_err(|m| AppError::invalid_path("team_id", m))?;
     let project_id = ProjectId::parse(&project_id).map_err(|m| AppError::invalid_path("project_id", m))?;
+    let reader = chat.admit_in_team(&caller, team, project_id, &request_id.context()).await?;
     let calendar = chat.calendar();
     let from = query.date("start_date")?.map(|d| calendar.day_start(d));
     let to = query.date("end_date")?.map(|d| calendar.day_end(d));
@@ -225,6 +226,6 @@ async fn compat_history(
     }
     let filter = RecentFilter { from, to, meeting_only: query.flag("meeting_only")? };
     let messages: Vec<Value> =
-        chat.recent(project_id, filter).await?.iter().map(|m| compat_message(m, calendar, "isInMeeting")).collect();
+        chat.recent(&reader, filter).await?.iter().map(|m| compat_message(m, calendar, "isInMeeting")).collect();
     Ok(Json(json!({ "count": messages.len(), "messages": messages })))
 }

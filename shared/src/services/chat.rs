@@ -1,16 +1,24 @@
 //! Team chat: sending (store first, then fan out), history, rooms, and the web app's history.
+//! Every operation on a project's chat takes an [`Admitted`]: the proof, from [`ChatService::admit`]
+//! or [`ChatService::admit_connection`], that the caller is in the project's team (or an admin).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
 
+use super::membership::{ChatAccess, Membership};
 use crate::domain::{
-    BoundedText, FieldError, Limit, MessageId, ProjectId, UserId, Validator,
-    chat::{ChatMessage, ChatRoom, HistoryPage, HistoryPosition, HistoryQuery, MESSAGE_MAX_CHARS, sender_name},
+    BoundedText, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
+    chat::{
+        ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, MESSAGE_MAX_CHARS, sender_name,
+    },
     time::{Calendar, now_ms},
 };
 use crate::error::{AppError, AppResult};
+use crate::identity::Identity;
 use crate::push::{FanOut, FanOutReport};
+use crate::siblings::CallContext;
 use crate::store::{ChatStore, RoomStore, Saved, StoreError, Touched};
 use crate::ws::frames::{MessageFrame, ServerFrame};
 
@@ -20,18 +28,19 @@ pub const RECENT_MAX: usize = 1_000;
 /// cannot make one request read a project's whole history.
 const RECENT_PAGES: usize = 20;
 
-/// Who sends: the verified user and the name shown with the message.
+/// Proof that a caller may take part in one project's chat, and under which name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sender {
+pub struct Admitted {
+    pub project_id: ProjectId,
     pub user_id: UserId,
+    /// The name shown with their messages.
     pub name: String,
+    pub access: ChatAccess,
 }
 
 /// A message someone wants to send, before validation.
 #[derive(Debug, Clone)]
-pub struct SendRequest {
-    pub project_id: ProjectId,
-    pub sender: Sender,
+pub struct NewMessage {
     pub message: String,
     pub client_message_id: Option<String>,
     pub is_in_meeting: bool,
@@ -54,20 +63,20 @@ pub struct RecentFilter {
     pub meeting_only: bool,
 }
 
-impl SendRequest {
-    fn validate(self, at: DateTime<Utc>) -> Result<(ChatMessage, bool), Vec<FieldError>> {
+impl NewMessage {
+    fn validate(self, sender: &Admitted, at: DateTime<Utc>) -> Result<(ChatMessage, bool), Vec<FieldError>> {
         let mut v = Validator::new();
         let body = v.check("message", BoundedText::parse(&self.message, 1, MESSAGE_MAX_CHARS));
         let client_id = v.check_opt("message_id", self.client_message_id.as_deref(), MessageId::parse);
-        let name = v.check("sender_name", sender_name(&self.sender.name).ok_or_else(|| "must not be empty".into()));
+        let name = v.check("sender_name", sender_name(&sender.name).ok_or_else(|| "must not be empty".into()));
         v.finish(|| {
             let client_id = client_id?;
             let idempotent = client_id.is_some();
             Some((
                 ChatMessage {
                     message_id: client_id.unwrap_or_else(MessageId::generate),
-                    project_id: self.project_id,
-                    user_id: self.sender.user_id,
+                    project_id: sender.project_id,
+                    user_id: sender.user_id.clone(),
                     sender_name: name?,
                     message: body?.into_inner(),
                     timestamp: at,
@@ -79,18 +88,70 @@ impl SendRequest {
     }
 }
 
-/// Chat storage plus the way to reach a project's open WebSocket connections.
+/// Chat storage, the way to reach a project's open WebSocket connections, and who may take part.
 #[derive(Clone)]
 pub struct ChatService {
     messages: Arc<dyn ChatStore>,
     rooms: Arc<dyn RoomStore>,
     fanout: FanOut,
+    membership: Membership,
     calendar: Calendar,
 }
 
+/// Membership checks of `GET /chat/rooms` in flight at once.
+const ROOM_CHECKS_IN_FLIGHT: usize = 8;
+
 impl ChatService {
-    pub fn new(messages: Arc<dyn ChatStore>, rooms: Arc<dyn RoomStore>, fanout: FanOut, calendar: Calendar) -> Self {
-        Self { messages, rooms, fanout, calendar }
+    pub fn new(
+        messages: Arc<dyn ChatStore>,
+        rooms: Arc<dyn RoomStore>,
+        fanout: FanOut,
+        membership: Membership,
+        calendar: Calendar,
+    ) -> Self {
+        Self { messages, rooms, fanout, membership, calendar }
+    }
+
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// A signed-in caller's right to `project`'s chat (403 outside its team, 404 for an unknown
+    /// project, 503 when that cannot be told); they appear under their token's name.
+    pub async fn admit(&self, caller: &Identity, project_id: ProjectId, ctx: &CallContext) -> AppResult<Admitted> {
+        let access = self.membership.admit(caller, project_id, ctx).await?;
+        Ok(Admitted { project_id, user_id: caller.user_id()?, name: caller.chat_name(), access })
+    }
+
+    /// The right of an open socket's user, checked again on every frame: a member removed from
+    /// the team loses it within the membership cache's time.
+    pub async fn admit_connection(&self, connection: &Connection, ctx: &CallContext) -> AppResult<Admitted> {
+        let access = if connection.admin {
+            ChatAccess::Administrator
+        } else if self.membership.is_member(connection.project_id, &connection.user_id, ctx).await? {
+            ChatAccess::Member
+        } else {
+            return Err(AppError::Forbidden("you are no longer a member of this project's team"));
+        };
+        Ok(Admitted {
+            project_id: connection.project_id,
+            user_id: connection.user_id.clone(),
+            name: connection.display_name.clone(),
+            access,
+        })
+    }
+
+    /// The web app's routes name the team too: it must be the project's.
+    pub async fn admit_in_team(
+        &self,
+        caller: &Identity,
+        team: TeamId,
+        project_id: ProjectId,
+        ctx: &CallContext,
+    ) -> AppResult<Admitted> {
+        let admitted = self.admit(caller, project_id, ctx).await?;
+        self.membership.check_team(project_id, team, ctx).await?;
+        Ok(admitted)
     }
 
     pub fn fanout(&self) -> &FanOut {
@@ -102,10 +163,11 @@ impl ChatService {
     }
 
     /// Stores the message (the server sets its time) and the sender's room activity, then posts
-    /// it to every connection of the project. All posts finish before this returns.
-    pub async fn send(&self, request: SendRequest) -> AppResult<SendOutcome> {
+    /// it to every connection of the project whose user is still in its team (or an admin). All
+    /// posts finish before this returns.
+    pub async fn send(&self, sender: &Admitted, new: NewMessage, ctx: &CallContext) -> AppResult<SendOutcome> {
         let now = now_ms();
-        let (message, idempotent) = request.validate(now).map_err(AppError::Validation)?;
+        let (message, idempotent) = new.validate(sender, now).map_err(AppError::Validation)?;
         // Neither whom to tell nor the room's activity depends on the write: do all three at
         // once, and take the room back if the message turns out not to be stored.
         let (saved, targets, touched) = tokio::join!(
@@ -137,8 +199,30 @@ impl ChatService {
             tracing::warn!(error = %e, project_id = %stored.project_id, "could not list connections; message stored, not broadcast");
             Vec::new()
         });
+        let targets = self.still_admitted(stored.project_id, targets, ctx).await;
         let fanout = self.fanout.broadcast(&targets, &ServerFrame::Message(MessageFrame::from(&stored))).await;
         Ok(SendOutcome { message: stored, created: true, fanout })
+    }
+
+    /// The connections whose user is still in the project's team, or was admitted as an admin.
+    /// When that cannot be told, nobody but admins: never a silent allow.
+    async fn still_admitted(
+        &self,
+        project_id: ProjectId,
+        mut targets: Vec<Connection>,
+        ctx: &CallContext,
+    ) -> Vec<Connection> {
+        if targets.iter().all(|c| c.admin) {
+            return targets;
+        }
+        match self.membership.project_members(project_id, ctx).await {
+            Ok(members) => targets.retain(|c| c.admin || members.contains(&c.user_id)),
+            Err(e) => {
+                tracing::warn!(error = %e, %project_id, "membership unknown: message stored, broadcast to admins only");
+                targets.retain(|c| c.admin);
+            }
+        }
+        targets
     }
 
     async fn undo_touch(&self, message: &ChatMessage, touched: Result<Touched, StoreError>) {
@@ -148,18 +232,18 @@ impl ChatService {
         }
     }
 
-    pub async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> AppResult<HistoryPage> {
-        Ok(self.messages.history(project_id, query).await?)
+    pub async fn history(&self, reader: &Admitted, query: &HistoryQuery) -> AppResult<HistoryPage> {
+        Ok(self.messages.history(reader.project_id, query).await?)
     }
 
     /// The newest messages matching `filter` (at most [`RECENT_MAX`], reading at most
     /// [`RECENT_PAGES`] pages), oldest first: the web app's history.
-    pub async fn recent(&self, project_id: ProjectId, filter: RecentFilter) -> AppResult<Vec<ChatMessage>> {
+    pub async fn recent(&self, reader: &Admitted, filter: RecentFilter) -> AppResult<Vec<ChatMessage>> {
         let mut collected: Vec<ChatMessage> = Vec::new();
         let mut position = HistoryPosition::Latest;
         for _ in 0..RECENT_PAGES {
             let query = HistoryQuery { position, from: filter.from, to: filter.to, limit: Limit::MAX };
-            let page = self.history(project_id, &query).await?;
+            let page = self.history(reader, &query).await?;
             let Some(oldest) = page.messages.first().map(ChatMessage::cursor) else {
                 break;
             };
@@ -174,7 +258,21 @@ impl ChatService {
         Ok(collected)
     }
 
-    pub async fn rooms(&self, user_id: &UserId) -> AppResult<Vec<ChatRoom>> {
-        Ok(self.rooms.rooms(user_id).await?)
+    /// The caller's rooms, most recent first: only those of projects whose team they are still in.
+    pub async fn rooms(&self, user_id: &UserId, ctx: &CallContext) -> AppResult<Vec<ChatRoom>> {
+        let rooms = self.rooms.rooms(user_id).await?;
+        let projects: Vec<ProjectId> = rooms.iter().map(|room| room.project_id).collect();
+        let checks: Vec<AppResult<bool>> = stream::iter(projects)
+            .map(|project| self.membership.is_member(project, user_id, ctx))
+            .buffered(ROOM_CHECKS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut kept = Vec::with_capacity(rooms.len());
+        for (room, member) in rooms.into_iter().zip(checks) {
+            if member? {
+                kept.push(room);
+            }
+        }
+        Ok(kept)
     }
 }

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod content;
 pub mod events;
+pub mod membership;
 pub mod notifications;
 pub mod reports;
 

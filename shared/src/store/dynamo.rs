@@ -143,6 +143,7 @@ fn connection_item(c: &Connection) -> Item {
         ("display_name".into(), s(&c.display_name)),
         ("project_id".into(), n(c.project_id)),
         ("notifications".into(), AttributeValue::Bool(c.notifications)),
+        ("admin".into(), AttributeValue::Bool(c.admin)),
         ("connected_at".into(), s(format_iso(&c.connected_at))),
         ("expires_at".into(), n(c.expires_at.timestamp())),
     ])
@@ -157,6 +158,7 @@ fn connection_from(item: &Item) -> Result<Connection, StoreError> {
         project_id: get_project(item, "project_id")?,
         // Rows written before sockets could subscribe have no attribute: not subscribed.
         notifications: matches!(item.get("notifications"), Some(AttributeValue::Bool(true))),
+        admin: matches!(item.get("admin"), Some(AttributeValue::Bool(true))),
         connected_at: get_time(item, "connected_at")?,
         expires_at: DateTime::from_timestamp(expires, 0)
             .ok_or_else(|| StoreError::Internal(format!("expires_at out of range: {expires}")))?,

@@ -19,7 +19,11 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::identity::Identity;
-use crate::services::chat::{ChatService, SendRequest, Sender};
+use crate::services::{
+    chat::{ChatService, NewMessage},
+    membership::{ChatAccess, Membership},
+};
+use crate::siblings::CallContext;
 use crate::store::ConnectionStore;
 
 fn response(status: i64, body: Option<&str>) -> ApiGatewayProxyResponse {
@@ -55,15 +59,24 @@ pub fn identity_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<Identity> 
     Identity::from_claims(&claims, None)
 }
 
-/// `$connect`: stores who joined which project's chat. Never posts (API Gateway has not opened
-/// the connection yet).
+/// The request id API Gateway gave the event, passed on to sibling services.
+fn call_context(event: &ApiGatewayWebsocketProxyRequest) -> CallContext {
+    CallContext { request_id: event.request_context.request_id.clone() }
+}
+
+/// `$connect`: admits members of the project's team (and admins), and stores who joined which
+/// project's chat. The check runs here rather than in the authorizer: here the project is
+/// known, and the answer can tell "not a member" (403) and "no such project" (404) from "the
+/// Team service is down" (503), where an authorizer only allows or denies, and API Gateway may
+/// cache its answer per token. Never posts (API Gateway has not opened the connection yet).
 pub struct ConnectHandler {
     connections: Arc<dyn ConnectionStore>,
+    membership: Membership,
 }
 
 impl ConnectHandler {
-    pub fn new(connections: Arc<dyn ConnectionStore>) -> Self {
-        Self { connections }
+    pub fn new(connections: Arc<dyn ConnectionStore>, membership: Membership) -> Self {
+        Self { connections, membership }
     }
 
     pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
@@ -93,6 +106,13 @@ impl ConnectHandler {
                 _ => return response(400, Some("notifications query parameter must be true or false")),
             },
         };
+        let access = match self.membership.admit(&identity, project_id, &call_context(event)).await {
+            Ok(access) => access,
+            Err(e) => {
+                tracing::info!(%project_id, code = e.code(), "connection refused");
+                return response(e.status().as_u16().into(), Some(&e.to_string()));
+            }
+        };
         let now = now_ms();
         let connection = Connection {
             connection_id,
@@ -100,6 +120,7 @@ impl ConnectHandler {
             display_name: sender_name(&identity.chat_name()).unwrap_or_else(|| "member".into()),
             project_id,
             notifications,
+            admin: access == ChatAccess::Administrator,
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
         };
@@ -201,7 +222,7 @@ impl MessageHandler {
                 return Ok(());
             }
         };
-        match self.act(&connection, frame).await {
+        match self.act(&connection, frame, &call_context(event)).await {
             Ok(Some(answer)) => {
                 self.reply(connection_id, &answer).await;
                 Ok(())
@@ -218,11 +239,16 @@ impl MessageHandler {
     }
 
     /// Carries out one client frame; returns the answer for the sender, if any.
-    async fn act(&self, connection: &Connection, frame: ClientFrame) -> Result<Option<ServerFrame<'static>>, AppError> {
+    async fn act(
+        &self,
+        connection: &Connection,
+        frame: ClientFrame,
+        ctx: &CallContext,
+    ) -> Result<Option<ServerFrame<'static>>, AppError> {
         match frame {
             ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
-            ClientFrame::History(history) => self.history(connection, history).await.map(Some),
-            ClientFrame::SendMessage(send) => self.send(connection, send).await,
+            ClientFrame::History(history) => self.history(connection, history, ctx).await.map(Some),
+            ClientFrame::SendMessage(send) => self.send(connection, send, ctx).await,
             ClientFrame::Subscribe(subscribe) => self.subscribe(connection, subscribe).await.map(Some),
             ClientFrame::Unknown(action) => Err(AppError::BadRequest {
                 code: "UNKNOWN_ACTION",
@@ -232,13 +258,19 @@ impl MessageHandler {
         }
     }
 
-    async fn history(&self, connection: &Connection, frame: HistoryFrame) -> Result<ServerFrame<'static>, AppError> {
+    async fn history(
+        &self,
+        connection: &Connection,
+        frame: HistoryFrame,
+        ctx: &CallContext,
+    ) -> Result<ServerFrame<'static>, AppError> {
+        let reader = self.chat.admit_connection(connection, ctx).await?;
         let after =
             frame.after.as_deref().map(ChatCursor::decode).transpose().map_err(|m| invalid_field("after", m))?;
         let limit = frame.limit.map_or(Ok(Limit::default()), Limit::new).map_err(|m| invalid_field("limit", m))?;
         let position = after.map_or(HistoryPosition::Latest, HistoryPosition::After);
         let query = HistoryQuery { position, from: None, to: None, limit: limit.get() };
-        let page = self.chat.history(connection.project_id, &query).await?;
+        let page = self.chat.history(&reader, &query).await?;
         Ok(ServerFrame::History {
             project_id: connection.project_id,
             messages: page.messages.iter().map(MessageFrame::from).collect(),
@@ -263,18 +295,16 @@ impl MessageHandler {
         Ok(ServerFrame::Subscribed { notifications: on })
     }
 
-    async fn send(&self, connection: &Connection, frame: SendFrame) -> Result<Option<ServerFrame<'static>>, AppError> {
+    async fn send(
+        &self,
+        connection: &Connection,
+        frame: SendFrame,
+        ctx: &CallContext,
+    ) -> Result<Option<ServerFrame<'static>>, AppError> {
         let message = frame.message.ok_or_else(|| invalid_field("message", "is required".into()))?;
-        let outcome = self
-            .chat
-            .send(SendRequest {
-                project_id: connection.project_id,
-                sender: Sender { user_id: connection.user_id.clone(), name: connection.display_name.clone() },
-                message,
-                client_message_id: frame.message_id,
-                is_in_meeting: frame.is_in_meeting,
-            })
-            .await?;
+        let sender = self.chat.admit_connection(connection, ctx).await?;
+        let new = NewMessage { message, client_message_id: frame.message_id, is_in_meeting: frame.is_in_meeting };
+        let outcome = self.chat.send(&sender, new, ctx).await?;
         // The broadcast reached the sender too; a repeated id gets the stored message back,
         // and so does a sender whom the broadcast did not reach.
         let answer = !outcome.created || outcome.fanout.delivered == 0;

@@ -16,7 +16,7 @@ const MESSAGE_COLUMNS: &str =
 // The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
 // cast reads it back as text on both engines.
 const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
-     project_id, notifications, connected_at, expires_at FROM ws_connections";
+     project_id, notifications, admin, connected_at, expires_at FROM ws_connections";
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -56,6 +56,7 @@ struct ConnectionRow {
     display_name: String,
     project_id: i64,
     notifications: bool,
+    admin: bool,
     connected_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 }
@@ -68,6 +69,7 @@ impl From<ConnectionRow> for Connection {
             display_name: r.display_name,
             project_id: ProjectId::from_stored(r.project_id),
             notifications: r.notifications,
+            admin: r.admin,
             connected_at: r.connected_at,
             expires_at: r.expires_at,
         }
@@ -246,14 +248,15 @@ impl ConnectionStore for SqlDb {
         let delete =
             Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(c.connection_id.as_str());
         let insert = Statement::new(
-            "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, notifications, connected_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, notifications, admin, \
+             connected_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.connection_id.as_str())
         .bind(&c.user_id)
         .bind(c.display_name.as_str())
         .bind(c.project_id)
         .bind(c.notifications)
+        .bind(c.admin)
         .bind(c.connected_at)
         .bind(c.expires_at);
         self.execute_atomically(&[delete, insert]).await
