@@ -15,7 +15,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{
-        Path, Query, Request, State,
+        ConnectInfo, Path, Query, Request, State,
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
     http::{HeaderMap, HeaderName, Method, StatusCode, header::AUTHORIZATION},
@@ -108,16 +108,25 @@ fn lock(sessions: &Sessions) -> std::sync::MutexGuard<'_, HashMap<String, Sessio
 
 impl Gateway {
     pub async fn start(options: Options) -> anyhow::Result<Self> {
+        // Anyone who can reach the port could mint tokens with the published default secret.
+        if !options.addr.ip().is_loopback() && options.secret == token::DEFAULT_SECRET.as_bytes() {
+            anyhow::bail!(
+                "refusing to listen on {} with the default LOCAL_JWT_SECRET: set a secret of your own, or bind to 127.0.0.1",
+                options.addr
+            );
+        }
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
             .with_context(|| format!("binding {} (set PORT to use another port)", options.addr))?;
         let addr = listener.local_addr()?;
         let mut config = options.config;
         // Handlers post to this gateway's own @connections, through the real SDK client.
-        let endpoint = config.ws_management_endpoint.get_or_insert_with(|| format!("http://{addr}")).clone();
+        // The gateway's own address for its own calls: loopback, which @connections requires.
+        let own = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        let endpoint = config.ws_management_endpoint.get_or_insert_with(|| format!("http://{own}")).clone();
         // The Project and Team services: the gateway's own stand-ins unless configured.
-        config.project_service_url.get_or_insert_with(|| format!("http://{addr}{}", stand_ins::PROJECT_SERVICE_PATH));
-        config.team_service_url.get_or_insert_with(|| format!("http://{addr}{}", stand_ins::TEAM_SERVICE_PATH));
+        config.project_service_url.get_or_insert_with(|| format!("http://{own}{}", stand_ins::PROJECT_SERVICE_PATH));
+        config.team_service_url.get_or_insert_with(|| format!("http://{own}{}", stand_ins::TEAM_SERVICE_PATH));
 
         let db = Arc::new(SqlDb::connect_lazy(&options.database, config.db_max_connections)?);
         // Create the file and schema now, so a broken setup fails at start, not on a request.
@@ -175,10 +184,13 @@ impl Gateway {
         let secret: Arc<[u8]> = options.secret.into();
         let local = Local { secret: secret.clone(), routes: ws_routes, sessions: sessions.clone(), addr };
         let api = routes::app(groups, groups_health).layer(middleware::from_fn_with_state(secret, authorize));
+        let management = Router::new()
+            .route("/@connections/{id}", post(post_to_connection).get(get_connection).delete(delete_connection))
+            .layer(middleware::from_fn(loopback_only));
         let gateway_routes = Router::new()
             .route("/", get(socket_at_root))
             .route("/ws/chat/{project_id}", get(socket_for_project))
-            .route("/@connections/{id}", post(post_to_connection).get(get_connection).delete(delete_connection))
+            .merge(management)
             .with_state(local)
             .merge(stand_ins::routes(directory));
         // The frontend's Vite dev server runs on another localhost port. Methods and headers are
@@ -195,7 +207,7 @@ impl Gateway {
 
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })
@@ -234,8 +246,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// What API Gateway's JWT authorizer does: a request with a token gets its verified claims in
-/// the request context, a bad token is refused with 401, no token passes on anonymous.
+/// the request context, a bad token is refused with 401, no token passes on anonymous. On the
+/// routes that run no authorizer in AWS (public reads, health) a token is not even looked at.
 async fn authorize(State(secret): State<Arc<[u8]>>, mut request: Request, next: Next) -> Response {
+    if shared::http::is_public(request.method().as_str(), request.uri().path()) {
+        return next.run(request).await;
+    }
     if let Some(raw) = request.headers().get(AUTHORIZATION) {
         let Some(token) = raw.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) else {
             return unauthorized("the Authorization header must be 'Bearer <token>'");
@@ -463,6 +479,17 @@ async fn run_session(
             local.routes.disconnect.handle(&event).await;
         }
         Err(e) => tracing::error!(error = %e, "could not build the $disconnect event"),
+    }
+}
+
+/// The management endpoint answers this machine only: in AWS it takes SigV4-signed IAM calls,
+/// here it takes none, so only the gateway's own handlers (and local tools) may post.
+async fn loopback_only(ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+    if peer.ip().is_loopback() {
+        next.run(request).await
+    } else {
+        tracing::warn!(%peer, "refused a management call from another machine");
+        StatusCode::FORBIDDEN.into_response()
     }
 }
 

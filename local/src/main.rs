@@ -159,12 +159,12 @@ async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     // 8004: where the web app's dev server proxies the API and opens its chat socket.
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8004);
-    let options = Options {
-        database: database(&config),
-        config,
-        secret: secret(),
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    // Loopback unless asked: other machines may then reach it, so it needs a secret of its own.
+    let host: std::net::IpAddr = match std::env::var("HOST") {
+        Ok(host) => host.parse().with_context(|| format!("HOST={host} is not an IP address"))?,
+        Err(_) => [127, 0, 0, 1].into(),
     };
+    let options = Options { database: database(&config), config, secret: secret(), addr: SocketAddr::new(host, port) };
     let gateway = Gateway::start(options).await?;
     let addr = gateway.addr;
     println!("PortForge support service (local gateway)");

@@ -47,6 +47,9 @@ pub struct CognitoVerifier {
     audiences: Vec<String>,
     http: reqwest::Client,
     keys: RwLock<Keys>,
+    /// Keys older than this are fetched again before use, so a key the pool withdrew stops
+    /// being trusted within this time (`COGNITO_JWKS_MAX_AGE_SECONDS`, an hour).
+    max_age: Duration,
 }
 
 impl CognitoVerifier {
@@ -76,16 +79,26 @@ impl CognitoVerifier {
             audiences: config.cognito_audiences.clone(),
             http,
             keys: RwLock::new(Keys { by_kid: HashMap::new(), fetched_at: None }),
+            max_age: config.cognito_jwks_max_age,
         })
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, VerifyError> {
-        if let Some(key) = self.keys.read().await.by_kid.get(kid) {
-            return Ok(key.clone());
+        let current = |keys: &Keys| keys.fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
+        {
+            let keys = self.keys.read().await;
+            if current(&keys)
+                && let Some(key) = keys.by_kid.get(kid)
+            {
+                return Ok(key.clone());
+            }
         }
         let mut keys = self.keys.write().await;
-        let fresh = keys.fetched_at.is_some_and(|at| at.elapsed() < REFRESH_FLOOR);
-        if !fresh {
+        // Too old: fetch again (a failure fails the check, never trusts old keys). An unknown
+        // key id: fetch again, at most once a minute, so forged ids cannot flood the pool.
+        let stale = !current(&keys);
+        let recently = keys.fetched_at.is_some_and(|at| at.elapsed() < REFRESH_FLOOR);
+        if stale || (!keys.by_kid.contains_key(kid) && !recently) {
             let set: JwkSet = self
                 .http
                 .get(&self.jwks_url)

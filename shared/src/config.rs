@@ -38,6 +38,9 @@ pub struct Config {
     /// Overrides the pool's JWKS and issuer (`COGNITO_JWKS_URL`, `COGNITO_ISSUER`): tests, local.
     pub cognito_jwks_url: Option<String>,
     pub cognito_issuer: Option<String>,
+    /// How long the pool's keys are trusted before they are fetched again
+    /// (`COGNITO_JWKS_MAX_AGE_SECONDS`, 3600).
+    pub cognito_jwks_max_age: Duration,
     /// The Cognito domain that issues this service's own token for calls to its siblings
     /// (`AUTH_SERVICE_URL`, `https://{domain}.auth.{region}.amazoncognito.com`); without it
     /// those calls carry no token.
@@ -124,6 +127,7 @@ impl Config {
                 .unwrap_or_default(),
             cognito_jwks_url: url("COGNITO_JWKS_URL")?,
             cognito_issuer: get("COGNITO_ISSUER"),
+            cognito_jwks_max_age: Duration::from_secs(number("COGNITO_JWKS_MAX_AGE_SECONDS", 3_600, 1..=86_400)? as u64),
             auth_service_url: url("AUTH_SERVICE_URL")?,
             project_service_url: url("PROJECT_SERVICE_URL")?,
             team_service_url: url("TEAM_SERVICE_URL")?,

@@ -2,6 +2,7 @@
 //! MariaDB; plus the store conformance suite on MariaDB and the embedded SQLite.
 
 mod admin;
+mod authorization;
 mod authorizer;
 mod chat;
 mod conformance;
@@ -12,5 +13,6 @@ mod events;
 mod gateway;
 mod notifications;
 mod reports;
+mod security;
 mod template;
 mod websocket;

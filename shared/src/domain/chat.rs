@@ -11,9 +11,12 @@ use super::{ConnectionId, MessageId, ProjectId, UserId, time::format_iso};
 pub const MESSAGE_MAX_CHARS: usize = 2_000;
 pub const SENDER_NAME_MAX_CHARS: usize = 50;
 
-/// A display name cut to what a message may carry; `None` when nothing is left.
+/// A display name cleaned and cut to what a message may carry: it comes from a token, so it is
+/// not refused but stripped of control and invisible formatting characters (which could make
+/// one name look like another's); `None` when nothing is left.
 pub fn sender_name(raw: &str) -> Option<String> {
-    let name: String = raw.trim().chars().take(SENDER_NAME_MAX_CHARS).collect();
+    let cleaned: String = super::text::strip_invisible(raw).chars().filter(|c| !c.is_control()).collect();
+    let name: String = cleaned.trim().chars().take(SENDER_NAME_MAX_CHARS).collect();
     (!name.is_empty()).then_some(name)
 }
 

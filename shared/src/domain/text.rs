@@ -18,6 +18,9 @@ impl BoundedText {
         if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
             return Err("must not contain control characters".into());
         }
+        if trimmed.chars().any(is_invisible_format) {
+            return Err("must not contain invisible formatting characters (bidi overrides, zero-width spaces)".into());
+        }
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -34,6 +37,32 @@ impl AsRef<str> for BoundedText {
     fn as_ref(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that change how text around them is shown without being seen: bidi overrides,
+/// embeddings, isolates and marks (which can make a message read backwards or hide a link's real
+/// target) and zero-width or invisible characters (which make two names look the same). The
+/// zero-width joiner (U+200D) stays allowed: emoji sequences such as 👨‍👩‍👧 need it.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'                        // soft hyphen
+            | '\u{061C}'                  // Arabic letter mark
+            | '\u{180E}'                  // Mongolian vowel separator
+            | '\u{200B}'..='\u{200C}'    // zero-width space, non-joiner
+            | '\u{200E}'..='\u{200F}'    // left-to-right and right-to-left marks
+            | '\u{202A}'..='\u{202E}'    // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}'    // word joiner, invisible operators
+            | '\u{2066}'..='\u{206F}'    // bidi isolates, deprecated format characters
+            | '\u{FEFF}'                  // zero-width no-break space (BOM)
+            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+    )
+}
+
+/// `raw` without the characters [`is_invisible_format`] names: for text this service does not
+/// ask for but must show (names from tokens), which should not be refused, only cleaned.
+pub fn strip_invisible(raw: &str) -> String {
+    raw.chars().filter(|c| !is_invisible_format(*c)).collect()
 }
 
 /// Where a link may point: a path inside the PortForge app (`/projects/12`) or an https URL.
@@ -95,6 +124,11 @@ mod tests {
         assert!(BoundedText::parse("   ", 1, 100).is_err());
         assert!(BoundedText::parse("a\u{0}b", 1, 100).is_err());
         assert!(BoundedText::parse("line\nbreak", 1, 100).is_ok());
+        for sneaky in ["abc\u{202E}gpj.exe", "ad\u{200B}min", "\u{2066}x\u{2069}", "\u{FEFF}hi"] {
+            assert!(BoundedText::parse(sneaky, 1, 100).is_err(), "{sneaky:?}");
+        }
+        assert!(BoundedText::parse("가족 👨\u{200D}👩\u{200D}👧", 1, 100).is_ok(), "emoji sequences keep their joiner");
+        assert_eq!(strip_invisible("지\u{200B}민\u{202E}"), "지민");
     }
 
     #[test]

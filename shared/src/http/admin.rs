@@ -1,10 +1,6 @@
 //! The admin console's management routes for notices and banners: every route needs ADMIN.
 
-use axum::{
-    Router,
-    extract::State,
-    routing::{get, patch},
-};
+use axum::{Router, extract::State};
 
 use super::{
     content,
@@ -13,13 +9,15 @@ use super::{
 };
 use crate::services::content::ContentService;
 
+routes!(ContentService {
+    "/admin/notices" => get(admin_list_notices).post(content::create_notice);
+    "/admin/notices/{id}" => patch(content::patch_notice).delete(content::delete_notice);
+    "/admin/banners" => get(content::all_banners).post(content::create_banner);
+    "/admin/banners/{id}" => patch(content::patch_banner).delete(content::delete_banner);
+});
+
 pub fn router(service: ContentService) -> Router {
-    Router::new()
-        .route("/admin/notices", get(admin_list_notices).post(content::create_notice))
-        .route("/admin/notices/{id}", patch(content::patch_notice).delete(content::delete_notice))
-        .route("/admin/banners", get(content::all_banners).post(content::create_banner))
-        .route("/admin/banners/{id}", patch(content::patch_banner).delete(content::delete_banner))
-        .with_state(service)
+    routes().with_state(service)
 }
 
 /// Same list as `GET /notices`, but behind the admin check like the rest of `/admin`.

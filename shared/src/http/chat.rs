@@ -4,7 +4,6 @@ use axum::{
     Json, Router,
     extract::{FromRequestParts, Path, State},
     http::request::Parts,
-    routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,13 +21,15 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use crate::services::chat::{Admitted, ChatService, NewMessage, RecentFilter};
 
+routes!(ChatService {
+    "/chat/rooms" => get(rooms);
+    "/chat/{project_id}/messages" => get(history).post(send);
+    "/chat/message" => post(compat_send);
+    "/chat/messages/{team_id}/{project_id}" => get(compat_history);
+});
+
 pub fn router(service: ChatService) -> Router {
-    Router::new()
-        .route("/chat/rooms", get(rooms))
-        .route("/chat/{project_id}/messages", get(history).post(send))
-        .route("/chat/message", post(compat_send))
-        .route("/chat/messages/{team_id}/{project_id}", get(compat_history))
-        .with_state(service)
+    routes().with_state(service)
 }
 
 /// A caller admitted to the chat of the project in the path. As an extractor it runs before

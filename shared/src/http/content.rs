@@ -1,10 +1,6 @@
 //! Notices and banners: public reads, plus the admin writes the frontend posts here.
 
-use axum::{
-    Router,
-    extract::State,
-    routing::{get, patch},
-};
+use axum::{Router, extract::State};
 use serde_json::json;
 
 use super::{
@@ -17,14 +13,16 @@ use crate::domain::{
 };
 use crate::services::content::ContentService;
 
+routes!(ContentService {
+    "/notices" => get(list_notices).post(create_notice);
+    "/notices/latest" => get(latest_notice);
+    "/notices/{id}" => get(get_notice);
+    "/banners" => get(visible_banners).post(create_banner);
+    "/banners/{id}" => patch(patch_banner).delete(delete_banner);
+});
+
 pub fn router(service: ContentService) -> Router {
-    Router::new()
-        .route("/notices", get(list_notices).post(create_notice))
-        .route("/notices/latest", get(latest_notice))
-        .route("/notices/{id}", get(get_notice))
-        .route("/banners", get(visible_banners).post(create_banner))
-        .route("/banners/{id}", patch(patch_banner).delete(delete_banner))
-        .with_state(service)
+    routes().with_state(service)
 }
 
 pub(super) async fn list_notices(State(content): State<ContentService>, query: QueryParams) -> ReplyResult {

@@ -1,6 +1,6 @@
 //! The events catalogue: public browsing, admin curation.
 
-use axum::{Router, extract::State, routing::get};
+use axum::{Router, extract::State};
 use serde_json::json;
 
 use super::{
@@ -14,11 +14,13 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::services::events::{EventQuery, EventService};
 
+routes!(EventService {
+    "/events" => get(list).post(create);
+    "/events/{id}" => get(get_one).patch(update).delete(remove);
+});
+
 pub fn router(service: EventService) -> Router {
-    Router::new()
-        .route("/events", get(list).post(create))
-        .route("/events/{id}", get(get_one).patch(update).delete(remove))
-        .with_state(service)
+    routes().with_state(service)
 }
 
 /// `GET /events?category&status&from&to&limit&cursor`, by start.

@@ -5,7 +5,6 @@ use axum::{
     Router,
     extract::{FromRequestParts, State},
     http::request::Parts,
-    routing::{get, post},
 };
 use serde_json::json;
 
@@ -17,12 +16,14 @@ use crate::domain::notification::{CreateNotificationBody, MarkReadBody};
 use crate::error::AppError;
 use crate::services::notifications::{NotificationSender, NotificationService};
 
+routes!(NotificationService {
+    "/notifications" => get(list).post(create);
+    "/notifications/unread-count" => get(unread_count);
+    "/notifications/read" => post(mark_read);
+});
+
 pub fn router(service: NotificationService) -> Router {
-    Router::new()
-        .route("/notifications", get(list).post(create))
-        .route("/notifications/unread-count", get(unread_count))
-        .route("/notifications/read", post(mark_read))
-        .with_state(service)
+    routes().with_state(service)
 }
 
 /// An admin or a sibling service allowed to notify users; checked before the body is read.

@@ -1,11 +1,7 @@
 //! Reports: users file them and list their own; admins list, read and decide them, and delete
 //! projects through the Project service.
 
-use axum::{
-    Router,
-    extract::State,
-    routing::{delete, get, post},
-};
+use axum::{Router, extract::State};
 use serde_json::json;
 
 use super::{
@@ -18,14 +14,16 @@ use crate::domain::{
 };
 use crate::services::reports::ReportService;
 
+routes!(ReportService {
+    "/reports" => post(file);
+    "/reports/mine" => get(mine);
+    "/admin/reports" => get(list);
+    "/admin/reports/{id}" => get(detail).patch(decide);
+    "/admin/projects/{id}" => delete(delete_project);
+});
+
 pub fn router(service: ReportService) -> Router {
-    Router::new()
-        .route("/reports", post(file))
-        .route("/reports/mine", get(mine))
-        .route("/admin/reports", get(list))
-        .route("/admin/reports/{id}", get(detail).patch(decide))
-        .route("/admin/projects/{id}", delete(delete_project))
-        .with_state(service)
+    routes().with_state(service)
 }
 
 /// `POST /reports`: 201 with the new report, or 200 with the caller's open report on that
