@@ -131,10 +131,10 @@ impl Gateway {
         let db = Arc::new(SqlDb::connect_lazy(&options.database, config.db_max_connections)?);
         // Create the file and schema now, so a broken setup fails at start, not on a request.
         db.ping().await.context("opening the database")?;
-        let sdk = shared::aws::sdk_config(&config).await;
+        let aws = shared::aws::AwsContext::from_env(&config)?;
         let (chat, chat_storage) = match &config.ddb_endpoint_url {
             Some(url) => {
-                let store = shared::aws::dynamo_store(&sdk, &config);
+                let store = shared::aws::dynamo_store(&aws, &config);
                 store.create_tables().await.map_err(|e| anyhow::anyhow!("creating chat tables at {url}: {e}"))?;
                 (ChatStores::dynamo(store), format!("DynamoDB at {url}"))
             }
@@ -147,7 +147,7 @@ impl Gateway {
             DatabaseSettings::MySql { .. } => format!("MySQL from DATABASE_URL; chat in {chat_storage}"),
         };
         let fanout = FanOut::new(
-            Arc::new(ApiGatewayPusher::new(&sdk, &endpoint)),
+            Arc::new(ApiGatewayPusher::new(&aws, &endpoint)),
             chat.connections.clone(),
             FanOut::DEFAULT_CONCURRENCY,
         );

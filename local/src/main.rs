@@ -63,8 +63,8 @@ async fn seed_samples() -> anyhow::Result<()> {
     let db = Arc::new(SqlDb::connect_lazy(&database(&config), config.db_max_connections)?);
     let chat = match &config.ddb_endpoint_url {
         Some(_) => {
-            let sdk = shared::aws::sdk_config(&config).await;
-            let store = shared::aws::dynamo_store(&sdk, &config);
+            let aws = shared::aws::AwsContext::from_env(&config)?;
+            let store = shared::aws::dynamo_store(&aws, &config);
             store.create_tables().await.map_err(|e| anyhow::anyhow!("creating the chat tables: {e}"))?;
             ChatStores::dynamo(store)
         }
@@ -138,8 +138,8 @@ async fn create_tables() -> anyhow::Result<()> {
     let Some(endpoint) = config.ddb_endpoint_url.clone() else {
         bail!("set DDB_ENDPOINT_URL to the DynamoDB endpoint to create the tables on");
     };
-    let sdk = shared::aws::sdk_config(&config).await;
-    shared::aws::dynamo_store(&sdk, &config)
+    let aws = shared::aws::AwsContext::from_env(&config)?;
+    shared::aws::dynamo_store(&aws, &config)
         .create_tables()
         .await
         .map_err(|e| anyhow::anyhow!("creating the chat tables at {endpoint}: {e}"))?;

@@ -31,9 +31,9 @@ async fn dynamo_and_fanout(
 ) -> Result<(crate::store::dynamo::DynamoStore, crate::push::FanOut), StartupError> {
     use crate::push::{ApiGatewayPusher, FanOut};
     let endpoint = management_endpoint(config)?;
-    let sdk = crate::aws::sdk_config(config).await;
-    let store = crate::aws::dynamo_store(&sdk, config);
-    let pusher = Arc::new(ApiGatewayPusher::new(&sdk, endpoint));
+    let aws = crate::aws::AwsContext::from_env(config)?;
+    let store = crate::aws::dynamo_store(&aws, config);
+    let pusher = Arc::new(ApiGatewayPusher::new(&aws, endpoint));
     let fanout = FanOut::new(pusher, Arc::new(store.clone()), FanOut::DEFAULT_CONCURRENCY);
     Ok((store, fanout))
 }
@@ -149,16 +149,16 @@ pub async fn chat(config: Config) -> Result<axum::Router, StartupError> {
 /// `ws-connect`: admits the project's team and stores connection rows.
 #[cfg(all(feature = "ws", feature = "dynamo", feature = "siblings"))]
 pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, StartupError> {
-    let sdk = crate::aws::sdk_config(&config).await;
-    let connections = Arc::new(crate::aws::dynamo_store(&sdk, &config));
+    let aws = crate::aws::AwsContext::from_env(&config)?;
+    let connections = Arc::new(crate::aws::dynamo_store(&aws, &config));
     Ok(crate::ws::ConnectHandler::new(connections, membership(&config)?))
 }
 
 /// `ws-disconnect`: deletes connection rows.
 #[cfg(all(feature = "ws", feature = "dynamo"))]
 pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandler, StartupError> {
-    let sdk = crate::aws::sdk_config(&config).await;
-    Ok(crate::ws::DisconnectHandler::new(Arc::new(crate::aws::dynamo_store(&sdk, &config))))
+    let aws = crate::aws::AwsContext::from_env(&config)?;
+    Ok(crate::ws::DisconnectHandler::new(Arc::new(crate::aws::dynamo_store(&aws, &config))))
 }
 
 /// `ws-message`: chat over the socket on DynamoDB for the project's team, fanned out through

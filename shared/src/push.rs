@@ -49,11 +49,8 @@ mod management {
     impl ApiGatewayPusher {
         /// `endpoint` is `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}` (not a
         /// custom domain), or a local gateway's URL.
-        pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
-            let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-                .endpoint_url(endpoint.trim_end_matches('/'))
-                .build();
-            Self { client: Client::from_conf(config) }
+        pub fn new(aws: &crate::aws::AwsContext, endpoint: &str) -> Self {
+            Self { client: aws.management_api(endpoint) }
         }
     }
 

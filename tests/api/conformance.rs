@@ -475,8 +475,8 @@ mod chat {
     async fn an_unreachable_emulator_is_unavailable_not_a_crash() {
         let mut config = service_tests::emulator_config();
         config.ddb_endpoint_url = Some("http://127.0.0.1:9".into());
-        let sdk = shared::aws::sdk_config(&config).await;
-        let store = shared::aws::dynamo_store(&sdk, &config);
+        let aws = shared::aws::AwsContext::from_env(&config).expect("emulator credentials");
+        let store = shared::aws::dynamo_store(&aws, &config);
         let stores = ChatStores::dynamo(store);
         let err = stores.messages.history(p(1), &HistoryQuery::latest(5)).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");

@@ -300,11 +300,7 @@ async fn template_tables_match_the_tables_the_code_creates() {
     let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let resources = template["Resources"].as_mapping().unwrap();
     let dynamo = TestDynamo::new().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk)
-            .endpoint_url(dynamo.config.ddb_endpoint_url.clone().unwrap())
-            .build(),
-    );
+    let client = dynamo.client();
     let tables = dynamo.tables();
     for (resource, created) in [
         ("ChatMessagesTable", &tables.messages),

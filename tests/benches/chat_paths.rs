@@ -114,11 +114,7 @@ async fn main() {
     let chat = chat_service(&stores, &loopback, &siblings).await;
     stores.connections.put(&connection("single=".into(), 2)).await.expect("put connection");
     loopback.open("single=");
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk)
-            .endpoint_url(dynamo.config.ddb_endpoint_url.clone().expect("emulator"))
-            .build(),
-    );
+    let client = dynamo.client();
     let pusher = chat.fanout().pusher().clone();
     let single = connection_id("single=");
     let table = dynamo.tables().messages.clone();

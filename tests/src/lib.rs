@@ -500,21 +500,26 @@ mod chat_support {
     pub struct TestDynamo {
         pub endpoint: String,
         pub config: Config,
-        pub sdk: aws_config::SdkConfig,
+        pub aws: shared::aws::AwsContext,
         pub store: DynamoStore,
     }
 
     impl TestDynamo {
         pub async fn new() -> Self {
             let config = emulator_config();
-            let sdk = shared::aws::sdk_config(&config).await;
-            let store = shared::aws::dynamo_store(&sdk, &config);
+            let aws = shared::aws::AwsContext::from_env(&config).expect("emulator credentials");
+            let store = shared::aws::dynamo_store(&aws, &config);
             store.create_tables().await.expect("create chat tables on the emulator");
-            Self { endpoint: dynamodb_url(), config, sdk, store }
+            Self { endpoint: dynamodb_url(), config, aws, store }
         }
 
         pub fn tables(&self) -> &DynamoTables {
             self.store.tables()
+        }
+
+        /// A bare SDK client on the emulator, for what the store does not expose.
+        pub fn client(&self) -> aws_sdk_dynamodb::Client {
+            self.aws.dynamodb(Some(&self.endpoint))
         }
 
         pub fn stores(&self) -> ChatStores {
@@ -613,8 +618,8 @@ mod chat_support {
     /// The fan-out over `stores`' connection rows, posting through the real SDK client to
     /// `loopback`.
     pub async fn fanout(stores: &ChatStores, loopback: &LoopbackConnections) -> FanOut {
-        let sdk = shared::aws::sdk_config(&emulator_config()).await;
-        let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &loopback.endpoint));
+        let aws = shared::aws::AwsContext::from_env(&emulator_config()).expect("emulator credentials");
+        let pusher = Arc::new(ApiGatewayPusher::new(&aws, &loopback.endpoint));
         FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY)
     }
 
