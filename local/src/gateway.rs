@@ -106,6 +106,13 @@ fn lock(sessions: &Sessions) -> std::sync::MutexGuard<'_, HashMap<String, Sessio
     sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The HTTP API's description (`openapi.yaml` at the repository's root), as JSON.
+fn openapi_json() -> anyhow::Result<Arc<serde_json::Value>> {
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(include_str!("../../openapi.yaml")).context("openapi.yaml is not YAML")?;
+    Ok(Arc::new(serde_json::to_value(yaml).context("openapi.yaml as JSON")?))
+}
+
 impl Gateway {
     pub async fn start(options: Options) -> anyhow::Result<Self> {
         // Anyone who can reach the port could mint tokens with the published default secret.
@@ -131,7 +138,7 @@ impl Gateway {
         let db = Arc::new(SqlDb::connect_lazy(&options.database, config.db_max_connections)?);
         // Create the file and schema now, so a broken setup fails at start, not on a request.
         db.ping().await.context("opening the database")?;
-        let aws = shared::aws::AwsContext::from_env(&config)?;
+        let aws = shared::aws::AwsContext::new(&config)?;
         let (chat, chat_storage) = match &config.ddb_endpoint_url {
             Some(url) => {
                 let store = shared::aws::dynamo_store(&aws, &config);
@@ -145,6 +152,9 @@ impl Gateway {
                 format!("embedded SQLite file {}; chat in {chat_storage}", path.display())
             }
             DatabaseSettings::MySql { .. } => format!("MySQL from DATABASE_URL; chat in {chat_storage}"),
+            DatabaseSettings::MySqlSecret(secret) => {
+                format!("MySQL with the credentials of {}; chat in {chat_storage}", secret.secret_arn)
+            }
         };
         let fanout = FanOut::new(
             Arc::new(ApiGatewayPusher::new(&aws, &endpoint)),
@@ -187,7 +197,9 @@ impl Gateway {
         let management = Router::new()
             .route("/@connections/{id}", post(post_to_connection).get(get_connection).delete(delete_connection))
             .layer(middleware::from_fn(loopback_only));
+        let openapi = openapi_json()?;
         let gateway_routes = Router::new()
+            .route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.clone()))))
             .route("/", get(socket_at_root))
             .route("/ws/chat/{project_id}", get(socket_for_project))
             .merge(management)

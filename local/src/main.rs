@@ -19,7 +19,10 @@ const USAGE: &str = "usage:
                                                           print a local token (new user id if none)
   local-gateway seed                                      load sample notices, banners, events, chat and
                                                           notifications; print the sample user's token
-  local-gateway tables                                    create the chat tables at $DDB_ENDPOINT_URL
+  local-gateway bootstrap [tables|database]               create (or check) the chat tables at
+                                                          $DDB_ENDPOINT_URL and/or create and migrate the
+                                                          MySQL database at $DATABASE_URL (both if neither
+                                                          is named)
   local-gateway member --project N --user UUID [--role LEADER|MEMBER] [--title TITLE] [--remove]
                                                           set who is in a project's team (the stand-ins
                                                           for the Project and Team services)";
@@ -63,7 +66,7 @@ async fn seed_samples() -> anyhow::Result<()> {
     let db = Arc::new(SqlDb::connect_lazy(&database(&config), config.db_max_connections)?);
     let chat = match &config.ddb_endpoint_url {
         Some(_) => {
-            let aws = shared::aws::AwsContext::from_env(&config)?;
+            let aws = shared::aws::AwsContext::new(&config)?;
             let store = shared::aws::dynamo_store(&aws, &config);
             store.create_tables().await.map_err(|e| anyhow::anyhow!("creating the chat tables: {e}"))?;
             ChatStores::dynamo(store)
@@ -132,18 +135,41 @@ async fn member(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the chat tables on the DynamoDB endpoint `DDB_ENDPOINT_URL` names.
+/// Creates the chat tables on the DynamoDB endpoint `DDB_ENDPOINT_URL` names, or checks the
+/// ones there: an existing table with other keys is an error naming the difference.
 async fn create_tables() -> anyhow::Result<()> {
+    use shared::store::dynamo_tables::{TableOutcome, bootstrap};
     let config = Config::from_env()?;
     let Some(endpoint) = config.ddb_endpoint_url.clone() else {
         bail!("set DDB_ENDPOINT_URL to the DynamoDB endpoint to create the tables on");
     };
-    let aws = shared::aws::AwsContext::from_env(&config)?;
-    shared::aws::dynamo_store(&aws, &config)
-        .create_tables()
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the chat tables at {endpoint}: {e}"))?;
+    let client = shared::aws::AwsContext::new(&config)?.dynamodb(Some(&endpoint));
+    let outcomes = bootstrap(&client, &shared::aws::dynamo_tables(&config)).await?;
+    for (table, outcome) in outcomes {
+        let what = match outcome {
+            TableOutcome::Created => "created",
+            TableOutcome::Existing => "already there, as template.yaml declares it",
+        };
+        println!("{table}: {what}");
+    }
     println!("chat tables ready at {endpoint}");
+    Ok(())
+}
+
+/// Creates the MySQL database `DATABASE_URL` names if it is missing, then applies the
+/// migrations as the deploy's migrate step does.
+async fn bootstrap_database() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let Some(DatabaseSettings::MySql { url }) = config.database.clone() else {
+        bail!("set DATABASE_URL=mysql://user:password@host:3306/database (the embedded file needs no bootstrap)");
+    };
+    let done = shared::store::sql::bootstrap_mysql(&url).await?;
+    let created = if done.created { "created; " } else { "" };
+    let applied = match done.migrations.applied.as_slice() {
+        [] => "no migration pending".to_owned(),
+        applied => format!("applied {applied:?}"),
+    };
+    println!("database {}: {created}{applied}; schema at {}", done.database, done.migrations.schema_version);
     Ok(())
 }
 
@@ -185,7 +211,17 @@ async fn main() -> anyhow::Result<()> {
         None | Some("serve") => serve().await,
         Some("token") => mint(&args[1..]),
         Some("seed") => seed_samples().await,
+        // The name earlier releases documented.
         Some("tables") => create_tables().await,
+        Some("bootstrap") => match args.get(1).map(String::as_str) {
+            Some("tables") => create_tables().await,
+            Some("database") => bootstrap_database().await,
+            None => {
+                create_tables().await?;
+                bootstrap_database().await
+            }
+            Some(other) => bail!("bootstrap {other}: tables, database, or nothing for both\n{USAGE}"),
+        },
         Some("member") => member(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -24,19 +24,19 @@ pub struct AwsContext {
 }
 
 impl AwsContext {
-    /// Credentials from the environment, as Lambda provides them. Against an emulator
-    /// (`DDB_ENDPOINT_URL`) or a local gateway's management endpoint, without credentials in the
-    /// environment, fixed local ones are used: both accept any.
-    pub fn from_env(config: &Config) -> Result<Self, ConfigError> {
-        Self::from_lookup(config, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-    }
-
-    fn from_lookup(config: &Config, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let credentials = match (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY")) {
-            (Some(key), Some(secret)) => {
-                Credentials::new(key, secret, lookup("AWS_SESSION_TOKEN"), None, "lambda-environment")
-            }
-            _ if is_local(config) => Credentials::new("local", "local", None, None, "portforge-local"),
+    /// The role's credentials from the configuration, as Lambda provides them. Against an
+    /// emulator (`DDB_ENDPOINT_URL`) or a local gateway's management endpoint, without
+    /// credentials, fixed local ones are used: both accept any.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let credentials = match &config.aws_keys {
+            Some(keys) => Credentials::new(
+                &keys.access_key_id,
+                &keys.secret_access_key,
+                keys.session_token.clone(),
+                None,
+                "lambda-environment",
+            ),
+            None if is_local(config) => Credentials::new("local", "local", None, None, "portforge-local"),
             _ => {
                 return Err(ConfigError {
                     name: "AWS_ACCESS_KEY_ID",
@@ -229,22 +229,21 @@ mod tests {
 
     #[test]
     fn credentials_come_from_the_environment_and_are_required_in_aws() {
-        let aws = config(&[]);
-        let err = AwsContext::from_lookup(&aws, |_| None).unwrap_err();
+        let err = AwsContext::new(&config(&[])).unwrap_err();
         assert_eq!(err.name, "AWS_ACCESS_KEY_ID");
 
-        let env = |name: &str| match name {
-            "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".to_string()),
-            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
-            "AWS_SESSION_TOKEN" => Some("token".to_string()),
-            _ => None,
-        };
-        let context = AwsContext::from_lookup(&aws, env).expect("role credentials");
+        let role = config(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ]);
+        assert!(!format!("{role:?}").contains("secret\""), "Debug hides the secret key");
+        let context = AwsContext::new(&role).expect("role credentials");
         assert_eq!(context.credentials.access_key_id(), "AKIDEXAMPLE");
         assert_eq!(context.credentials.session_token(), Some("token"));
 
         let emulator = config(&[("DDB_ENDPOINT_URL", "http://127.0.0.1:8000")]);
-        let local = AwsContext::from_lookup(&emulator, |_| None).expect("local credentials");
+        let local = AwsContext::new(&emulator).expect("local credentials");
         assert_eq!(local.credentials.access_key_id(), "local");
     }
 }

@@ -7,15 +7,60 @@ use crate::domain::time::Calendar;
 /// Where relational data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseSettings {
-    /// `mysql://user:pass@host:3306/db` (RDS in AWS).
+    /// `mysql://user:pass@host:3306/db[?ssl-mode=…&ssl-ca=…]`: local runs, tests, `sam local`.
     MySql { url: String },
+    /// RDS in AWS: the credentials come from a Secrets Manager secret, never the environment.
+    MySqlSecret(SecretDatabase),
     /// The embedded file used for local runs.
     Sqlite { path: PathBuf },
 }
 
+/// A MySQL database whose credentials are a Secrets Manager secret in the format RDS writes
+/// (`{"username", "password", "host", "port", "dbname"}`), read once per cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretDatabase {
+    /// `DATABASE_SECRET_ARN`.
+    pub secret_arn: String,
+    /// `DB_HOST`: overrides the secret's host, e.g. with an RDS Proxy endpoint.
+    pub host: Option<String>,
+    /// `DB_NAME`: overrides the secret's `dbname`.
+    pub database: Option<String>,
+    /// `DB_SSL_MODE` (`verify_identity` unless set).
+    pub ssl_mode: DbSslMode,
+    /// `DB_CA_BUNDLE`: the certificate authorities to trust (the RDS bundle the template ships
+    /// as a layer at `/opt/rds-ca-bundle.pem`); required when the mode verifies.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// How the MySQL connection uses TLS (MySQL's own `--ssl-mode` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbSslMode {
+    Disabled,
+    Required,
+    VerifyCa,
+    VerifyIdentity,
+}
+
+impl DbSslMode {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_lowercase().replace('-', "_").as_str() {
+            "disabled" => Some(Self::Disabled),
+            "required" => Some(Self::Required),
+            "verify_ca" => Some(Self::VerifyCa),
+            "verify_identity" => Some(Self::VerifyIdentity),
+            _ => None,
+        }
+    }
+
+    pub fn verifies(self) -> bool {
+        matches!(self, Self::VerifyCa | Self::VerifyIdentity)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// From `DATABASE_URL` (`mysql://…` or `sqlite://path`); `None` when unset.
+    /// From `DATABASE_URL` (`mysql://…` or `sqlite://path`) or, in AWS, `DATABASE_SECRET_ARN`
+    /// with `DB_HOST`, `DB_NAME`, `DB_SSL_MODE` and `DB_CA_BUNDLE`; `None` when neither is set.
     pub database: Option<DatabaseSettings>,
     /// Most pooled connections per process (`DB_MAX_CONNECTIONS`, default 4). One Lambda
     /// sandbox serves one request at a time, so a few connections suffice and spare RDS.
@@ -31,6 +76,9 @@ pub struct Config {
     pub ws_management_endpoint: Option<String>,
     /// `AWS_REGION` (set by Lambda); `ap-northeast-2` for local runs.
     pub aws_region: String,
+    /// The function role's credentials, which Lambda puts in the environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    pub aws_keys: Option<AwsKeys>,
     /// Cognito user pool whose tokens the WebSocket authorizer accepts (`COGNITO_USER_POOL_ID`).
     pub cognito_user_pool_id: Option<String>,
     /// App client ids a token must be issued to (`COGNITO_AUDIENCES`, comma-separated).
@@ -77,6 +125,20 @@ pub struct Config {
     pub calendar: Calendar,
 }
 
+/// AWS credentials; `Debug` never shows the secret parts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for AwsKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsKeys").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {name} {problem}")]
 pub struct ConfigError {
@@ -110,7 +172,19 @@ impl Config {
                 problem: format!("must be an integer in {}..={}", range.start(), range.end()),
             }),
         };
-        let database = get("DATABASE_URL").map(|v| DatabaseSettings::parse(&v)).transpose()?;
+        let database = match (get("DATABASE_URL"), get("DATABASE_SECRET_ARN")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    name: "DATABASE_URL",
+                    problem: "and DATABASE_SECRET_ARN are both set; set one".into(),
+                });
+            }
+            (Some(url), None) => Some(DatabaseSettings::parse(&url)?),
+            (None, Some(secret_arn)) => {
+                Some(DatabaseSettings::MySqlSecret(SecretDatabase::from_lookup(secret_arn, &get)?))
+            }
+            (None, None) => None,
+        };
         Ok(Self {
             database,
             db_max_connections: number("DB_MAX_CONNECTIONS", 4, 1..=100)? as u32,
@@ -121,6 +195,12 @@ impl Config {
                 .unwrap_or_else(|| "ws_connections_ddb".into()),
             ws_management_endpoint: url("WS_MANAGEMENT_ENDPOINT")?,
             aws_region: get("AWS_REGION").unwrap_or_else(|| "ap-northeast-2".into()),
+            aws_keys: match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+                (Some(access_key_id), Some(secret_access_key)) => {
+                    Some(AwsKeys { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") })
+                }
+                _ => None,
+            },
             cognito_user_pool_id: get("COGNITO_USER_POOL_ID"),
             cognito_audiences: get("COGNITO_AUDIENCES")
                 .map(|v| v.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect())
@@ -152,12 +232,32 @@ impl Config {
         })
     }
 
-    /// The database a Lambda function must have: missing `DATABASE_URL` is a deployment error.
+    /// The database a Lambda function must have: without one it is a deployment error.
     pub fn require_database(&self) -> Result<DatabaseSettings, ConfigError> {
         self.database.clone().ok_or(ConfigError {
-            name: "DATABASE_URL",
-            problem: "is required (mysql://user:password@host:3306/database)".into(),
+            name: "DATABASE_SECRET_ARN",
+            problem: "is required (or DATABASE_URL=mysql://user:password@host:3306/database outside AWS)".into(),
         })
+    }
+}
+
+impl SecretDatabase {
+    fn from_lookup(secret_arn: String, get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let ssl_mode = match get("DB_SSL_MODE") {
+            None => DbSslMode::VerifyIdentity,
+            Some(raw) => DbSslMode::parse(&raw).ok_or(ConfigError {
+                name: "DB_SSL_MODE",
+                problem: "must be disabled, required, verify_ca or verify_identity".into(),
+            })?,
+        };
+        let ca_bundle = get("DB_CA_BUNDLE").map(PathBuf::from);
+        if ssl_mode.verifies() && ca_bundle.is_none() {
+            return Err(ConfigError {
+                name: "DB_CA_BUNDLE",
+                problem: "is required to verify the server (the RDS CA bundle, /opt/rds-ca-bundle.pem in AWS)".into(),
+            });
+        }
+        Ok(Self { secret_arn, host: get("DB_HOST"), database: get("DB_NAME"), ssl_mode, ca_bundle })
     }
 }
 
@@ -165,7 +265,7 @@ impl DatabaseSettings {
     /// The engine's name, for messages.
     pub fn engine(&self) -> &'static str {
         match self {
-            Self::MySql { .. } => "MySQL",
+            Self::MySql { .. } | Self::MySqlSecret(_) => "MySQL",
             Self::Sqlite { .. } => "SQLite",
         }
     }
@@ -209,5 +309,29 @@ mod tests {
         let c = config(&[("DATABASE_URL", "sqlite://data/x.db"), ("TEAM_SERVICE_URL", "http://team:8080/")]).unwrap();
         assert_eq!(c.database, Some(DatabaseSettings::Sqlite { path: "data/x.db".into() }));
         assert_eq!(c.team_service_url.as_deref(), Some("http://team:8080"));
+    }
+
+    #[test]
+    fn rds_credentials_come_from_a_secret_and_tls_verifies_by_default() {
+        let arn = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:portforge-db-AbCdEf";
+        assert_eq!(config(&[("DATABASE_SECRET_ARN", arn)]).unwrap_err().name, "DB_CA_BUNDLE");
+        let both = config(&[("DATABASE_SECRET_ARN", arn), ("DATABASE_URL", "mysql://u:p@h/db")]);
+        assert_eq!(both.unwrap_err().name, "DATABASE_URL");
+        assert_eq!(config(&[("DATABASE_SECRET_ARN", arn), ("DB_SSL_MODE", "loose")]).unwrap_err().name, "DB_SSL_MODE");
+
+        let c = config(&[
+            ("DATABASE_SECRET_ARN", arn),
+            ("DB_CA_BUNDLE", "/opt/rds-ca-bundle.pem"),
+            ("DB_HOST", "proxy.example"),
+        ])
+        .unwrap();
+        let Some(DatabaseSettings::MySqlSecret(db)) = c.database else { panic!("{:?}", c.database) };
+        assert_eq!(db.ssl_mode, DbSslMode::VerifyIdentity);
+        assert_eq!(db.host.as_deref(), Some("proxy.example"));
+        assert_eq!(db.database, None);
+
+        let plain = config(&[("DATABASE_SECRET_ARN", arn), ("DB_SSL_MODE", "DISABLED")]).unwrap();
+        let Some(DatabaseSettings::MySqlSecret(db)) = plain.database else { panic!() };
+        assert_eq!(db.ssl_mode, DbSslMode::Disabled);
     }
 }

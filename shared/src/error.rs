@@ -33,6 +33,9 @@ pub enum AppError {
     /// A dependency (database, another service) did not answer; the client may retry.
     #[error("{0} is unavailable, try again shortly")]
     Unavailable(&'static str),
+    /// The database schema is older than this release (its migration has not finished).
+    #[error("the database is being upgraded to this release, try again shortly")]
+    SchemaNotReady,
     /// Another service answered, but with an error or nonsense: nothing was done.
     #[error("{0}")]
     BadGateway(String),
@@ -72,7 +75,7 @@ impl AppError {
             Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::SchemaNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -91,6 +94,7 @@ impl AppError {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::SchemaNotReady => "SCHEMA_NOT_READY",
             Self::BadGateway(_) => "BAD_GATEWAY",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -116,6 +120,10 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(detail) => {
                 tracing::info!(error = %detail, "storage conflict");
                 Self::Conflict("the request conflicts with data stored meanwhile; reload and try again".into())
+            }
+            StoreError::SchemaBehind(detail) => {
+                tracing::error!(error = %detail, "database schema behind this release");
+                Self::SchemaNotReady
             }
             StoreError::Internal(detail) => Self::Internal(detail),
         }

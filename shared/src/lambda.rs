@@ -12,7 +12,8 @@ pub type StartupError = lambda_runtime::Error;
 
 #[cfg(feature = "sql")]
 fn sql_db(config: &Config) -> Result<Arc<crate::store::sql::SqlDb>, StartupError> {
-    let db = crate::store::sql::SqlDb::connect_lazy(&config.require_database()?, config.db_max_connections)?;
+    // Requests never migrate: the deploy's migrate function does (see `migrate`).
+    let db = crate::store::sql::SqlDb::for_lambda(config, crate::store::sql::SchemaPolicy::RequireCurrent)?;
     Ok(Arc::new(db))
 }
 
@@ -31,7 +32,7 @@ async fn dynamo_and_fanout(
 ) -> Result<(crate::store::dynamo::DynamoStore, crate::push::FanOut), StartupError> {
     use crate::push::{ApiGatewayPusher, FanOut};
     let endpoint = management_endpoint(config)?;
-    let aws = crate::aws::AwsContext::from_env(config)?;
+    let aws = crate::aws::AwsContext::new(config)?;
     let store = crate::aws::dynamo_store(&aws, config);
     let pusher = Arc::new(ApiGatewayPusher::new(&aws, endpoint));
     let fanout = FanOut::new(pusher, Arc::new(store.clone()), FanOut::DEFAULT_CONCURRENCY);
@@ -54,10 +55,16 @@ pub async fn notifications(config: Config) -> Result<axum::Router, StartupError>
 #[cfg(feature = "siblings")]
 pub fn siblings(config: &Config) -> Result<Arc<crate::siblings::client::SiblingClient>, StartupError> {
     use crate::config::ConfigError;
-    use crate::siblings::{
-        client::{ClientCredentials, NoServiceToken, ServiceToken, SiblingClient, SiblingSettings},
-        secrets::SecretSource,
-    };
+    use crate::secrets::SecretSource;
+    use crate::siblings::client::{ClientCredentials, NoServiceToken, ServiceToken, SiblingClient, SiblingSettings};
+    // Without their addresses every membership check and decision would fail: refuse to start.
+    for (name, url) in
+        [("PROJECT_SERVICE_URL", &config.project_service_url), ("TEAM_SERVICE_URL", &config.team_service_url)]
+    {
+        if url.is_none() {
+            return Err(ConfigError { name, problem: "is required (the sibling service's base URL)".into() }.into());
+        }
+    }
     let settings = SiblingSettings::from_config(config);
     let token: Arc<dyn ServiceToken> = match &config.auth_service_url {
         None => Arc::new(NoServiceToken),
@@ -149,7 +156,7 @@ pub async fn chat(config: Config) -> Result<axum::Router, StartupError> {
 /// `ws-connect`: admits the project's team and stores connection rows.
 #[cfg(all(feature = "ws", feature = "dynamo", feature = "siblings"))]
 pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, StartupError> {
-    let aws = crate::aws::AwsContext::from_env(&config)?;
+    let aws = crate::aws::AwsContext::new(&config)?;
     let connections = Arc::new(crate::aws::dynamo_store(&aws, &config));
     Ok(crate::ws::ConnectHandler::new(connections, membership(&config)?))
 }
@@ -157,7 +164,7 @@ pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, Sta
 /// `ws-disconnect`: deletes connection rows.
 #[cfg(all(feature = "ws", feature = "dynamo"))]
 pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandler, StartupError> {
-    let aws = crate::aws::AwsContext::from_env(&config)?;
+    let aws = crate::aws::AwsContext::new(&config)?;
     Ok(crate::ws::DisconnectHandler::new(Arc::new(crate::aws::dynamo_store(&aws, &config))))
 }
 
@@ -241,6 +248,30 @@ pub async fn serve_ws_authorizer() -> Result<(), StartupError> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
         let verifier = verifier.clone();
         async move { crate::ws::authorizer::authorize(&verifier, &event.payload).await.map_err(StartupError::from) }
+    }))
+    .await
+}
+
+/// `migrate`: the deploy's migration step, with the DDL-capable credentials its own
+/// `DATABASE_SECRET_ARN` names.
+#[cfg(feature = "migrate")]
+pub fn migrate(config: &Config) -> Result<crate::migrate::MigrateHandler, StartupError> {
+    use crate::store::sql::{SchemaPolicy, SqlDb};
+    let db = Arc::new(SqlDb::for_lambda(config, SchemaPolicy::Migrate)?);
+    Ok(crate::migrate::MigrateHandler::new(db)?)
+}
+
+/// Runs the migration step until the runtime stops the process.
+#[cfg(feature = "migrate")]
+pub async fn serve_migrate() -> Result<(), StartupError> {
+    use lambda_runtime::{LambdaEvent, service_fn};
+
+    use crate::migrate::MigrateEvent;
+    crate::telemetry::init_lambda();
+    let handler = Arc::new(migrate(&Config::from_env()?)?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<MigrateEvent>| {
+        let handler = handler.clone();
+        async move { handler.handle(event.payload).await.map_err(StartupError::from) }
     }))
     .await
 }

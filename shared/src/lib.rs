@@ -8,7 +8,7 @@
 //! Cargo features bring in the backends, so each binary links only its own: `mysql` and
 //! `sqlite` (the SQL adapter), `dynamo` (chat storage), `management-api` (posting to sockets),
 //! `cognito` (token verification), `siblings` (calls to the Project and Team services),
-//! `http` (routers), `ws` (WebSocket handlers).
+//! `http` (routers), `ws` (WebSocket handlers), `migrate` (the deploy's migration step).
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -20,13 +20,17 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod identity;
-#[cfg(any(feature = "http", feature = "ws"))]
+#[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "migrate")]
+pub mod migrate;
 pub mod push;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 pub mod services;
 pub mod siblings;
 pub mod store;
-#[cfg(any(feature = "http", feature = "ws"))]
+#[cfg(feature = "lambda")]
 pub mod telemetry;
 pub mod ws;
 

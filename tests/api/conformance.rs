@@ -475,7 +475,7 @@ mod chat {
     async fn an_unreachable_emulator_is_unavailable_not_a_crash() {
         let mut config = service_tests::emulator_config();
         config.ddb_endpoint_url = Some("http://127.0.0.1:9".into());
-        let aws = shared::aws::AwsContext::from_env(&config).expect("emulator credentials");
+        let aws = shared::aws::AwsContext::new(&config).expect("emulator credentials");
         let store = shared::aws::dynamo_store(&aws, &config);
         let stores = ChatStores::dynamo(store);
         let err = stores.messages.history(p(1), &HistoryQuery::latest(5)).await.unwrap_err();
@@ -537,6 +537,7 @@ mod migrations {
                 .await
                 .unwrap();
             }
+            DatabaseSettings::MySqlSecret(_) => unreachable!("test databases are given by URL"),
         }
     }
 

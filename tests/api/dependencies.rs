@@ -74,6 +74,11 @@ const EXPECTATIONS: &[Expectation] = &[
         never: &["sqlx", "jsonwebtoken", "axum", "lambda_http"],
     },
     Expectation {
+        function: "migrate",
+        links: &["sqlx-mysql", "reqwest", "lambda_runtime"],
+        never: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "jsonwebtoken", "axum", "lambda_http"],
+    },
+    Expectation {
         function: "ws-authorize",
         links: &["jsonwebtoken", "lambda_runtime"],
         never: &["sqlx", "aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "axum", "lambda_http"],

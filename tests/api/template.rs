@@ -152,3 +152,270 @@ fn public_routes_are_the_ones_the_code_knows_as_public() {
         .collect();
     assert_eq!(template, code);
 }
+
+/// A sample deployment's parameters: defaults, and realistic values for the required ones.
+fn sample_parameters(template: &Value) -> std::collections::BTreeMap<String, String> {
+    let required = [
+        ("DatabaseSecretArn", "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:portforge-app-AbCdEf"),
+        ("MigrationSecretArn", "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db-1234-AbCdEf"),
+        (
+            "SecretsExtensionLayerArn",
+            "arn:aws:lambda:ap-northeast-2:738900069198:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:17",
+        ),
+        ("CognitoUserPoolId", "ap-northeast-2_AbCdEf123"),
+        ("CognitoAudiences", "webclient123,projectservice456"),
+        ("SubnetIds", "subnet-0a1b2c3d,subnet-4e5f6a7b"),
+        ("SecurityGroupIds", "sg-0a1b2c3d"),
+        ("ProjectServiceUrl", "https://projects.internal.portforge.dev"),
+        ("TeamServiceUrl", "https://teams.internal.portforge.dev"),
+        ("AlarmTopicArn", "arn:aws:sns:ap-northeast-2:123456789012:portforge-alarms"),
+    ];
+    let mut parameters = std::collections::BTreeMap::new();
+    for (name, declared) in template["Parameters"].as_mapping().expect("parameters") {
+        let name = name.as_str().unwrap().to_owned();
+        let value = match &declared["Default"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => required
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_else(|| panic!("parameter {name} has no default: give it a sample value here")),
+        };
+        parameters.insert(name, value);
+    }
+    parameters
+}
+
+/// Resolves CloudFormation's intrinsic functions for the sample deployment; `None` is
+/// `AWS::NoValue`.
+struct Resolver<'a> {
+    template: &'a Value,
+    parameters: std::collections::BTreeMap<String, String>,
+}
+
+impl Resolver<'_> {
+    fn reference(&self, name: &str) -> Option<String> {
+        match name {
+            "AWS::NoValue" => None,
+            "AWS::Region" => Some("ap-northeast-2".into()),
+            "AWS::AccountId" => Some("123456789012".into()),
+            _ => Some(self.parameters.get(name).cloned().unwrap_or_else(|| {
+                assert!(!self.template["Resources"][name].is_null(), "!Ref to nothing: {name}");
+                format!("{name}-physical-id")
+            })),
+        }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        self.truth(&self.template["Conditions"][name])
+    }
+
+    fn truth(&self, value: &Value) -> bool {
+        let Value::Tagged(tagged) = value else { panic!("not a condition: {value:?}") };
+        let args = tagged.value.as_sequence();
+        match tagged.tag.to_string().as_str() {
+            "!Equals" => {
+                let args = args.unwrap();
+                self.resolve(&args[0]) == self.resolve(&args[1])
+            }
+            "!Not" => !self.truth(&args.unwrap()[0]),
+            "!And" => args.unwrap().iter().all(|c| self.truth(c)),
+            "!Or" => args.unwrap().iter().any(|c| self.truth(c)),
+            "!Condition" => self.condition(tagged.value.as_str().unwrap()),
+            other => panic!("condition function {other} is not handled here"),
+        }
+    }
+
+    fn resolve(&self, value: &Value) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Tagged(tagged) => {
+                let arg = &tagged.value;
+                match tagged.tag.to_string().as_str() {
+                    "!Ref" => self.reference(arg.as_str().unwrap()),
+                    "!GetAtt" => Some(format!("arn:aws:sample:{}", arg.as_str().unwrap())),
+                    "!Sub" => {
+                        let mut text = arg.as_str().expect("!Sub with a string").to_owned();
+                        while let Some(start) = text.find("${") {
+                            let end = start + text[start..].find('}').unwrap();
+                            let name = &text[start + 2..end];
+                            let value = if name.contains('.') && !name.starts_with("AWS::") {
+                                format!("arn:aws:sample:{name}")
+                            } else {
+                                self.reference(name).unwrap_or_default()
+                            };
+                            text.replace_range(start..=end, &value);
+                        }
+                        Some(text)
+                    }
+                    "!Join" => {
+                        let args = arg.as_sequence().unwrap();
+                        let separator = args[0].as_str().unwrap();
+                        let parts: Vec<String> = match &args[1] {
+                            Value::Sequence(items) => items.iter().filter_map(|i| self.resolve(i)).collect(),
+                            list => vec![self.resolve(list)?],
+                        };
+                        Some(parts.join(separator))
+                    }
+                    "!If" => {
+                        let args = arg.as_sequence().unwrap();
+                        let chosen = if self.condition(args[0].as_str().unwrap()) { &args[1] } else { &args[2] };
+                        self.resolve(chosen)
+                    }
+                    other => panic!("intrinsic {other} is not handled here"),
+                }
+            }
+            other => panic!("cannot resolve {other:?}"),
+        }
+    }
+
+    /// The environment a function gets: the globals, then its own.
+    fn environment(&self, function: &Value) -> std::collections::BTreeMap<String, String> {
+        let mut env = std::collections::BTreeMap::new();
+        for vars in [
+            &self.template["Globals"]["Function"]["Environment"]["Variables"],
+            &function["Properties"]["Environment"]["Variables"],
+        ] {
+            for (name, value) in vars.as_mapping().into_iter().flatten() {
+                if let Some(value) = self.resolve(value) {
+                    env.insert(name.as_str().unwrap().to_owned(), value);
+                }
+            }
+        }
+        env
+    }
+}
+
+/// What Lambda itself puts in every function's environment.
+fn lambda_provided(name: &str) -> Option<String> {
+    match name {
+        "AWS_REGION" => Some("ap-northeast-2".into()),
+        "AWS_ACCESS_KEY_ID" => Some("ASIAEXAMPLEKEY".into()),
+        "AWS_SECRET_ACCESS_KEY" => Some("example-secret".into()),
+        "AWS_SESSION_TOKEN" => Some("example-session-token".into()),
+        _ => None,
+    }
+}
+
+/// Each function starts with exactly the environment the template gives it (no variable it
+/// needs is missing, none is malformed), and every variable the template sets is one the code
+/// reads.
+#[tokio::test]
+async fn every_function_starts_with_the_environment_the_template_gives_it() {
+    use std::cell::RefCell;
+
+    use shared::{Config, lambda};
+    let template = template();
+    let resolver = Resolver { template: &template, parameters: sample_parameters(&template) };
+    let read = RefCell::new(BTreeSet::new());
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let env = resolver.environment(resource);
+        let config = Config::from_lookup(|name| {
+            read.borrow_mut().insert(name.to_owned());
+            env.get(name).cloned().or_else(|| lambda_provided(name))
+        })
+        .unwrap_or_else(|e| panic!("{binary}: {e}"));
+        let started: Result<(), String> = match binary {
+            "notifications" => lambda::notifications(config).await.map(drop).map_err(|e| e.to_string()),
+            "content" => lambda::content(config).await.map(drop).map_err(|e| e.to_string()),
+            "events" => lambda::events(config).await.map(drop).map_err(|e| e.to_string()),
+            "admin" => lambda::admin(config).await.map(drop).map_err(|e| e.to_string()),
+            "chat" => lambda::chat(config).await.map(drop).map_err(|e| e.to_string()),
+            "reports" => lambda::reports(config).await.map(drop).map_err(|e| e.to_string()),
+            "ws-connect" => lambda::ws_connect(config).await.map(drop).map_err(|e| e.to_string()),
+            "ws-disconnect" => lambda::ws_disconnect(config).await.map(drop).map_err(|e| e.to_string()),
+            "ws-message" => lambda::ws_message(config).await.map(drop).map_err(|e| e.to_string()),
+            "ws-authorize" => {
+                shared::cognito::CognitoVerifier::from_config(&config).map(drop).map_err(|e| e.to_string())
+            }
+            "migrate" => lambda::migrate(&config).map(drop).map_err(|e| e.to_string()),
+            other => panic!("{other}: add its start-up here"),
+        };
+        started.unwrap_or_else(|e| panic!("{binary} cannot start with the template's environment: {e}"));
+        // MySQL functions verify the server against the layer's bundle, which the layer ships.
+        if let Some(bundle) = env.get("DB_CA_BUNDLE") {
+            let layer = bundle.strip_prefix("/opt/").expect("a layer path");
+            let content = template["Resources"]["RdsCaLayer"]["Properties"]["ContentUri"].as_str().unwrap();
+            let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(content).join(layer);
+            assert!(shipped.is_file(), "{binary}: {bundle} is not in the layer ({})", shipped.display());
+        }
+    }
+    let read = read.into_inner();
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        for (name, _) in resource["Properties"]["Environment"]["Variables"].as_mapping().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            assert!(read.contains(name), "the template sets {name}, which no code reads");
+        }
+    }
+    for (name, _) in template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        assert!(read.contains(name), "the template sets {name}, which no code reads");
+    }
+    // Credentials never sit in the environment: only secrets' ARNs do.
+    for forbidden in ["DATABASE_URL", "SIBLING_CLIENT_SECRET", "LOCAL_JWT_SECRET"] {
+        assert!(
+            !serde_norway::to_string(&template).unwrap().contains(&format!("{forbidden}:")),
+            "{forbidden} in the template"
+        );
+    }
+}
+
+#[test]
+fn a_deploy_runs_the_newest_migration() {
+    let template = template();
+    let declared = template["Resources"]["SchemaMigration"]["Properties"]["MigrationsVersion"].as_str().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/migrations/mysql");
+    let newest = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_string_lossy().split('_').next().map(str::to_owned))
+        .max()
+        .unwrap();
+    assert_eq!(declared, newest, "set SchemaMigration's MigrationsVersion to the newest migration");
+}
+
+#[test]
+fn data_survives_the_stack_and_every_function_logs_and_alarms() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap();
+        match resource["Type"].as_str().unwrap() {
+            "AWS::DynamoDB::Table" => {
+                assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{name}");
+                assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
+                assert_eq!(resource["Properties"]["SSESpecification"]["SSEEnabled"].as_bool(), Some(true), "{name}");
+            }
+            "AWS::Serverless::Function" => {
+                let logs = &resource["Properties"]["LoggingConfig"]["LogGroup"];
+                let Value::Tagged(reference) = logs else { panic!("{name} has no log group of its own") };
+                let group = reference.value.as_str().unwrap();
+                assert_eq!(resources[group]["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{name}");
+                assert!(!resources[group]["Properties"]["RetentionInDays"].is_null(), "{group} keeps logs forever");
+                for alarm in ["Errors", "Throttles"] {
+                    let watched = resources.values().any(|r| {
+                        r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                            && r["Properties"]["MetricName"].as_str() == Some(alarm)
+                            && r["Properties"]["Dimensions"][0]["Value"]
+                                == Value::Tagged(Box::new(serde_norway::value::TaggedValue {
+                                    tag: serde_norway::value::Tag::new("Ref"),
+                                    value: Value::String(name.to_owned()),
+                                }))
+                    });
+                    assert!(watched, "{name} has no {alarm} alarm");
+                }
+            }
+            _ => {}
+        }
+    }
+    for table in ["ChatMessagesTable", "ChatRoomsTable"] {
+        let pitr = &resources[table]["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"];
+        assert_eq!(pitr.as_bool(), Some(true), "{table} can be recovered");
+    }
+}

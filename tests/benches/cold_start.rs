@@ -112,6 +112,20 @@ async fn start_stub() -> (SocketAddr, Stub) {
         // Stand-ins for what a function reaches besides its database and tables: the management
         // API (every connection is gone) and the Cognito pool's keys.
         .route("/@connections/{id}", post(|| async { StatusCode::GONE }))
+        // The Project and Team services: the samples' project 42 belongs to team 3, whose
+        // members include the samples' user.
+        .route(
+            "/projects/{id}/basic",
+            get(|| async {
+                axum::Json(serde_json::json!({"success": true, "data": {"project_id": 42, "title": "PortForge 웹", "teamId": 3}}))
+            }),
+        )
+        .route(
+            "/teams/{id}/members",
+            get(|| async {
+                axum::Json(serde_json::json!([{"userId": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "role": "LEADER"}]))
+            }),
+        )
         .route(
             "/.well-known/jwks.json",
             get(|| async {
@@ -173,6 +187,8 @@ async fn run_once(addr: SocketAddr, stub: &Stub, name: &str, binary: &str, event
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("WS_MANAGEMENT_ENDPOINT", format!("http://{addr}"))
         .env("COGNITO_JWKS_URL", format!("http://{addr}/.well-known/jwks.json"))
+        .env("PROJECT_SERVICE_URL", format!("http://{addr}"))
+        .env("TEAM_SERVICE_URL", format!("http://{addr}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -77,6 +77,13 @@ impl TestDb {
         SqlDb::connect_lazy(&self.settings, 4).expect("pool")
     }
 
+    /// Applies the migrations as the deploy's migrate step does (nothing on an unreachable one).
+    pub async fn migrate_as_deploy(&self) {
+        if !matches!(self.cleanup, Cleanup::Nothing) {
+            self.sql_db().migrate().await.expect("the deploy's migration");
+        }
+    }
+
     pub fn stores(&self) -> Stores {
         Stores::sql(Arc::new(self.sql_db()))
     }
@@ -86,6 +93,15 @@ impl TestDb {
         match &self.settings {
             DatabaseSettings::MySql { url } => url.clone(),
             DatabaseSettings::Sqlite { path } => format!("sqlite://{}", path.display()),
+            DatabaseSettings::MySqlSecret(_) => unreachable!("test databases are given by URL"),
+        }
+    }
+
+    /// The MariaDB database's name and its server's URL (without a database).
+    pub fn mariadb_name(&self) -> Option<(&str, &str)> {
+        match &self.cleanup {
+            Cleanup::MySql { server, name } => Some((server, name)),
+            _ => None,
         }
     }
 }
@@ -298,7 +314,15 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// The functions over `db`, whose schema is migrated first, as a deploy does before the
+    /// functions serve (they only check it).
     pub async fn new(db: TestDb) -> Self {
+        db.migrate_as_deploy().await;
+        Self::unmigrated(db).await
+    }
+
+    /// The functions over `db` as it is: a new database stays without a schema.
+    pub async fn unmigrated(db: TestDb) -> Self {
         Self {
             db,
             dynamo: TestDynamo::new().await,
@@ -507,7 +531,7 @@ mod chat_support {
     impl TestDynamo {
         pub async fn new() -> Self {
             let config = emulator_config();
-            let aws = shared::aws::AwsContext::from_env(&config).expect("emulator credentials");
+            let aws = shared::aws::AwsContext::new(&config).expect("emulator credentials");
             let store = shared::aws::dynamo_store(&aws, &config);
             store.create_tables().await.expect("create chat tables on the emulator");
             Self { endpoint: dynamodb_url(), config, aws, store }
@@ -618,7 +642,7 @@ mod chat_support {
     /// The fan-out over `stores`' connection rows, posting through the real SDK client to
     /// `loopback`.
     pub async fn fanout(stores: &ChatStores, loopback: &LoopbackConnections) -> FanOut {
-        let aws = shared::aws::AwsContext::from_env(&emulator_config()).expect("emulator credentials");
+        let aws = shared::aws::AwsContext::new(&emulator_config()).expect("emulator credentials");
         let pusher = Arc::new(ApiGatewayPusher::new(&aws, &loopback.endpoint));
         FanOut::new(pusher, stores.connections.clone(), FanOut::DEFAULT_CONCURRENCY)
     }
@@ -672,7 +696,7 @@ mod siblings_support {
         Status(u16),
         /// 200 with a body that is not JSON.
         Malformed,
-        /// The normal answer, after a pause longer than the caller's timeout.
+        /// The normal answer, after a pause (longer than the caller's timeout, to test it).
         Slow(Duration),
     }
 
@@ -876,5 +900,118 @@ mod siblings_support {
         pub fn calls(&self) -> Vec<Call> {
             lock(&self.state).calls.clone()
         }
+    }
+}
+
+pub use secrets_support::*;
+
+mod secrets_support {
+    //! A stand-in for the AWS Parameters and Secrets Lambda Extension: a loopback server
+    //! answering `GET /secretsmanager/get?secretId=…` as the extension does.
+
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
+
+    use axum::{
+        Json, Router,
+        extract::{Query, State},
+        http::{HeaderMap, StatusCode},
+        response::{IntoResponse, Response},
+        routing::get,
+    };
+
+    #[derive(Default)]
+    struct Secrets {
+        values: HashMap<String, String>,
+        reads: usize,
+        tokens: Vec<Option<String>>,
+    }
+
+    #[derive(Clone)]
+    pub struct SecretsExtensionStandIn {
+        /// What `SECRETS_EXTENSION_URL` names.
+        pub url: String,
+        state: Arc<Mutex<Secrets>>,
+    }
+
+    impl SecretsExtensionStandIn {
+        pub async fn start() -> Self {
+            let state = Arc::new(Mutex::new(Secrets::default()));
+            let app = Router::new().route("/secretsmanager/get", get(read)).with_state(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+            let url = format!("http://{}", listener.local_addr().expect("addr"));
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Self { url, state }
+        }
+
+        pub fn put(&self, arn: &str, value: &str) {
+            self.state.lock().expect("lock").values.insert(arn.to_owned(), value.to_owned());
+        }
+
+        /// How many reads reached the extension.
+        pub fn reads(&self) -> usize {
+            self.state.lock().expect("lock").reads
+        }
+
+        /// The `X-Aws-Parameters-Secrets-Token` of each read.
+        pub fn tokens(&self) -> Vec<Option<String>> {
+            self.state.lock().expect("lock").tokens.clone()
+        }
+    }
+
+    async fn read(
+        State(state): State<Arc<Mutex<Secrets>>>,
+        Query(query): Query<HashMap<String, String>>,
+        headers: HeaderMap,
+    ) -> Response {
+        let mut state = state.lock().expect("lock");
+        state.reads += 1;
+        let token = headers.get("x-aws-parameters-secrets-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        state.tokens.push(token);
+        match query.get("secretId").and_then(|arn| state.values.get(arn)) {
+            Some(value) => {
+                Json(serde_json::json!({ "SecretString": value, "VersionStages": ["AWSCURRENT"] })).into_response()
+            }
+            None => (StatusCode::BAD_REQUEST, "ResourceNotFoundException").into_response(),
+        }
+    }
+}
+
+pub mod openapi {
+    //! The HTTP API's description (`openapi.yaml`), and answers checked against it.
+
+    use serde_json::{Value, json};
+
+    /// `openapi.yaml` as JSON.
+    pub fn document() -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+        let yaml: serde_norway::Value =
+            serde_norway::from_str(&std::fs::read_to_string(path).expect("openapi.yaml")).expect("YAML");
+        serde_json::to_value(yaml).expect("JSON")
+    }
+
+    /// Asserts that `body` is what the description says `method` on the route `path` (a
+    /// template, as in the description: `/notices/{id}`) answers with `status`.
+    pub fn assert_conforms(document: &Value, method: &str, path: &str, status: u16, body: &Value) {
+        let escape = |segment: &str| segment.replace('~', "~0").replace('/', "~1");
+        let response = format!("/paths/{}/{}/responses/{status}", escape(path), method.to_ascii_lowercase());
+        assert!(
+            document.pointer(&response).is_some(),
+            "openapi.yaml: {method} {path} does not list a {status} answer (it sent {body})"
+        );
+        let schema = format!("{response}/content/application~1json/schema");
+        assert!(document.pointer(&schema).is_some(), "openapi.yaml: {method} {path} {status} has no JSON schema");
+        // The whole document as the root, so that its internal references resolve.
+        let mut root = document.clone();
+        // A URI fragment: braces of path templates percent-encoded (RFC 6901, section 6).
+        root["$ref"] = json!(format!("#{}", schema.replace('{', "%7B").replace('}', "%7D")));
+        let validator = jsonschema::draft202012::new(&root).expect("openapi.yaml's schemas compile");
+        let errors: Vec<String> =
+            validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{method} {path} {status} does not match openapi.yaml: {errors:#?}\n{body}");
     }
 }

@@ -8,13 +8,15 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode};
+
+use crate::secrets::SecretSource;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::{
     CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TEAM_SERVICE, TeamDirectory,
-    TeamMember, secrets::SecretSource,
+    TeamMember,
 };
 use crate::config::{Config, ConfigError};
 use crate::domain::{ProjectId, TeamId, UserId};
@@ -102,7 +104,7 @@ impl ServiceToken for ClientCredentials {
         {
             return Ok(Some(token.clone()));
         }
-        let secret = self.secret.read(&self.http).await?;
+        let secret = self.secret.read().await?;
         let mut form = vec![("grant_type", "client_credentials")];
         if !self.scopes.is_empty() {
             form.push(("scope", self.scopes.as_str()));

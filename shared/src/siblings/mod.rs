@@ -4,8 +4,6 @@
 
 #[cfg(feature = "siblings")]
 pub mod client;
-#[cfg(feature = "siblings")]
-pub mod secrets;
 
 use async_trait::async_trait;
 
@@ -59,6 +57,19 @@ pub enum SiblingError {
     /// This function has no address for it (a deployment error).
     #[error("the {service} is not configured ({variable})")]
     NotConfigured { service: &'static str, variable: &'static str },
+}
+
+#[cfg(feature = "secrets")]
+impl From<crate::secrets::SecretError> for SiblingError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        use crate::secrets::SecretError;
+        const EXTENSION: &str = "Secrets Manager (Lambda extension)";
+        match e {
+            SecretError::Unreachable(detail) => Self::Unreachable { service: EXTENSION, detail },
+            SecretError::Refused(status) => Self::Refused { service: EXTENSION, status },
+            SecretError::Malformed(detail) => Self::Malformed { service: EXTENSION, detail },
+        }
+    }
 }
 
 impl SiblingError {

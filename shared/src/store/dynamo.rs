@@ -1,7 +1,7 @@
 //! The DynamoDB adapter for chat: messages, rooms and WebSocket connections.
 //!
-//! Tables (the same definitions as template.yaml; [`DynamoStore::create_tables`] makes them on
-//! an emulator):
+//! Tables (the same definitions as template.yaml, in [`super::dynamo_tables`], which makes them
+//! on an emulator):
 //! - messages: PK `project_id` (N), SK `sk` (S) = `m#<13-digit epoch ms>#<message_id>`, unique per
 //!   message; idempotency markers `i#<message_id>` share the partition and expire by TTL.
 //! - rooms: PK `user_id` (S), SK `project_id` (N), `updated_at`.
@@ -13,10 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{
-        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-        ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
-    },
+    types::{AttributeValue, Put, ReturnValue, TransactWriteItem},
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -174,86 +171,18 @@ impl DynamoStore {
         &self.tables
     }
 
-    /// Creates the three tables as template.yaml declares them, for emulators and tests.
-    /// Tables that already exist are left alone.
+    /// Creates the three tables as template.yaml declares them (see [`super::dynamo_tables`]),
+    /// or checks the ones that exist: emulators, LocalStack and tests.
     pub async fn create_tables(&self) -> Result<(), StoreError> {
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(|e| StoreError::Internal(e.to_string()))
-        };
-        let attr = |name: &str, kind: ScalarAttributeType| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(kind)
-                .build()
-                .map_err(|e| StoreError::Internal(e.to_string()))
-        };
-        let index = |name: &str, pk: &str| -> Result<GlobalSecondaryIndex, StoreError> {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(pk, KeyType::Hash)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .map_err(|e| StoreError::Internal(e.to_string()))
-        };
-        let requests = [
-            self.client
-                .create_table()
-                .table_name(&self.tables.messages)
-                .key_schema(key("project_id", KeyType::Hash)?)
-                .key_schema(key("sk", KeyType::Range)?)
-                .attribute_definitions(attr("project_id", ScalarAttributeType::N)?)
-                .attribute_definitions(attr("sk", ScalarAttributeType::S)?),
-            self.client
-                .create_table()
-                .table_name(&self.tables.rooms)
-                .key_schema(key("user_id", KeyType::Hash)?)
-                .key_schema(key("project_id", KeyType::Range)?)
-                .attribute_definitions(attr("user_id", ScalarAttributeType::S)?)
-                .attribute_definitions(attr("project_id", ScalarAttributeType::N)?),
-            self.client
-                .create_table()
-                .table_name(&self.tables.connections)
-                .key_schema(key("connection_id", KeyType::Hash)?)
-                .attribute_definitions(attr("connection_id", ScalarAttributeType::S)?)
-                .attribute_definitions(attr("project_id", ScalarAttributeType::N)?)
-                .attribute_definitions(attr("user_id", ScalarAttributeType::S)?)
-                .global_secondary_indexes(index(PROJECT_INDEX, "project_id")?)
-                .global_secondary_indexes(index(USER_INDEX, "user_id")?),
-        ];
-        for request in requests {
-            match request.billing_mode(BillingMode::PayPerRequest).send().await {
-                Ok(_) => {}
-                Err(e) if is_code(&e, "ResourceInUseException") => {}
-                Err(e) => return Err(classify(e)),
-            }
-        }
-        for (table, ttl) in [(&self.tables.messages, "expires_at"), (&self.tables.connections, "expires_at")] {
-            self.wait_active(table).await?;
-            let spec = TimeToLiveSpecification::builder()
-                .attribute_name(ttl)
-                .enabled(true)
-                .build()
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
-            // Enabling TTL twice is an error on real DynamoDB; it is only a convenience here.
-            let _ = self.client.update_time_to_live().table_name(table).time_to_live_specification(spec).send().await;
-        }
-        self.wait_active(&self.tables.rooms).await
+        super::dynamo_tables::bootstrap(&self.client, &self.tables).await.map(|_| ()).map_err(|e| match e {
+            super::dynamo_tables::BootstrapError::Differs { .. } => StoreError::Conflict(e.to_string()),
+            super::dynamo_tables::BootstrapError::Dynamo(detail) => StoreError::Unavailable(detail),
+        })
     }
 
-    async fn wait_active(&self, table: &str) -> Result<(), StoreError> {
-        for _ in 0..100 {
-            let described = self.client.describe_table().table_name(table).send().await.map_err(classify)?;
-            let active = described.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE");
-            if active {
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        Err(StoreError::Unavailable(format!("table {table} did not become ACTIVE")))
+    /// The SDK client, for the table bootstrap and tools.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Runs a paginated Query to the end, or until `enough` items were kept.

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "dynamo")]
 pub mod dynamo;
+#[cfg(feature = "dynamo")]
+pub mod dynamo_tables;
 #[cfg(feature = "sql")]
 pub mod sql;
 
@@ -27,6 +29,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database's schema is older than this release's: the deploy's migration has not
+    /// run (or was interrupted). Nothing is read or written until it has.
+    #[error("schema behind this release: {0}")]
+    SchemaBehind(String),
     /// Anything else: a bug or corrupt data.
     #[error("store failure: {0}")]
     Internal(String),

@@ -6,6 +6,8 @@ mod chat;
 mod content;
 mod events;
 mod notifications;
+#[cfg(feature = "mysql")]
+mod rds;
 mod reports;
 
 #[cfg(not(any(feature = "mysql", feature = "sqlite")))]
@@ -22,7 +24,7 @@ use sqlx::{Arguments, Database, Encode, Type, error::BoxDynError, migrate::Migra
 use tokio::sync::OnceCell;
 
 use super::{HealthProbe, StoreError};
-use crate::config::DatabaseSettings;
+use crate::config::{Config, DatabaseSettings};
 use crate::domain::{BannerId, EventId, NoticeId, NotificationId, ProjectId, ReportId, UserId};
 
 #[cfg(feature = "mysql")]
@@ -80,11 +82,45 @@ impl<T> FromSqliteRow for T {}
 pub trait FromAnyRow: FromMySqlRow + FromSqliteRow + Send + Unpin {}
 impl<T: FromMySqlRow + FromSqliteRow + Send + Unpin> FromAnyRow for T {}
 
-/// A configured SQL database. Connects lazily and applies migrations before first use, so a
-/// cold start never fails on a database that is briefly down: requests get 503 until it answers.
+/// A configured SQL database. Connects lazily and, before its first query, makes sure of the
+/// schema (see [`SchemaPolicy`]), so a cold start never fails on a database that is briefly
+/// down: requests get 503 until it answers.
 pub struct SqlDb {
     pool: Pool,
-    migrated: OnceCell<()>,
+    schema: SchemaPolicy,
+    ready: OnceCell<()>,
+    #[cfg(feature = "mysql")]
+    credentials: Option<rds::SecretCredentials>,
+}
+
+/// Who brings the schema up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaPolicy {
+    /// This process applies pending migrations before its first query: the local gateway, the
+    /// tests, and the deploy's `migrate` function.
+    Migrate,
+    /// The deploy migrates; this process only checks, once per cold start, that every migration
+    /// of this release is applied, and answers 503 `SCHEMA_NOT_READY` until it is. The Lambda
+    /// functions that serve requests: their database user needs no DDL rights.
+    RequireCurrent,
+}
+
+/// Where the database's schema stands against this release.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    pub applied: Vec<i64>,
+    pub pending: Vec<i64>,
+    /// Started by a run that was cut off; the next run applies them again.
+    pub interrupted: Vec<i64>,
+}
+
+/// What a migration run did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationReport {
+    /// Versions this run applied (re-applied, for one an interrupted run had left behind).
+    pub applied: Vec<i64>,
+    /// The newest version of this release, now in place.
+    pub schema_version: i64,
 }
 
 /// One bound parameter. Nullable variants carry their type so NULL binds cleanly on both engines.
@@ -255,6 +291,15 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// The table does not exist: MySQL 1146, SQLite's "no such table".
+fn is_missing_table(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return my.number() == 1146;
+    }
+    db.message().contains("no such table")
+}
+
 /// Errors a retry may cure: too many connections, shutdown in progress, lock wait timeout,
 /// deadlock, read-only during an RDS failover (MySQL); busy or locked (SQLite).
 fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
@@ -271,9 +316,29 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
 }
 
 impl SqlDb {
-    /// Builds the pool without connecting; the first query connects and migrates.
+    /// Builds the pool without connecting; the first query connects and migrates. For local
+    /// runs and tests (a database given by URL).
     pub fn connect_lazy(settings: &DatabaseSettings, max_connections: u32) -> Result<Self, StoreError> {
+        Self::build(settings, max_connections, SchemaPolicy::Migrate, None)
+    }
+
+    /// The database of a Lambda function, from its configuration: credentials from Secrets
+    /// Manager when `DATABASE_SECRET_ARN` is set; the schema checked, or migrated by the deploy's
+    /// `migrate` function, as `schema` says.
+    pub fn for_lambda(config: &Config, schema: SchemaPolicy) -> Result<Self, StoreError> {
+        let settings = config.require_database().map_err(|e| StoreError::Internal(e.to_string()))?;
+        Self::build(&settings, config.db_max_connections, schema, Some(&config.secrets_extension_url))
+    }
+
+    fn build(
+        settings: &DatabaseSettings,
+        max_connections: u32,
+        schema: SchemaPolicy,
+        secrets_extension_url: Option<&str>,
+    ) -> Result<Self, StoreError> {
         let acquire_timeout = Duration::from_secs(5);
+        #[cfg(feature = "mysql")]
+        let mut credentials = None;
         let pool = match settings {
             #[cfg(feature = "mysql")]
             DatabaseSettings::MySql { url } => {
@@ -286,6 +351,20 @@ impl SqlDb {
                         .idle_timeout(Duration::from_secs(300))
                         .connect_lazy_with(options),
                 )
+            }
+            #[cfg(feature = "mysql")]
+            DatabaseSettings::MySqlSecret(secret) => {
+                let secret = rds::SecretCredentials::new(
+                    secret.clone(),
+                    secrets_extension_url.unwrap_or("http://localhost:2773"),
+                );
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(acquire_timeout)
+                    .idle_timeout(Duration::from_secs(300))
+                    .connect_lazy_with(secret.placeholder());
+                credentials = Some(secret);
+                Pool::MySql(pool)
             }
             #[cfg(feature = "sqlite")]
             DatabaseSettings::Sqlite { path } => {
@@ -310,24 +389,122 @@ impl SqlDb {
                 return Err(StoreError::Internal(format!("this build has no driver for {}", other.engine())));
             }
         };
-        Ok(Self { pool, migrated: OnceCell::new() })
+        #[cfg(not(feature = "mysql"))]
+        let _ = secrets_extension_url;
+        Ok(Self {
+            pool,
+            schema,
+            ready: OnceCell::new(),
+            #[cfg(feature = "mysql")]
+            credentials,
+        })
     }
 
-    /// Applies pending migrations once per process. Safe when cold starts race: MySQL runs
-    /// them under our own advisory lock (sqlx's `GET_LOCK(…, -1)` does not wait on MariaDB),
-    /// SQLite retries after losing a race, and every DDL statement is `IF NOT EXISTS`.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.migrated
+    /// Before each query: credentials in place (read again after MySQL refused them), and,
+    /// once per process, the schema as [`SchemaPolicy`] says.
+    async fn ready(&self) -> Result<(), StoreError> {
+        #[cfg(feature = "mysql")]
+        if let (Some(credentials), Pool::MySql(pool)) = (&self.credentials, &self.pool) {
+            credentials.apply(pool, !self.ready.initialized()).await?;
+        }
+        self.ready
             .get_or_try_init(|| async {
-                match &self.pool {
-                    #[cfg(feature = "mysql")]
-                    Pool::MySql(p) => Self::migrate_mysql_locked(p).await,
-                    #[cfg(feature = "sqlite")]
-                    Pool::Sqlite(p) => Self::migrate_sqlite(p).await,
+                match self.schema {
+                    SchemaPolicy::Migrate => self.run_migrations().await.map(|_| ()),
+                    SchemaPolicy::RequireCurrent => self.check_schema().await,
                 }
             })
             .await
             .map(|_| ())
+    }
+
+    /// Applies pending migrations now, whatever the policy: the deploy's `migrate` step and the
+    /// local `migrate` command. Safe when runs race (see `run_migrations`).
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        #[cfg(feature = "mysql")]
+        if let (Some(credentials), Pool::MySql(pool)) = (&self.credentials, &self.pool) {
+            credentials.apply(pool, true).await?;
+        }
+        self.run_migrations().await
+    }
+
+    /// The versions of this release's migrations, oldest first.
+    pub fn release_versions(&self) -> Vec<i64> {
+        let migrator = match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => &MYSQL_MIGRATIONS,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+        };
+        migrator.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect()
+    }
+
+    /// Versions recorded as applied, and those an interrupted run left half done.
+    async fn recorded_versions(&self) -> Result<(Vec<i64>, Vec<i64>), StoreError> {
+        let rows: Result<Vec<(i64, bool)>, sqlx::Error> = on_pool!(&self.pool, p => {
+            sqlx::query_as::<Db, (i64, bool)>("SELECT version, success FROM _sqlx_migrations").fetch_all(p).await
+        });
+        match rows {
+            Ok(rows) => Ok((
+                rows.iter().filter(|(_, ok)| *ok).map(|(v, _)| *v).collect(),
+                rows.iter().filter(|(_, ok)| !*ok).map(|(v, _)| *v).collect(),
+            )),
+            // No bookkeeping table: nothing was ever applied.
+            Err(sqlx::Error::Database(db)) if is_missing_table(db.as_ref()) => Ok((vec![], vec![])),
+            Err(e) => Err(self.classify(e)),
+        }
+    }
+
+    /// Which of this release's migrations are applied, pending or left unfinished.
+    pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        #[cfg(feature = "mysql")]
+        if let (Some(credentials), Pool::MySql(pool)) = (&self.credentials, &self.pool) {
+            credentials.apply(pool, true).await?;
+        }
+        let (applied, interrupted) = self.recorded_versions().await?;
+        let pending = self.release_versions().into_iter().filter(|v| !applied.contains(v)).collect();
+        Ok(SchemaStatus { applied, pending, interrupted })
+    }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let (applied, interrupted) = self.recorded_versions().await?;
+        let missing: Vec<i64> = self.release_versions().into_iter().filter(|v| !applied.contains(v)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::SchemaBehind(format!(
+            "migrations {missing:?} are not applied{}; run the deploy's migrate step",
+            if interrupted.is_empty() { String::new() } else { format!(" ({interrupted:?} interrupted)") }
+        )))
+    }
+
+    async fn run_migrations(&self) -> Result<MigrationReport, StoreError> {
+        let (before, _) = self.recorded_versions().await?;
+        match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => self.migrate_mysql_locked(p).await?,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => Self::migrate_sqlite(p).await?,
+        }
+        let release = self.release_versions();
+        Ok(MigrationReport {
+            applied: release.iter().copied().filter(|v| !before.contains(v)).collect(),
+            schema_version: release.last().copied().unwrap_or(0),
+        })
+    }
+
+    /// Classifies a driver error, and notes a refusal of the credentials so that the next
+    /// query reads the secret again.
+    fn classify(&self, e: sqlx::Error) -> StoreError {
+        #[cfg(feature = "mysql")]
+        if let (Some(credentials), sqlx::Error::Database(db)) = (&self.credentials, &e)
+            && let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            && rds::ACCESS_DENIED.contains(&my.number())
+        {
+            credentials.note_rejected();
+            return StoreError::Unavailable(format!("MySQL refused the credentials: {e}"));
+        }
+        classify(e)
     }
 
     fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
@@ -353,28 +530,51 @@ impl SqlDb {
         }
     }
 
+    /// Runs MySQL's migrations under our own advisory lock (sqlx's `GET_LOCK(…, -1)` does not
+    /// wait on MariaDB), so racing runs take turns. MySQL cannot roll DDL back, so sqlx marks a
+    /// migration it started as unfinished until it ends; a run that was cut off (a timeout, a
+    /// lost connection) leaves that mark behind and sqlx then refuses to go on. Every migration
+    /// here is written to be re-run safely (guarded DDL, idempotent data changes: a test runs
+    /// them all twice), so the mark is cleared and the migration simply runs again.
     #[cfg(feature = "mysql")]
-    async fn migrate_mysql_locked(pool: &MySqlPool) -> Result<(), StoreError> {
+    async fn migrate_mysql_locked(&self, pool: &MySqlPool) -> Result<(), StoreError> {
         const LOCK: &str = "CONCAT('portforge_migrate_', DATABASE())";
-        let mut conn = pool.acquire().await.map_err(classify)?;
-        let (granted,): (Option<i64>,) =
-            sqlx::query_as(&format!("SELECT GET_LOCK({LOCK}, 60)")).fetch_one(&mut *conn).await.map_err(classify)?;
+        let mut conn = pool.acquire().await.map_err(|e| self.classify(e))?;
+        let (granted,): (Option<i64>,) = sqlx::query_as(&format!("SELECT GET_LOCK({LOCK}, 60)"))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| self.classify(e))?;
         if granted != Some(1) {
             return Err(StoreError::Unavailable("timed out waiting for the migration lock".into()));
         }
-        let migrated = MYSQL_MIGRATIONS.run_direct(&mut *conn).await.map_err(Self::migrate_error);
-        // The lock also ends with the session; releasing it now lets the next cold start go on.
+        let migrated = async {
+            let cleared = sqlx::query("DELETE FROM _sqlx_migrations WHERE success = 0").execute(&mut *conn).await;
+            match cleared {
+                Ok(done) if done.rows_affected() > 0 => {
+                    tracing::warn!(
+                        count = done.rows_affected(),
+                        "re-running migrations an earlier run left unfinished"
+                    );
+                }
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if is_missing_table(db.as_ref()) => {}
+                Err(e) => return Err(self.classify(e)),
+            }
+            MYSQL_MIGRATIONS.run_direct(&mut *conn).await.map_err(Self::migrate_error)
+        }
+        .await;
+        // The lock also ends with the session; releasing it now lets the next run go on.
         let released = sqlx::query(&format!("DO RELEASE_LOCK({LOCK})")).execute(&mut *conn).await;
         migrated?;
-        released.map(|_| ()).map_err(classify)
+        released.map(|_| ()).map_err(|e| self.classify(e))
     }
 
     pub async fn fetch_all<T: FromAnyRow>(&self, stmt: &Statement) -> Result<Vec<T>, StoreError> {
-        self.migrate().await?;
+        self.ready().await?;
         on_pool!(&self.pool, p => {
             sqlx::query_as_with::<Db, T, _>(&stmt.sql, arguments::<Db>(&stmt.values)?).fetch_all(p).await
         })
-        .map_err(classify)
+        .map_err(|e| self.classify(e))
     }
 
     pub async fn fetch_optional<T: FromAnyRow>(&self, stmt: &Statement) -> Result<Option<T>, StoreError> {
@@ -387,14 +587,14 @@ impl SqlDb {
     }
 
     pub async fn execute(&self, stmt: &Statement) -> Result<Executed, StoreError> {
-        self.migrate().await?;
+        self.ready().await?;
         on_pool!(&self.pool, p => {
             sqlx::query_with::<Db, _>(&stmt.sql, arguments::<Db>(&stmt.values)?)
                 .execute(p)
                 .await
                 .map(|done| Executed::from(&done))
         })
-        .map_err(classify)
+        .map_err(|e| self.classify(e))
     }
 
     /// Runs the statements in one transaction: all take effect or none.
@@ -406,23 +606,23 @@ impl SqlDb {
     /// Runs the steps in one transaction and returns what each did; `None`, with nothing
     /// written, when a guard step changed no row.
     pub async fn transact(&self, steps: &[Step<'_>]) -> Result<Option<Vec<Executed>>, StoreError> {
-        self.migrate().await?;
+        self.ready().await?;
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
+            let mut tx = p.begin().await.map_err(|e| self.classify(e))?;
             let mut done = Vec::with_capacity(steps.len());
             for step in steps {
                 let executed = sqlx::query_with::<Db, _>(&step.statement.sql, arguments::<Db>(&step.statement.values)?)
                     .execute(&mut *tx)
                     .await
                     .map(|result| Executed::from(&result))
-                    .map_err(classify)?;
+                    .map_err(|e| self.classify(e))?;
                 if step.guard && executed.rows_affected == 0 {
-                    tx.rollback().await.map_err(classify)?;
+                    tx.rollback().await.map_err(|e| self.classify(e))?;
                     return Ok(None);
                 }
                 done.push(executed);
             }
-            tx.commit().await.map_err(classify)?;
+            tx.commit().await.map_err(|e| self.classify(e))?;
             Ok(Some(done))
         })
     }
@@ -479,4 +679,49 @@ impl HealthProbe for SqlDb {
         let one = self.fetch_count(&Statement::new("SELECT 1")).await?;
         if one == 1 { Ok(()) } else { Err(StoreError::Internal(format!("SELECT 1 returned {one}"))) }
     }
+}
+
+/// What [`bootstrap_mysql`] did.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseBootstrap {
+    pub database: String,
+    /// The database was missing and is now created (utf8mb4, `utf8mb4_unicode_ci`).
+    pub created: bool,
+    pub migrations: MigrationReport,
+}
+
+/// Brings a MySQL server to this release's schema, as the Docker path and CI start it: creates
+/// the database `url` names if it is missing, then applies the migrations through the same
+/// [`SqlDb::migrate`] the deploy's `migrate` function runs. Safe to run again.
+#[cfg(feature = "mysql")]
+pub async fn bootstrap_mysql(url: &str) -> Result<DatabaseBootstrap, StoreError> {
+    use sqlx::{ConnectOptions, Connection, mysql::MySqlConnectOptions};
+    let options: MySqlConnectOptions =
+        url.parse().map_err(|e| StoreError::Internal(format!("the database URL does not parse: {e}")))?;
+    let database = options
+        .get_database()
+        .ok_or_else(|| StoreError::Internal("the database URL names no database".into()))?
+        .to_owned();
+    // It goes into DDL as an identifier: keep it to what needs no quoting rules.
+    if database.is_empty() || !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Internal(format!("database name {database:?}: letters, digits and _ only")));
+    }
+    let mut server = options.database("").connect().await.map_err(classify)?;
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+            .bind(&database)
+            .fetch_optional(&mut server)
+            .await
+            .map_err(classify)?;
+    if exists.is_none() {
+        let create =
+            format!("CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
+        sqlx::raw_sql(&create).execute(&mut server).await.map_err(classify)?;
+    }
+    server.close().await.map_err(classify)?;
+    let db = SqlDb::connect_lazy(&DatabaseSettings::MySql { url: url.to_owned() }, 1)?;
+    let migrations = db.migrate().await;
+    db.close().await;
+    Ok(DatabaseBootstrap { database, created: exists.is_none(), migrations: migrations? })
 }

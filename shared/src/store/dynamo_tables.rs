@@ -1,0 +1,260 @@
+//! The chat tables as data: what template.yaml declares (a test compares the two), created or
+//! checked on any DynamoDB endpoint by [`bootstrap`]: the local gateway, `sam local` with
+//! LocalStack, the tests and CI all make their tables this one way.
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType, TableDescription, TimeToLiveSpecification, TimeToLiveStatus,
+    },
+};
+
+use super::dynamo::{DynamoTables, PROJECT_INDEX, USER_INDEX};
+
+/// One table: keys as (attribute, type), GSIs as (name, partition key), the TTL attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: String,
+    pub partition_key: (&'static str, &'static str),
+    pub sort_key: Option<(&'static str, &'static str)>,
+    /// Each projects every attribute (`ALL`) and is keyed by one attribute.
+    pub indexes: Vec<(&'static str, (&'static str, &'static str))>,
+    pub ttl_attribute: Option<&'static str>,
+}
+
+/// The three tables, named as configured. Billing is on demand (`PAY_PER_REQUEST`) for all.
+pub fn specs(tables: &DynamoTables) -> [TableSpec; 3] {
+    [
+        TableSpec {
+            name: tables.messages.clone(),
+            partition_key: ("project_id", "N"),
+            sort_key: Some(("sk", "S")),
+            indexes: vec![],
+            // Only idempotency markers carry it; messages are kept.
+            ttl_attribute: Some("expires_at"),
+        },
+        TableSpec {
+            name: tables.rooms.clone(),
+            partition_key: ("user_id", "S"),
+            sort_key: Some(("project_id", "N")),
+            indexes: vec![],
+            ttl_attribute: None,
+        },
+        TableSpec {
+            name: tables.connections.clone(),
+            partition_key: ("connection_id", "S"),
+            sort_key: None,
+            indexes: vec![(PROJECT_INDEX, ("project_id", "N")), (USER_INDEX, ("user_id", "S"))],
+            ttl_attribute: Some("expires_at"),
+        },
+    ]
+}
+
+/// What [`bootstrap`] did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableOutcome {
+    Created,
+    /// It was there with the same keys and indexes, and was left alone (TTL turned on if off).
+    Existing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// The table exists with other keys or indexes: nothing is changed; the caller decides.
+    #[error("table {table} exists but differs from template.yaml: {difference}")]
+    Differs { table: String, difference: String },
+    #[error("DynamoDB at the configured endpoint: {0}")]
+    Dynamo(String),
+}
+
+/// Creates each missing table as its spec says, checks existing ones against their spec, and
+/// turns TTL on where the spec has it. Safe to run again: the second run changes nothing.
+pub async fn bootstrap(client: &Client, tables: &DynamoTables) -> Result<Vec<(String, TableOutcome)>, BootstrapError> {
+    let mut outcomes = vec![];
+    for spec in specs(tables) {
+        let described = client.describe_table().table_name(&spec.name).send().await;
+        let outcome = match described {
+            Ok(found) => {
+                let table =
+                    found.table.ok_or_else(|| BootstrapError::Dynamo("DescribeTable without a table".into()))?;
+                if let Some(difference) = difference(&spec, &table) {
+                    return Err(BootstrapError::Differs { table: spec.name.clone(), difference });
+                }
+                TableOutcome::Existing
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                create(client, &spec).await?;
+                TableOutcome::Created
+            }
+            Err(e) => return Err(BootstrapError::Dynamo(format!("describing {}: {e}", spec.name))),
+        };
+        wait_active(client, &spec.name).await?;
+        if let Some(attribute) = spec.ttl_attribute {
+            enable_ttl(client, &spec.name, attribute).await?;
+        }
+        outcomes.push((spec.name.clone(), outcome));
+    }
+    Ok(outcomes)
+}
+
+fn scalar(kind: &str) -> ScalarAttributeType {
+    ScalarAttributeType::from(kind)
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BootstrapError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(|e| BootstrapError::Dynamo(e.to_string()))
+}
+
+async fn create(client: &Client, spec: &TableSpec) -> Result<(), BootstrapError> {
+    let mut attributes = vec![spec.partition_key];
+    attributes.extend(spec.sort_key);
+    for (_, key) in &spec.indexes {
+        if !attributes.contains(key) {
+            attributes.push(*key);
+        }
+    }
+    let mut request = client
+        .create_table()
+        .table_name(&spec.name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(spec.partition_key.0, KeyType::Hash)?);
+    if let Some((name, _)) = spec.sort_key {
+        request = request.key_schema(key(name, KeyType::Range)?);
+    }
+    for (name, kind) in attributes {
+        let definition = AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(scalar(kind))
+            .build()
+            .map_err(|e| BootstrapError::Dynamo(e.to_string()))?;
+        request = request.attribute_definitions(definition);
+    }
+    for (index, (attribute, _)) in &spec.indexes {
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(*index)
+            .key_schema(key(attribute, KeyType::Hash)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| BootstrapError::Dynamo(e.to_string()))?;
+        request = request.global_secondary_indexes(gsi);
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another run: the check on the next run compares it.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(BootstrapError::Dynamo(format!("creating {}: {e}", spec.name))),
+    }
+}
+
+/// How an existing table differs from its spec, in words; `None` when it matches.
+fn difference(spec: &TableSpec, table: &TableDescription) -> Option<String> {
+    let type_of = |attribute: &str| {
+        table
+            .attribute_definitions()
+            .iter()
+            .find(|d| d.attribute_name() == attribute)
+            .map(|d| d.attribute_type().as_str().to_owned())
+    };
+    let key_of = |schema: &[KeySchemaElement], kind: KeyType| {
+        schema.iter().find(|k| *k.key_type() == kind).map(|k| k.attribute_name().to_owned())
+    };
+    let show = |key: Option<(&str, &str)>| key.map_or("none".to_owned(), |(n, t)| format!("{n} ({t})"));
+    let actual = |name: Option<String>| name.map(|n| (type_of(&n).unwrap_or_else(|| "?".into()), n));
+    let found = |name: Option<String>| actual(name).map_or("none".to_owned(), |(t, n)| format!("{n} ({t})"));
+    let matches = |want: Option<(&str, &str)>, got: Option<String>| match (want, actual(got)) {
+        (None, None) => true,
+        (Some((n, t)), Some((gt, gn))) => n == gn && t == gt,
+        _ => false,
+    };
+    let mut differences = vec![];
+    let (partition, sort) = (key_of(table.key_schema(), KeyType::Hash), key_of(table.key_schema(), KeyType::Range));
+    if !matches(Some(spec.partition_key), partition.clone()) {
+        differences.push(format!("partition key is {}, expected {}", found(partition), show(Some(spec.partition_key))));
+    }
+    if !matches(spec.sort_key, sort.clone()) {
+        differences.push(format!("sort key is {}, expected {}", found(sort), show(spec.sort_key)));
+    }
+    let indexes = table.global_secondary_indexes();
+    for (name, key) in &spec.indexes {
+        match indexes.iter().find(|i| i.index_name() == Some(name)) {
+            None => differences.push(format!("index {name} is missing")),
+            Some(index) => {
+                let partition = key_of(index.key_schema(), KeyType::Hash);
+                if !matches(Some(*key), partition.clone()) || key_of(index.key_schema(), KeyType::Range).is_some() {
+                    differences.push(format!(
+                        "index {name} is keyed by {}, expected {}",
+                        found(partition),
+                        show(Some(*key))
+                    ));
+                }
+                let projection = index.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned());
+                if projection.as_deref() != Some("ALL") {
+                    differences.push(format!("index {name} projects {}, expected ALL", projection.unwrap_or_default()));
+                }
+            }
+        }
+    }
+    for index in indexes {
+        let name = index.index_name().unwrap_or_default();
+        if !spec.indexes.iter().any(|(n, _)| *n == name) {
+            differences.push(format!("index {name} is not in template.yaml"));
+        }
+    }
+    (!differences.is_empty()).then(|| differences.join("; "))
+}
+
+async fn wait_active(client: &Client, table: &str) -> Result<(), BootstrapError> {
+    for _ in 0..100 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| BootstrapError::Dynamo(format!("describing {table}: {e}")))?;
+        if described.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE") {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(BootstrapError::Dynamo(format!("table {table} did not become ACTIVE")))
+}
+
+/// Turns TTL on unless it already is (DynamoDB refuses to enable it twice).
+async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), BootstrapError> {
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| BootstrapError::Dynamo(format!("reading {table}'s TTL: {e}")))?;
+    let description = current.time_to_live_description();
+    let status = description.and_then(|d| d.time_to_live_status());
+    if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+        let on = description.and_then(|d| d.attribute_name());
+        if on == Some(attribute) {
+            return Ok(());
+        }
+        return Err(BootstrapError::Differs {
+            table: table.to_owned(),
+            difference: format!("TTL is on {}, expected {attribute}", on.unwrap_or("?")),
+        });
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .attribute_name(attribute)
+        .enabled(true)
+        .build()
+        .map_err(|e| BootstrapError::Dynamo(e.to_string()))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| BootstrapError::Dynamo(format!("turning on {table}'s TTL: {e}")))
+}

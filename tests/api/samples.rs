@@ -1,0 +1,283 @@
+//! Every sample event in `events/` fed to the function that serves it, in the order a user
+//! would send them, each answer asserted exactly: the samples document the API, so a change to
+//! any answer shows here. The WebSocket samples have their own exact tests in `websocket.rs`,
+//! `security.rs` and `authorizer.rs`; the migrate sample is at the end.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use service_tests::{Reply, TestApi, TestDb, TestEnv};
+use shared::domain::time::parse_instant;
+
+const MEMBER: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+
+fn sample(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// The answer's envelope, exactly, with `data` returned for the caller's own checks.
+fn envelope(reply: &Reply, status: u16, code: &str, message: &str) -> Value {
+    assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)), "{}", reply.body);
+    assert_eq!(reply.body["success"], true);
+    assert_eq!(reply.body["message"], message);
+    reply.body["data"].clone()
+}
+
+/// A timestamp the service just wrote: RFC 3339 in UTC with milliseconds, within the test.
+fn fresh(at: &Value) -> chrono::DateTime<Utc> {
+    let text = at.as_str().unwrap_or_else(|| panic!("not a timestamp: {at}"));
+    assert!(text.ends_with('Z') && text.len() == 24, "{text}");
+    let at = parse_instant(text).unwrap();
+    assert!((Utc::now() - at).num_seconds().abs() < 60, "{text}");
+    at
+}
+
+#[tokio::test]
+async fn every_http_sample_gets_its_exact_answer() {
+    let api = TestApi::over(TestEnv::new(TestDb::mariadb().await).await).await;
+    // The samples' member is in project 42's team (team 3, as the web app's sample names it).
+    api.env.siblings.project_in_team(42, 3, "PortForge 웹", MEMBER, &[]);
+    // Every answer is also checked against openapi.yaml, for the route the sample names.
+    let description = service_tests::openapi::document();
+    let send = |name: &'static str| {
+        let (api, description) = (&api, &description);
+        async move {
+            let event = sample(name);
+            let route: Value = serde_json::from_str(&event).unwrap();
+            let (method, path) = route["routeKey"].as_str().unwrap().split_once(' ').unwrap();
+            let reply = api.send_event(&event).await;
+            service_tests::openapi::assert_conforms(description, method, path, reply.status, &reply.body);
+            reply
+        }
+    };
+
+    let health = send("http-health.json").await;
+    assert_eq!(envelope(&health, 200, "HEALTHY", "service and its storage are up"), json!({"database": "ok"}));
+
+    // Content: an admin's notice and banner, read publicly and in the admin centre.
+    let notice = envelope(&send("http-notices-create.json").await, 201, "NOTICE_CREATED", "notice created");
+    let created = fresh(&notice["created_at"]);
+    assert_eq!(
+        notice,
+        json!({"notice_id": 1, "id": 1, "title": "서비스 점검 안내", "content": "12월 1일 02:00–04:00 (KST) 점검이 있습니다.",
+               "created_at": notice["created_at"], "updated_at": notice["created_at"], "date": notice["created_at"]})
+    );
+    let list = send("http-notices-list.json").await;
+    assert_eq!(envelope(&list, 200, "NOTICES_LISTED", "notices, newest first"), json!([notice]));
+    assert_eq!(list.body["meta"], json!({"count": 1, "has_more": false, "limit": 10, "next_cursor": null}));
+    assert_eq!(
+        envelope(
+            &send("http-notices-latest.json").await,
+            200,
+            "LATEST_NOTICE",
+            "the newest notice (null when there is none)"
+        ),
+        notice
+    );
+    let admin_notices = send("http-admin-notices-list.json").await;
+    assert_eq!(envelope(&admin_notices, 200, "NOTICES_LISTED", "notices, newest first"), json!([notice]));
+    assert_eq!(admin_notices.body["meta"]["limit"], 20);
+
+    let banner = envelope(&send("http-banners-create.json").await, 201, "BANNER_CREATED", "banner created");
+    fresh(&banner["created_at"]);
+    assert_eq!(
+        banner,
+        json!({"banner_id": 1, "id": 1, "title": "겨울 해커톤 참가자 모집", "image_url": "https://cdn.portforge.dev/banners/winter.png",
+               "link": "/events/1", "is_active": true, "sort_order": 1,
+               "start_at": "2026-11-30T15:00:00.000Z", "end_at": "2026-12-31T14:59:59.000Z",
+               "created_at": banner["created_at"], "updated_at": banner["created_at"]})
+    );
+    // The public list holds the banner only while its window is open.
+    let showing = parse_instant("2026-11-30T15:00:00.000Z").unwrap() <= created
+        && created <= parse_instant("2026-12-31T14:59:59.000Z").unwrap();
+    let public = send("http-banners-list.json").await;
+    let expected = if showing { json!([banner]) } else { json!([]) };
+    assert_eq!(envelope(&public, 200, "BANNERS_LISTED", "active banners in display order"), expected);
+    let admin_banners = send("http-admin-banners-list.json").await;
+    assert_eq!(envelope(&admin_banners, 200, "BANNERS_LISTED", "every banner in display order"), json!([banner]));
+    assert_eq!(admin_banners.body["meta"], json!({"count": 1}));
+
+    // Events: whole KST days, served as dates and as instants.
+    let event = envelope(&send("http-events-create.json").await, 201, "EVENT_CREATED", "event created");
+    fresh(&event["created_at"]);
+    assert_eq!(
+        event,
+        json!({"event_id": 1, "id": 1, "title": "PortForge 겨울 해커톤 2026", "category": "해커톤", "category_code": "HACKATHON",
+               "description": "48시간 동안 팀을 꾸려 서비스를 만듭니다.", "location": "서울 강남구", "method": "오프라인",
+               "link": "https://portforge.dev/hackathon", "image_url": "https://cdn.portforge.dev/events/winter.png",
+               "start_date": "2026-12-19", "end_date": "2026-12-20", "all_day": true,
+               "start_at": "2026-12-18T15:00:00.000Z", "end_at": "2026-12-20T14:59:59.999Z",
+               "created_at": event["created_at"], "updated_at": event["created_at"]})
+    );
+    let upcoming = created < parse_instant("2026-12-18T15:00:00.000Z").unwrap();
+    let events = send("http-events-list.json").await;
+    let expected = if upcoming { json!([event]) } else { json!([]) };
+    assert_eq!(envelope(&events, 200, "EVENTS_LISTED", "events by start"), expected);
+
+    // Notifications: a sibling service notifies the member, who reads and clears them.
+    let notification =
+        envelope(&send("http-notifications-create.json").await, 201, "NOTIFICATION_CREATED", "notification created");
+    fresh(&notification["created_at"]);
+    assert_eq!(
+        notification,
+        json!({"notification_id": 1, "user_id": MEMBER, "message": "'PortForge 챗봇' 프로젝트 합류가 승인되었습니다 🎉",
+               "link": "/projects/42", "is_read": false, "created_at": notification["created_at"]})
+    );
+    let mine = send("http-notifications-list.json").await;
+    assert_eq!(envelope(&mine, 200, "NOTIFICATIONS_LISTED", "notifications, newest first"), json!([notification]));
+    assert_eq!(
+        envelope(&send("http-notifications-unread-count.json").await, 200, "UNREAD_COUNT", "unread notifications"),
+        json!({"unread_count": 1})
+    );
+    assert_eq!(
+        envelope(&send("http-notifications-read.json").await, 200, "NOTIFICATIONS_READ", "notifications marked read"),
+        json!({"updated": 1, "unread_count": 0})
+    );
+
+    // Chat: the member sends over the API and the web app's route, and reads both back.
+    let sent = send("http-chat-send.json").await;
+    let message = envelope(&sent, 201, "MESSAGE_SENT", "message stored; meta counts the open sockets it reached");
+    let at = fresh(&message["created_at"]);
+    assert_eq!(sent.body["meta"], json!({"delivered": 0, "failed": 0, "gone": 0}), "no socket open");
+    assert_eq!(
+        message,
+        json!({"message_id": "web-1a2b3c", "project_id": 42, "user_id": MEMBER, "sender_name": "지민",
+               "message": "내일 10시에 스탠드업 해요", "is_in_meeting": false,
+               "created_at": message["created_at"], "timestamp": message["created_at"], "cursor": message["cursor"]})
+    );
+    let history = send("http-chat-history.json").await;
+    assert_eq!(envelope(&history, 200, "MESSAGES_LISTED", "messages, oldest first"), json!([message]));
+    assert_eq!(
+        history.body["meta"],
+        json!({"count": 1, "has_more": false, "limit": 50, "before_cursor": null, "after_cursor": message["cursor"]})
+    );
+    assert_eq!(
+        envelope(
+            &send("http-chat-rooms.json").await,
+            200,
+            "ROOMS_LISTED",
+            "your chat rooms, most recent activity first"
+        ),
+        json!([{"project_id": 42, "updated_at": message["created_at"]}])
+    );
+    let kst = |at: chrono::DateTime<Utc>| (at + chrono::Duration::hours(9)).format("%H:%M").to_string();
+    let web_send = send("http-chat-compat-send.json").await;
+    assert_eq!(web_send.status, 200, "{}", web_send.body);
+    let web_at = chrono::DateTime::from_timestamp_millis(web_send.body["timestamp"].as_i64().unwrap()).unwrap();
+    assert!((web_at - at).num_seconds().abs() < 60);
+    assert_eq!(
+        web_send.body,
+        json!({"user": "지민", "msg": "회의 시작합니다", "is_in_meeting": true, "time": kst(web_at), "timestamp": web_at.timestamp_millis()})
+    );
+    // The web app's history covers the sample's KST dates: today's messages are in it while
+    // "today" is one of those dates.
+    let web_history = send("http-chat-compat-history.json").await;
+    assert_eq!(web_history.status, 200, "{}", web_history.body);
+    let today = (at + chrono::Duration::hours(9)).date_naive().to_string();
+    let in_range = ("2026-11-01".to_string()..="2026-11-30".to_string()).contains(&today);
+    let expected: Vec<Value> = if in_range {
+        vec![
+            json!({"user": "지민", "msg": "내일 10시에 스탠드업 해요", "isInMeeting": false, "time": kst(at), "timestamp": at.timestamp_millis()}),
+            json!({"user": "지민", "msg": "회의 시작합니다", "isInMeeting": true, "time": kst(web_at), "timestamp": web_at.timestamp_millis()}),
+        ]
+    } else {
+        vec![]
+    };
+    assert_eq!(web_history.body, json!({"count": expected.len(), "messages": expected}));
+
+    // Reports: the member reports project 42; an admin lists and warns.
+    let report = envelope(&send("http-reports-create.json").await, 201, "REPORT_FILED", "report filed");
+    fresh(&report["created_at"]);
+    let content = "프로젝트 설명에 다른 팀의 결과물을 자기 것처럼 올려 두었습니다.";
+    assert_eq!(
+        report,
+        json!({"report_id": 1, "user_id": MEMBER, "project_id": 42, "type": "REPORT", "content": content, "status": "PENDING",
+               "decision": null, "resolution_note": null, "created_at": report["created_at"], "updated_at": report["created_at"]})
+    );
+    let mut listed = report.clone();
+    listed["open_reporters"] = json!(1);
+    assert_eq!(
+        envelope(
+            &send("http-admin-reports-list.json").await,
+            200,
+            "REPORTS_LISTED",
+            "reports, newest first, with the open reporters of each project"
+        ),
+        json!([listed])
+    );
+    let decided = envelope(
+        &send("http-admin-reports-decide.json").await,
+        200,
+        "REPORT_DECIDED",
+        "decision carried out; see notified for whom it told",
+    );
+    fresh(&decided["report"]["updated_at"]);
+    let mut warned = report.clone();
+    warned["status"] = json!("IN_PROGRESS");
+    warned["decision"] = json!("warn");
+    warned["resolution_note"] = json!("출처를 밝히도록 안내했습니다.");
+    warned["updated_at"] = decided["report"]["updated_at"].clone();
+    assert_eq!(
+        decided,
+        json!({"outcome": "APPLIED", "report": warned,
+               // The stand-in's project has no other leader: the reporter is told once.
+               "notified": {"reporter": true, "leader": false, "leader_problem": "the leader is the reporter, told once"}})
+    );
+}
+
+#[test]
+fn every_sample_is_asserted_somewhere() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let samples: BTreeSet<String> = std::fs::read_dir(dir.join("../events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let tests: String = std::fs::read_dir(dir.join("api"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    for name in samples {
+        assert!(tests.contains(&format!("{name}\"")), "events/{name} is fed to no test");
+    }
+}
+
+#[tokio::test]
+async fn the_migrate_sample_gets_its_exact_answer() {
+    use shared::migrate::{MigrateEvent, MigrateHandler};
+    let db = TestDb::mariadb().await;
+    let migrate = MigrateHandler::new(std::sync::Arc::new(db.sql_db())).unwrap();
+    // CloudFormation's pre-signed S3 URL, answered by a loopback stand-in.
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let app = {
+        let answers = answers.clone();
+        axum::Router::new().route(
+            "/{*path}",
+            axum::routing::put(move |body: axum::body::Bytes| {
+                let answers = answers.clone();
+                async move { answers.lock().unwrap().push(serde_json::from_slice::<Value>(&body).unwrap()) }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/stack/SchemaMigration", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut event: Value = serde_json::from_str(&sample("migrate-custom-resource-create.json")).unwrap();
+    event["ResponseURL"] = json!(url);
+    let event: MigrateEvent = serde_json::from_value(event).unwrap();
+
+    let report = migrate.handle(event).await.unwrap();
+    let versions = db.sql_db().release_versions();
+    assert_eq!(report, json!({"applied": versions, "schema_version": versions.last()}));
+    let answers = answers.lock().unwrap().clone();
+    assert_eq!(
+        answers,
+        vec![json!({
+            "Status": "SUCCESS", "Reason": null, "PhysicalResourceId": "portforge-support-schema",
+            "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/portforge-support-dev/1f2e3d4c-0000-11ef-8c1a-0a1b2c3d4e5f",
+            "RequestId": "5d478c1a-6f2e-4b8c-9a1d-2e3f4a5b6c7d", "LogicalResourceId": "SchemaMigration", "NoEcho": false,
+            "Data": {"SchemaVersion": versions.last().unwrap().to_string(), "Applied": format!("{versions:?}")}
+        })]
+    );
+}
