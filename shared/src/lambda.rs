@@ -10,7 +10,7 @@ use crate::config::Config;
 /// What a failed cold start reports to the runtime.
 pub type StartupError = lambda_runtime::Error;
 
-#[cfg(feature = "sql")]
+#[cfg(all(feature = "http", feature = "sql"))]
 fn sql_db(config: &Config) -> Result<Arc<crate::store::sql::SqlDb>, StartupError> {
     // Requests never migrate: the deploy's migrate function does (see `migrate`).
     let db = crate::store::sql::SqlDb::for_lambda(config, crate::store::sql::SchemaPolicy::RequireCurrent)?;
