@@ -4,6 +4,7 @@
 mod admin;
 mod authorization;
 mod authorizer;
+mod bootstrap;
 mod chat;
 mod conformance;
 mod content;

@@ -300,6 +300,25 @@ fn lambda_provided(name: &str) -> Option<String> {
     }
 }
 
+/// Builds what `binary`'s main builds before its first event, from `config`.
+async fn start_function(binary: &str, config: shared::Config) -> Result<(), String> {
+    use shared::lambda;
+    match binary {
+        "notifications" => lambda::notifications(config).await.map(drop).map_err(|e| e.to_string()),
+        "content" => lambda::content(config).await.map(drop).map_err(|e| e.to_string()),
+        "events" => lambda::events(config).await.map(drop).map_err(|e| e.to_string()),
+        "admin" => lambda::admin(config).await.map(drop).map_err(|e| e.to_string()),
+        "chat" => lambda::chat(config).await.map(drop).map_err(|e| e.to_string()),
+        "reports" => lambda::reports(config).await.map(drop).map_err(|e| e.to_string()),
+        "ws-connect" => lambda::ws_connect(config).await.map(drop).map_err(|e| e.to_string()),
+        "ws-disconnect" => lambda::ws_disconnect(config).await.map(drop).map_err(|e| e.to_string()),
+        "ws-message" => lambda::ws_message(config).await.map(drop).map_err(|e| e.to_string()),
+        "ws-authorize" => shared::cognito::CognitoVerifier::from_config(&config).map(drop).map_err(|e| e.to_string()),
+        "migrate" => lambda::migrate(&config).map(drop).map_err(|e| e.to_string()),
+        other => panic!("{other}: add its start-up here"),
+    }
+}
+
 /// Each function starts with exactly the environment the template gives it (no variable it
 /// needs is missing, none is malformed), and every variable the template sets is one the code
 /// reads.
@@ -307,7 +326,7 @@ fn lambda_provided(name: &str) -> Option<String> {
 async fn every_function_starts_with_the_environment_the_template_gives_it() {
     use std::cell::RefCell;
 
-    use shared::{Config, lambda};
+    use shared::Config;
     let template = template();
     let resolver = Resolver { template: &template, parameters: sample_parameters(&template) };
     let read = RefCell::new(BTreeSet::new());
@@ -322,22 +341,7 @@ async fn every_function_starts_with_the_environment_the_template_gives_it() {
             env.get(name).cloned().or_else(|| lambda_provided(name))
         })
         .unwrap_or_else(|e| panic!("{binary}: {e}"));
-        let started: Result<(), String> = match binary {
-            "notifications" => lambda::notifications(config).await.map(drop).map_err(|e| e.to_string()),
-            "content" => lambda::content(config).await.map(drop).map_err(|e| e.to_string()),
-            "events" => lambda::events(config).await.map(drop).map_err(|e| e.to_string()),
-            "admin" => lambda::admin(config).await.map(drop).map_err(|e| e.to_string()),
-            "chat" => lambda::chat(config).await.map(drop).map_err(|e| e.to_string()),
-            "reports" => lambda::reports(config).await.map(drop).map_err(|e| e.to_string()),
-            "ws-connect" => lambda::ws_connect(config).await.map(drop).map_err(|e| e.to_string()),
-            "ws-disconnect" => lambda::ws_disconnect(config).await.map(drop).map_err(|e| e.to_string()),
-            "ws-message" => lambda::ws_message(config).await.map(drop).map_err(|e| e.to_string()),
-            "ws-authorize" => {
-                shared::cognito::CognitoVerifier::from_config(&config).map(drop).map_err(|e| e.to_string())
-            }
-            "migrate" => lambda::migrate(&config).map(drop).map_err(|e| e.to_string()),
-            other => panic!("{other}: add its start-up here"),
-        };
+        let started = start_function(binary, config).await;
         started.unwrap_or_else(|e| panic!("{binary} cannot start with the template's environment: {e}"));
         // MySQL functions verify the server against the layer's bundle, which the layer ships.
         if let Some(bundle) = env.get("DB_CA_BUNDLE") {
@@ -358,13 +362,14 @@ async fn every_function_starts_with_the_environment_the_template_gives_it() {
         let name = name.as_str().unwrap();
         assert!(read.contains(name), "the template sets {name}, which no code reads");
     }
-    // Credentials never sit in the environment: only secrets' ARNs do.
-    for forbidden in ["DATABASE_URL", "SIBLING_CLIENT_SECRET", "LOCAL_JWT_SECRET"] {
-        assert!(
-            !serde_norway::to_string(&template).unwrap().contains(&format!("{forbidden}:")),
-            "{forbidden} in the template"
-        );
+    // Credentials never sit in the environment: only secrets' ARNs do. DATABASE_URL is
+    // declared for sam local's env.json, and only ever empty in AWS.
+    let text = serde_norway::to_string(&template).unwrap();
+    for forbidden in ["SIBLING_CLIENT_SECRET", "LOCAL_JWT_SECRET"] {
+        assert!(!text.contains(&format!("{forbidden}:")), "{forbidden} in the template");
     }
+    assert_eq!(text.matches("DATABASE_URL:").count(), 1, "DATABASE_URL is declared once, in Globals");
+    assert_eq!(template["Globals"]["Function"]["Environment"]["Variables"]["DATABASE_URL"].as_str(), Some(""));
 }
 
 #[test]
@@ -418,4 +423,130 @@ fn data_survives_the_stack_and_every_function_logs_and_alarms() {
         let pitr = &resources[table]["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"];
         assert_eq!(pitr.as_bool(), Some(true), "{table} can be recovered");
     }
+}
+
+fn repo_file(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `sam local` overrides only variables the template declares: env.json sets nothing else, and
+/// every function starts with the template's environment as env.json changes it.
+#[tokio::test]
+async fn env_json_sets_only_declared_variables_and_every_function_starts_with_it() {
+    let template = template();
+    let resolver = Resolver { template: &template, parameters: sample_parameters(&template) };
+    let env_json: serde_json::Value = serde_json::from_str(&repo_file("env.json")).expect("env.json is JSON");
+    let sections = env_json.as_object().expect("an object of sections");
+    let declared = |function: &Value| -> BTreeSet<String> {
+        [
+            &template["Globals"]["Function"]["Environment"]["Variables"],
+            &function["Properties"]["Environment"]["Variables"],
+        ]
+        .into_iter()
+        .flat_map(|vars| vars.as_mapping().into_iter().flatten().map(|(name, _)| name.as_str().unwrap().to_owned()))
+        .collect()
+    };
+    let functions: Vec<(&str, &Value)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().unwrap(), r))
+        .collect();
+    for (section, vars) in sections {
+        let vars = vars.as_object().expect("a section maps names to values");
+        let targets: Vec<_> = if section == "Parameters" {
+            functions.iter().collect()
+        } else {
+            let found: Vec<_> = functions.iter().filter(|(id, _)| id == section).collect();
+            assert!(!found.is_empty(), "env.json section {section} is no function of the template");
+            found
+        };
+        for (name, value) in vars {
+            assert!(value.is_string(), "{section}.{name}: sam local takes strings");
+            assert!(
+                targets.iter().any(|(_, f)| declared(f).contains(name)),
+                "env.json sets {name}, which the template does not declare, so sam local would ignore it"
+            );
+        }
+    }
+    for (id, function) in &functions {
+        let mut env = resolver.environment(function);
+        let own = declared(function);
+        for section in ["Parameters", id] {
+            for (name, value) in sections.get(section).and_then(|s| s.as_object()).into_iter().flatten() {
+                if own.contains(name) {
+                    env.insert(name.clone(), value.as_str().unwrap().to_owned());
+                }
+            }
+        }
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        // sam local sets credentials of its own; LocalStack accepts any.
+        let config = shared::Config::from_lookup(|name| env.get(name).cloned().or_else(|| lambda_provided(name)))
+            .unwrap_or_else(|e| panic!("{binary} under sam local: {e}"));
+        if env.contains_key("DATABASE_SECRET_ARN") {
+            assert!(
+                matches!(config.database, Some(shared::config::DatabaseSettings::MySql { .. })),
+                "{binary}: env.json gives it DATABASE_URL in place of the secret"
+            );
+        }
+        if env.contains_key("DYNAMODB_TABLE_CHATS") {
+            assert_eq!(config.ddb_endpoint_url.as_deref(), Some("http://host.docker.internal:4566"), "{binary}");
+        }
+        start_function(binary, config).await.unwrap_or_else(|e| panic!("{binary} cannot start under sam local: {e}"));
+    }
+}
+
+/// docker-compose.yml publishes what env.json points at, and its bootstrap makes the tables and
+/// the database env.json names.
+#[test]
+fn docker_compose_serves_what_env_json_points_at() {
+    let compose: Value = serde_norway::from_str(&repo_file("docker-compose.yml")).expect("docker-compose.yml is YAML");
+    let env_json: serde_json::Value = serde_json::from_str(&repo_file("env.json")).unwrap();
+    let local = &env_json["Parameters"];
+    let services = &compose["services"];
+    let published = |service: &str| -> BTreeSet<String> {
+        services[service]["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect()
+    };
+    assert!(published("mysql").contains("3306:3306"));
+    assert!(published("localstack").contains("4566:4566"));
+    for service in ["mysql", "localstack"] {
+        assert!(!services[service]["healthcheck"]["test"].is_null(), "{service} has a health check");
+        assert!(
+            services[service]["image"].as_str().unwrap().rsplit_once(':').is_some_and(|(_, tag)| tag != "latest"),
+            "{service}'s image is pinned"
+        );
+    }
+    assert!(services["mysql"]["image"].as_str().unwrap().starts_with("mysql:8"), "RDS runs MySQL 8");
+
+    let bootstrap = &services["bootstrap"];
+    for dependency in ["mysql", "localstack"] {
+        assert_eq!(bootstrap["depends_on"][dependency]["condition"].as_str(), Some("service_healthy"));
+    }
+    let vars: std::collections::HashMap<String, String> = bootstrap["environment"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let bootstrapped = shared::Config::from_lookup(|name| vars.get(name).cloned()).expect("the bootstrap's settings");
+    let functions = shared::Config::from_lookup(|name| local[name].as_str().map(str::to_owned)).unwrap();
+    assert_eq!(shared::aws::dynamo_tables(&bootstrapped), shared::aws::dynamo_tables(&functions));
+    assert_eq!(bootstrapped.ddb_endpoint_url.as_deref(), Some("http://localstack:4566"));
+    // The same database, the bootstrap as root and the functions as the compose file's user.
+    let database = |config: &shared::Config| match &config.database {
+        Some(shared::config::DatabaseSettings::MySql { url }) => url.rsplit('/').next().unwrap().to_owned(),
+        other => panic!("a MySQL URL, not {other:?}"),
+    };
+    assert_eq!(database(&bootstrapped), database(&functions));
+    let mysql = &services["mysql"]["environment"];
+    assert_eq!(mysql["MYSQL_DATABASE"].as_str(), Some(database(&functions).as_str()));
+    let user = format!(
+        "mysql://{}:{}@host.docker.internal:3306/",
+        mysql["MYSQL_USER"].as_str().unwrap(),
+        mysql["MYSQL_PASSWORD"].as_str().unwrap()
+    );
+    assert!(local["DATABASE_URL"].as_str().unwrap().starts_with(&user), "env.json logs in as {user}");
+    assert_eq!(bootstrapped.aws_region, services["localstack"]["environment"]["AWS_DEFAULT_REGION"].as_str().unwrap());
 }
