@@ -509,7 +509,7 @@ fn docker_compose_serves_what_env_json_points_at() {
     let published = |service: &str| -> BTreeSet<String> {
         services[service]["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect()
     };
-    assert!(published("mysql").contains("3306:3306"));
+    assert!(published("mysql").contains("3307:3306"));
     assert!(published("localstack").contains("4566:4566"));
     for service in ["mysql", "localstack"] {
         assert!(!services[service]["healthcheck"]["test"].is_null(), "{service} has a health check");
@@ -543,10 +543,24 @@ fn docker_compose_serves_what_env_json_points_at() {
     let mysql = &services["mysql"]["environment"];
     assert_eq!(mysql["MYSQL_DATABASE"].as_str(), Some(database(&functions).as_str()));
     let user = format!(
-        "mysql://{}:{}@host.docker.internal:3306/",
+        "mysql://{}:{}@host.docker.internal:3307/",
         mysql["MYSQL_USER"].as_str().unwrap(),
         mysql["MYSQL_PASSWORD"].as_str().unwrap()
     );
     assert!(local["DATABASE_URL"].as_str().unwrap().starts_with(&user), "env.json logs in as {user}");
-    assert_eq!(bootstrapped.aws_region, services["localstack"]["environment"]["AWS_DEFAULT_REGION"].as_str().unwrap());
+    // LocalStack keeps tables per region: sam local must name the one the bootstrap used, and
+    // pass env.json (without it, a function would reach real DynamoDB).
+    let samconfig = repo_file("samconfig.toml");
+    for section in ["[local.local_start_api.parameters]", "[local.local_invoke.parameters]"] {
+        let setting = |key: &str| -> Option<String> {
+            let body = samconfig.split(section).nth(1)?.split("\n[").next()?;
+            body.lines().find_map(|line| {
+                let (name, value) = line.split_once('=')?;
+                (name.trim() == key).then(|| value.trim().trim_matches('"').to_owned())
+            })
+        };
+        assert_eq!(setting("region").as_deref(), Some(bootstrapped.aws_region.as_str()), "{section} region");
+        assert_eq!(setting("env_vars").as_deref(), Some("env.json"), "{section} env_vars");
+        assert!(setting("add_host").is_some_and(|h| h.contains("host.docker.internal:host-gateway")), "{section}");
+    }
 }
