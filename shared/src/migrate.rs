@@ -79,7 +79,18 @@ impl MigrateHandler {
     async fn custom_resource(&self, request: Request) -> Result<Value, MigrateError> {
         let (outcome, url, stack_id, request_id, logical_id) = match request {
             Request::Create(r) => (self.run().await, r.response_url, r.stack_id, r.request_id, r.logical_resource_id),
-            Request::Update(r) => (self.run().await, r.response_url, r.stack_id, r.request_id, r.logical_resource_id),
+            Request::Update(r) => {
+                let outcome = match older_release(&r.resource_properties, &self.db.release_versions()) {
+                    // A rollback (or an older template): that release's schema is in place or
+                    // older than ours, and a failed run of ours must not fail the rollback too.
+                    Some(requested) => {
+                        tracing::info!(requested, "update to an older release's schema: nothing to apply");
+                        Ok(None)
+                    }
+                    None => self.run().await,
+                };
+                (outcome, r.response_url, r.stack_id, r.request_id, r.logical_resource_id)
+            }
             // Deleting the stack never drops the schema: the database and its data are retained.
             Request::Delete(r) => (Ok(None), r.response_url, r.stack_id, r.request_id, r.logical_resource_id),
             // CloudFormation defines only the three; a new one cannot be answered blindly.
@@ -128,4 +139,16 @@ impl MigrateHandler {
             .await
             .map_err(MigrateError::Answer)
     }
+}
+
+/// The `MigrationsVersion` an update asks for, when it is older than the newest migration this
+/// code carries: CloudFormation rolling back a failed deploy sends the previous release's.
+fn older_release(properties: &Value, release: &[i64]) -> Option<i64> {
+    let requested = match &properties["MigrationsVersion"] {
+        Value::String(text) => text.trim().parse::<i64>().ok()?,
+        Value::Number(number) => number.as_i64()?,
+        _ => return None,
+    };
+    let newest = *release.iter().max()?;
+    (requested < newest).then_some(requested)
 }

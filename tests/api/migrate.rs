@@ -49,6 +49,10 @@ impl ResponseUrlStandIn {
 }
 
 fn custom_resource(request_type: &str, response_url: &str) -> MigrateEvent {
+    serde_json::from_value(custom_resource_json(request_type, response_url)).unwrap()
+}
+
+fn custom_resource_json(request_type: &str, response_url: &str) -> Value {
     let mut event = json!({
         "RequestType": request_type,
         "ServiceToken": "arn:aws:lambda:ap-northeast-2:123456789012:function:portforge-support-dev-migrate",
@@ -65,7 +69,7 @@ fn custom_resource(request_type: &str, response_url: &str) -> MigrateEvent {
     if request_type == "Update" {
         event["OldResourceProperties"] = json!({"ServiceToken": "arn:…", "MigrationsVersion": "20261130000002"});
     }
-    serde_json::from_value(event).unwrap()
+    event
 }
 
 fn direct(action: &str) -> MigrateEvent {
@@ -135,6 +139,31 @@ async fn cloudformation_creates_updates_and_deletes_the_schema_resource() {
     .await
     .unwrap();
     assert_eq!(tables, 1);
+}
+
+/// A failed deploy rolls back by sending the custom resource an update with the previous
+/// release's `MigrationsVersion`: it succeeds without migrating, so the rollback cannot fail
+/// on the migration that failed the deploy.
+#[tokio::test]
+async fn a_rollback_to_an_older_release_applies_nothing_and_succeeds() {
+    let db = TestDb::mariadb().await;
+    let migrate = MigrateHandler::new(Arc::new(db.sql_db())).unwrap();
+    let (cfn, url) = ResponseUrlStandIn::start().await;
+    let mut rollback = custom_resource_json("Update", &url);
+    rollback["ResourceProperties"]["MigrationsVersion"] = json!("20261130000002");
+    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261130000003");
+
+    let done = migrate.handle(serde_json::from_value(rollback).unwrap()).await.unwrap();
+    assert_eq!(done, Value::Null, "nothing was run");
+    let answers = cfn.answers();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].1["Status"], "SUCCESS", "{}", answers[0].1);
+    let status = db.sql_db().schema_status().await.unwrap();
+    assert!(status.applied.is_empty(), "the rollback migrated: {status:?}");
+
+    // The same update with this release's version does migrate.
+    migrate.handle(custom_resource("Update", &url)).await.unwrap();
+    assert!(db.sql_db().schema_status().await.unwrap().pending.is_empty());
 }
 
 #[tokio::test]
