@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use serde_json::{Value, json};
 use service_tests::{Reply, TestApi, TestDb, TestEnv};
 use shared::domain::time::parse_instant;
@@ -41,10 +41,13 @@ async fn every_http_sample_gets_its_exact_answer() {
     api.env.siblings.project_in_team(42, 3, "PortForge 웹", MEMBER, &[]);
     // Every answer is also checked against openapi.yaml, for the route the sample names.
     let description = service_tests::openapi::document();
-    let send = |name: &'static str| {
+    // Samples with dates are answered as written while their dates lie ahead; after that, the
+    // same sample with its dates moved (`dated`), so the exact answer never degrades to an
+    // empty list that a handler returning nothing would also give.
+    let send_dated = |name: &'static str, dated: Vec<(String, String)>| {
         let (api, description) = (&api, &description);
         async move {
-            let event = sample(name);
+            let event = dated.iter().fold(sample(name), |text, (from, to)| text.replace(from, to));
             let route: Value = serde_json::from_str(&event).unwrap();
             let (method, path) = route["routeKey"].as_str().unwrap().split_once(' ').unwrap();
             let reply = api.send_event(&event).await;
@@ -52,6 +55,7 @@ async fn every_http_sample_gets_its_exact_answer() {
             reply
         }
     };
+    let send = |name: &'static str| send_dated(name, vec![]);
 
     let health = send("http-health.json").await;
     assert_eq!(envelope(&health, 200, "HEALTHY", "service and its storage are up"), json!({"database": "ok"}));
@@ -100,20 +104,24 @@ async fn every_http_sample_gets_its_exact_answer() {
     assert_eq!(admin_banners.body["meta"], json!({"count": 1}));
 
     // Events: whole KST days, served as dates and as instants.
-    let event = envelope(&send("http-events-create.json").await, 201, "EVENT_CREATED", "event created");
+    // The winter hackathon of the sample is upcoming until it starts; later, the same event a
+    // year after the current one.
+    let year =
+        if Utc::now() < parse_instant("2026-12-18T15:00:00.000Z").unwrap() { 2026 } else { Utc::now().year() + 1 };
+    let moved = vec![("\\\"2026-12-".to_owned(), format!("\\\"{year}-12-"))];
+    let event = envelope(&send_dated("http-events-create.json", moved).await, 201, "EVENT_CREATED", "event created");
     fresh(&event["created_at"]);
     assert_eq!(
         event,
         json!({"event_id": 1, "id": 1, "title": "PortForge 겨울 해커톤 2026", "category": "해커톤", "category_code": "HACKATHON",
                "description": "48시간 동안 팀을 꾸려 서비스를 만듭니다.", "location": "서울 강남구", "method": "오프라인",
                "link": "https://portforge.dev/hackathon", "image_url": "https://cdn.portforge.dev/events/winter.png",
-               "start_date": "2026-12-19", "end_date": "2026-12-20", "all_day": true,
-               "start_at": "2026-12-18T15:00:00.000Z", "end_at": "2026-12-20T14:59:59.999Z",
+               "start_date": format!("{year}-12-19"), "end_date": format!("{year}-12-20"), "all_day": true,
+               "start_at": format!("{year}-12-18T15:00:00.000Z"), "end_at": format!("{year}-12-20T14:59:59.999Z"),
                "created_at": event["created_at"], "updated_at": event["created_at"]})
     );
-    let upcoming = created < parse_instant("2026-12-18T15:00:00.000Z").unwrap();
     let events = send("http-events-list.json").await;
-    let expected = if upcoming { json!([event]) } else { json!([]) };
+    let expected = json!([event]);
     assert_eq!(envelope(&events, 200, "EVENTS_LISTED", "events by start"), expected);
 
     // Notifications: a sibling service notifies the member, who reads and clears them.
@@ -173,18 +181,20 @@ async fn every_http_sample_gets_its_exact_answer() {
     );
     // The web app's history covers the sample's KST dates: today's messages are in it while
     // "today" is one of those dates.
-    let web_history = send("http-chat-compat-history.json").await;
-    assert_eq!(web_history.status, 200, "{}", web_history.body);
+    // Outside November 2026, the sample's range is moved to cover today (KST).
     let today = (at + chrono::Duration::hours(9)).date_naive().to_string();
     let in_range = ("2026-11-01".to_string()..="2026-11-30".to_string()).contains(&today);
-    let expected: Vec<Value> = if in_range {
-        vec![
-            json!({"user": "지민", "msg": "내일 10시에 스탠드업 해요", "isInMeeting": false, "time": kst(at), "timestamp": at.timestamp_millis()}),
-            json!({"user": "지민", "msg": "회의 시작합니다", "isInMeeting": true, "time": kst(web_at), "timestamp": web_at.timestamp_millis()}),
-        ]
-    } else {
+    let moved = if in_range {
         vec![]
+    } else {
+        vec![("2026-11-01".to_owned(), today.clone()), ("2026-11-30".to_owned(), today.clone())]
     };
+    let web_history = send_dated("http-chat-compat-history.json", moved).await;
+    assert_eq!(web_history.status, 200, "{}", web_history.body);
+    let expected = vec![
+        json!({"user": "지민", "msg": "내일 10시에 스탠드업 해요", "isInMeeting": false, "time": kst(at), "timestamp": at.timestamp_millis()}),
+        json!({"user": "지민", "msg": "회의 시작합니다", "isInMeeting": true, "time": kst(web_at), "timestamp": web_at.timestamp_millis()}),
+    ];
     assert_eq!(web_history.body, json!({"count": expected.len(), "messages": expected}));
 
     // Reports: the member reports project 42; an admin lists and warns.
