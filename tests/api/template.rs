@@ -95,13 +95,38 @@ fn router_routes() -> std::collections::BTreeMap<String, BTreeSet<(String, Strin
     .into()
 }
 
+/// Each template function is built from its own workspace crate (its CodeUri), whose package
+/// (and so binary) is the one BuildProperties names; every function crate of the workspace is
+/// in the template.
 #[test]
 fn every_template_function_is_a_workspace_binary_and_back() {
-    let template: BTreeSet<String> = template_routes().into_keys().collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
-    let binaries: BTreeSet<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert_eq!(template, binaries);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members: BTreeSet<String> = workspace
+        .split("members = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("workspace members")
+        .split(',')
+        .map(|m| m.trim().trim_matches('"').to_owned())
+        .filter(|m| m.starts_with("functions/"))
+        .collect();
+    let template = template();
+    let mut built = BTreeSet::new();
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let code = resource["Properties"]["CodeUri"].as_str().expect("a CodeUri");
+        assert!(members.contains(code), "{binary}: CodeUri {code} is not a workspace member");
+        let manifest = std::fs::read_to_string(root.join(code).join("Cargo.toml")).unwrap();
+        let package = manifest.lines().find_map(|l| l.strip_prefix("name = ")).map(|n| n.trim_matches('"'));
+        assert_eq!(package, Some(binary), "{code}'s package is not the binary {binary}");
+        assert!(root.join(code).join("src/main.rs").is_file(), "{code} has no binary");
+        built.insert(code.to_owned());
+    }
+    assert_eq!(built, members, "function crates of the workspace and of the template");
 }
 
 #[test]
