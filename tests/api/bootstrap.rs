@@ -8,9 +8,11 @@ use serde_norway::Value;
 use service_tests::{TestDb, emulator_config};
 use shared::store::dynamo_tables::{BootstrapError, TableOutcome, bootstrap};
 
-fn template() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    serde_norway::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("YAML")
+/// A client on the emulator and fresh table names for one test.
+fn emulator() -> (aws_sdk_dynamodb::Client, shared::store::dynamo::DynamoTables) {
+    let config = emulator_config();
+    let aws = shared::aws::AwsContext::new(&config).unwrap();
+    (aws.dynamodb(config.ddb_endpoint_url.as_deref()), shared::aws::dynamo_tables(&config))
 }
 
 /// One table's shape, as comparable text: billing, keys with their types, GSIs, TTL.
@@ -108,16 +110,13 @@ async fn emulator_shape(client: &aws_sdk_dynamodb::Client, name: &str) -> Shape 
 
 #[tokio::test]
 async fn the_table_bootstrap_makes_what_the_template_declares_and_then_leaves_it_alone() {
-    let config = emulator_config();
-    let aws = shared::aws::AwsContext::new(&config).unwrap();
-    let client = aws.dynamodb(config.ddb_endpoint_url.as_deref());
-    let tables = shared::aws::dynamo_tables(&config);
+    let (client, tables) = emulator();
 
     let first = bootstrap(&client, &tables).await.expect("first bootstrap");
     assert_eq!(first.len(), 3);
     assert!(first.iter().all(|(_, outcome)| *outcome == TableOutcome::Created), "{first:?}");
 
-    let template = template();
+    let template = super::template::template();
     let resources = &template["Resources"];
     for (resource, name) in [
         ("ChatMessagesTable", &tables.messages),
@@ -137,10 +136,7 @@ async fn the_table_bootstrap_makes_what_the_template_declares_and_then_leaves_it
 
 #[tokio::test]
 async fn a_table_with_other_keys_is_an_error_that_names_the_difference() {
-    let config = emulator_config();
-    let aws = shared::aws::AwsContext::new(&config).unwrap();
-    let client = aws.dynamodb(config.ddb_endpoint_url.as_deref());
-    let tables = shared::aws::dynamo_tables(&config);
+    let (client, tables) = emulator();
     // Someone made the messages table keyed by a string project id and a numeric sort key.
     let attribute = |name: &str, kind: ScalarAttributeType| {
         AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap()

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_norway::Value;
 
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     serde_norway::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("YAML")
 }

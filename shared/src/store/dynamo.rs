@@ -180,11 +180,6 @@ impl DynamoStore {
         })
     }
 
-    /// The SDK client, for the table bootstrap and tools.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Runs a paginated Query to the end, or until `enough` items were kept.
     async fn query_all(
         &self,

@@ -74,22 +74,24 @@ pub async fn bootstrap(client: &Client, tables: &DynamoTables) -> Result<Vec<(St
     let mut outcomes = vec![];
     for spec in specs(tables) {
         let described = client.describe_table().table_name(&spec.name).send().await;
-        let outcome = match described {
+        let (outcome, active) = match described {
             Ok(found) => {
                 let table =
                     found.table.ok_or_else(|| BootstrapError::Dynamo("DescribeTable without a table".into()))?;
                 if let Some(difference) = difference(&spec, &table) {
                     return Err(BootstrapError::Differs { table: spec.name.clone(), difference });
                 }
-                TableOutcome::Existing
+                (TableOutcome::Existing, is_active(&table))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
                 create(client, &spec).await?;
-                TableOutcome::Created
+                (TableOutcome::Created, false)
             }
             Err(e) => return Err(BootstrapError::Dynamo(format!("describing {}: {e}", spec.name))),
         };
-        wait_active(client, &spec.name).await?;
+        if !active {
+            wait_active(client, &spec.name).await?;
+        }
         if let Some(attribute) = spec.ttl_attribute {
             enable_ttl(client, &spec.name, attribute).await?;
         }
@@ -208,6 +210,10 @@ fn difference(spec: &TableSpec, table: &TableDescription) -> Option<String> {
     (!differences.is_empty()).then(|| differences.join("; "))
 }
 
+fn is_active(table: &TableDescription) -> bool {
+    table.table_status().is_some_and(|s| s.as_str() == "ACTIVE")
+}
+
 async fn wait_active(client: &Client, table: &str) -> Result<(), BootstrapError> {
     for _ in 0..100 {
         let described = client
@@ -216,7 +222,7 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), BootstrapError>
             .send()
             .await
             .map_err(|e| BootstrapError::Dynamo(format!("describing {table}: {e}")))?;
-        if described.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE") {
+        if described.table().is_some_and(is_active) {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
