@@ -52,7 +52,9 @@ use crate::{
     token,
 };
 
-/// Frames a socket may have queued before posts to it answer 429 (as API Gateway throttles).
+/// Frames a socket may have queued. A client that lets them pile up this far has stopped
+/// reading: its socket is dropped (posts to it answer 410 and its row goes), so one stalled
+/// client cannot slow its project's broadcasts, as API Gateway drops such a client.
 const SOCKET_QUEUE: usize = 1024;
 
 pub struct Options {
@@ -69,6 +71,8 @@ enum Outgoing {
 
 struct Session {
     queue: mpsc::Sender<Outgoing>,
+    /// Ends the session at once (its client stopped reading).
+    drop: Arc<tokio::sync::Notify>,
     connected_at: DateTime<Utc>,
     last_active_at: DateTime<Utc>,
     user_agent: String,
@@ -389,10 +393,11 @@ async fn open_socket(
     authorizer["principalId"] = json!(claims.get("sub"));
     let connection_id = new_connection_id();
     let (queue, outgoing) = mpsc::channel(SOCKET_QUEUE);
+    let drop = Arc::new(tokio::sync::Notify::new());
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     // Registered before $connect runs so that no post can find the stored row without a socket.
-    lock(&local.sessions)
-        .insert(connection_id.clone(), Session { queue, connected_at: now_ms(), last_active_at: now_ms(), user_agent });
+    let session = Session { queue, drop: drop.clone(), connected_at: now_ms(), last_active_at: now_ms(), user_agent };
+    lock(&local.sessions).insert(connection_id.clone(), session);
     let query_params: HashMap<&String, &String> = query.iter().filter(|(k, _)| k.as_str() != "token").collect();
     let event = websocket_event(
         &local,
@@ -426,7 +431,7 @@ async fn open_socket(
             tracing::warn!(error = %e, "WebSocket upgrade failed");
             lock(&failed.sessions).remove(&failed_id);
         })
-        .on_upgrade(move |socket| run_session(local, connection_id, authorizer, socket, outgoing))
+        .on_upgrade(move |socket| run_session(local, connection_id, authorizer, socket, outgoing, drop))
 }
 
 /// Pumps one socket: frames in become message events, posted frames go out, the end of the
@@ -437,6 +442,7 @@ async fn run_session(
     authorizer: Value,
     socket: WebSocket,
     mut outgoing: mpsc::Receiver<Outgoing>,
+    dropped: Arc<tokio::sync::Notify>,
 ) {
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
@@ -456,7 +462,17 @@ async fn run_session(
             }
         }
     });
-    while let Some(Ok(message)) = stream.next().await {
+    loop {
+        let message = tokio::select! {
+            next = stream.next() => match next {
+                Some(Ok(message)) => message,
+                _ => break,
+            },
+            () = dropped.notified() => {
+                tracing::warn!(%connection_id, "dropped a socket that stopped reading its frames");
+                break;
+            }
+        };
         let (body, binary) = match message {
             Message::Text(text) => (text.to_string(), false),
             Message::Binary(bytes) => (STANDARD.encode(&bytes), true),
@@ -505,17 +521,26 @@ async fn loopback_only(ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Requ
     }
 }
 
-/// `POST /@connections/{id}`: 200 when queued for the socket, 410 when there is no such socket,
-/// 429 when the socket's queue is full.
-async fn post_to_connection(State(local): State<Local>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+/// An error answer as API Gateway's management API gives it (the SDK reads the code from
+/// `x-amzn-ErrorType`).
+fn management_error(status: StatusCode, error_type: &'static str, message: &'static str) -> Response {
+    (status, [("x-amzn-errortype", error_type)], Json(json!({ "message": message }))).into_response()
+}
+
+/// `POST /@connections/{id}`: 200 when queued for the socket, 410 when there is no such socket
+/// or its client stopped reading (the socket is dropped).
+async fn post_to_connection(State(local): State<Local>, Path(id): Path<String>, body: Bytes) -> Response {
     let queue = lock(&local.sessions).get(&id).map(|s| s.queue.clone());
-    let Some(queue) = queue else { return StatusCode::GONE };
+    let gone = || management_error(StatusCode::GONE, "GoneException", "");
+    let Some(queue) = queue else { return gone() };
     match queue.try_send(Outgoing::Frame(body)) {
-        Ok(()) => StatusCode::OK,
-        Err(mpsc::error::TrySendError::Full(_)) => StatusCode::TOO_MANY_REQUESTS,
-        Err(mpsc::error::TrySendError::Closed(_)) => {
-            lock(&local.sessions).remove(&id);
-            StatusCode::GONE
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) => {
+            // Stopped reading, or already gone: either way the socket ends here.
+            if let Some(session) = lock(&local.sessions).remove(&id) {
+                session.drop.notify_one();
+            }
+            gone()
         }
     }
 }

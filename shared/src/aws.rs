@@ -73,11 +73,14 @@ impl AwsContext {
 
     /// A management API client for the WebSocket API at `endpoint`
     /// (`https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or a local gateway's URL).
+    /// Its own retries are off: [`crate::push::FanOut`] retries throttled posts under the
+    /// broadcast's deadline, and two policies stacked would multiply attempts past it.
     #[cfg(feature = "management-api")]
     pub fn management_api(&self, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
-        use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Builder};
+        use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Builder, retry::RetryConfig};
         let config = Builder::new()
             .behavior_version(BehaviorVersion::latest())
+            .retry_config(RetryConfig::disabled())
             .region(self.region.clone())
             .credentials_provider(self.credentials.clone())
             .http_client(self.http_client.clone())

@@ -1,12 +1,17 @@
 //! Fan-out: posting frames to WebSocket connections through the API Gateway management API.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
+    sync::Arc,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::domain::{ConnectionId, ProjectId, UserId, chat::Connection};
 use crate::store::{ConnectionStore, StoreError};
@@ -35,7 +40,11 @@ pub trait Pusher: Send + Sync {
 #[cfg(feature = "management-api")]
 mod management {
     use async_trait::async_trait;
-    use aws_sdk_apigatewaymanagement::{Client, error::SdkError, primitives::Blob};
+    use aws_sdk_apigatewaymanagement::{
+        Client,
+        error::{ProvideErrorMetadata, SdkError},
+        primitives::Blob,
+    };
     use bytes::Bytes;
 
     use super::{PushError, Pusher};
@@ -67,15 +76,18 @@ mod management {
             match sent {
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    // Decide on the HTTP status: it is what API Gateway (and local gateways) agree on.
-                    let status = match &e {
-                        SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
-                        SdkError::ResponseError(response) => Some(response.raw().status().as_u16()),
-                        _ => None,
+                    // Decide on the HTTP status (API Gateway answers 410 GoneException and 429
+                    // LimitExceededException), or the code where an emulator's status differs.
+                    let (status, code) = match &e {
+                        SdkError::ServiceError(service) => {
+                            (Some(service.raw().status().as_u16()), service.err().code())
+                        }
+                        SdkError::ResponseError(response) => (Some(response.raw().status().as_u16()), None),
+                        _ => (None, None),
                     };
-                    Err(match status {
-                        Some(410) => PushError::Gone,
-                        Some(429) => PushError::Throttled,
+                    Err(match (status, code) {
+                        (Some(410), _) | (_, Some("GoneException")) => PushError::Gone,
+                        (Some(429), _) | (_, Some("LimitExceededException")) => PushError::Throttled,
                         _ => {
                             PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())
                         }
@@ -103,9 +115,16 @@ pub struct FanOut {
     concurrency: usize,
 }
 
-/// Throttled posts are retried this many times, waiting 25 ms, 50 ms, 100 ms, …
-const THROTTLE_RETRIES: u32 = 4;
+/// The one retry policy of a post (the management API client's own retries are off, see
+/// `AwsContext::management_api`): a throttled post is retried this many times, waiting about
+/// 25 ms, 50 ms, 100 ms, … and never past its broadcast's deadline.
+pub const THROTTLE_RETRIES: u32 = 4;
 const THROTTLE_BASE_DELAY: Duration = Duration::from_millis(25);
+
+/// How long a broadcast may take when its caller gives no deadline: well inside the 10 s timeout
+/// of every function that broadcasts, so a throttled broadcast ends (and says what it missed)
+/// before Lambda would cut it off.
+pub const BROADCAST_BUDGET: Duration = Duration::from_secs(5);
 
 impl FanOut {
     /// Posts in flight at once per broadcast: enough to reach 1,000 connections well within a
@@ -125,9 +144,20 @@ impl FanOut {
         &self.connections
     }
 
-    /// Posts `frame` to every connection and waits for all posts. A gone connection's row is
-    /// deleted; other failures are logged and counted, never failing the whole broadcast.
+    /// [`Self::broadcast_until`] with [`BROADCAST_BUDGET`] from now.
     pub async fn broadcast(&self, targets: &[Connection], frame: &impl Serialize) -> FanOutReport {
+        self.broadcast_until(targets, frame, Instant::now() + BROADCAST_BUDGET).await
+    }
+
+    /// Posts `frame` to every connection and waits for all posts. A gone connection's row is
+    /// deleted; other failures are logged and counted, never failing the whole broadcast. No post
+    /// starts (or is retried) after `deadline`: those still owed then count as failed.
+    pub async fn broadcast_until(
+        &self,
+        targets: &[Connection],
+        frame: &impl Serialize,
+        deadline: Instant,
+    ) -> FanOutReport {
         let frame = match encode(frame) {
             Ok(frame) => frame,
             Err(e) => {
@@ -141,7 +171,7 @@ impl FanOut {
             .map(|id| {
                 let (this, frame) = (self.clone(), frame.clone());
                 async move {
-                    let outcome = this.post_with_retry(&id, frame).await;
+                    let outcome = this.post_with_retry(&id, frame, deadline).await;
                     (id, outcome)
                 }
             })
@@ -187,7 +217,7 @@ impl FanOut {
     /// sender, e.g. error frames).
     pub async fn send_to(&self, connection_id: &ConnectionId, frame: &impl Serialize) -> Result<(), PushError> {
         let frame = encode(frame).map_err(|e| PushError::Failed(format!("encoding the frame: {e}")))?;
-        let outcome = self.post_with_retry(connection_id, frame).await;
+        let outcome = self.post_with_retry(connection_id, frame, Instant::now() + BROADCAST_BUDGET).await;
         if outcome == Err(PushError::Gone)
             && let Err(e) = self.connections.remove(connection_id).await
         {
@@ -196,12 +226,30 @@ impl FanOut {
         outcome
     }
 
-    async fn post_with_retry(&self, connection_id: &ConnectionId, frame: Bytes) -> Result<(), PushError> {
+    async fn post_with_retry(
+        &self,
+        connection_id: &ConnectionId,
+        frame: Bytes,
+        deadline: Instant,
+    ) -> Result<(), PushError> {
+        // Spread by connection, so the posts throttled together do not all come back together.
+        let spread = Duration::from_millis(
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(connection_id.as_str())
+                % THROTTLE_BASE_DELAY.as_millis() as u64,
+        );
         let mut attempt = 0;
         loop {
-            match self.pusher.post(connection_id, frame.clone()).await {
+            let Ok(outcome) = tokio::time::timeout_at(deadline, self.pusher.post(connection_id, frame.clone())).await
+            else {
+                return Err(PushError::Failed("the broadcast's deadline passed".into()));
+            };
+            match outcome {
                 Err(PushError::Throttled) if attempt < THROTTLE_RETRIES => {
-                    tokio::time::sleep(THROTTLE_BASE_DELAY * 2u32.pow(attempt)).await;
+                    let wait = THROTTLE_BASE_DELAY * 2u32.pow(attempt) + spread;
+                    if Instant::now() + wait >= deadline {
+                        return Err(PushError::Throttled);
+                    }
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 outcome => return outcome,

@@ -96,14 +96,28 @@ async fn history_pages_older_and_catches_up_newer() {
     assert_eq!(texts(oldest.assert_ok(200, "MESSAGES_LISTED")).len(), 5);
     assert_eq!(oldest.body["meta"]["has_more"], false);
 
+    // A catch-up also returns the messages of the overlap window before the cursor (all 24
+    // older ones were sent within it); the client drops those it holds.
     let nothing_new = app.get(&format!("/chat/9/messages?after={after}"), &me).await;
-    assert_eq!(nothing_new.assert_ok(200, "MESSAGES_LISTED"), &json!([]));
-    assert_eq!(nothing_new.body["meta"]["after_cursor"], after, "an empty catch-up keeps the cursor");
+    let overlap = texts(nothing_new.assert_ok(200, "MESSAGES_LISTED"));
+    assert_eq!(overlap, (0..24).map(|i| format!("m{i:02}")).collect::<Vec<_>>());
+    assert_eq!(nothing_new.body["meta"]["has_more"], false);
+    assert_eq!(nothing_new.body["meta"]["after_cursor"], after, "a catch-up with nothing newer keeps the cursor");
     for text in ["new1", "new2"] {
         app.post("/chat/9/messages", &me, json!({"message": text})).await;
     }
     let caught_up = app.get(&format!("/chat/9/messages?after={after}"), &me).await;
-    assert_eq!(texts(caught_up.assert_ok(200, "MESSAGES_LISTED")), ["new1", "new2"]);
+    let caught_up = texts(caught_up.assert_ok(200, "MESSAGES_LISTED"));
+    assert_eq!(caught_up[..24], overlap[..]);
+    assert_eq!(caught_up[24..], ["new1", "new2"]);
+    // Paging on: `after_cursor` is the newest message returned.
+    let limited = app.get(&format!("/chat/9/messages?after={after}&limit=1"), &me).await;
+    assert_eq!(texts(limited.assert_ok(200, "MESSAGES_LISTED"))[24..], ["new1"]);
+    assert_eq!(limited.body["meta"]["has_more"], true);
+    let next = limited.body["meta"]["after_cursor"].as_str().unwrap().to_owned();
+    let rest = app.get(&format!("/chat/9/messages?after={next}&limit=1"), &me).await;
+    assert_eq!(texts(rest.assert_ok(200, "MESSAGES_LISTED")).last().map(String::as_str), Some("new2"));
+    assert_eq!(rest.body["meta"]["has_more"], false);
 }
 
 #[tokio::test]
@@ -302,4 +316,46 @@ async fn a_new_notification_is_pushed_to_the_recipients_sockets() {
     let quiet = app.post("/notifications", &notify_service(), json!({"user_id": bob.user_id(), "message": "hi"})).await;
     quiet.assert_ok(201, "NOTIFICATION_CREATED");
     assert_eq!(loopback.total_posts(), 1);
+}
+
+/// The web app's retry after a lost reply, with an idempotency key, stores one message; the key
+/// works as the `Idempotency-Key` header or the body's `message_id`, on both send routes.
+#[tokio::test]
+async fn an_idempotency_key_makes_the_web_apps_retry_store_one_message() {
+    let app = chat().await;
+    let (me, other) = (user(), user());
+    app.siblings.project_in_team(42, 3, "웹 앱", me.user_id(), &[other.user_id()]);
+    let with_key = |key: &str, body: Value| {
+        let mut event = service_tests::gateway_event("POST", "/chat/message", &me, Some(&body.to_string()));
+        event["headers"]["idempotency-key"] = json!(key);
+        event.to_string()
+    };
+    let body = json!({"team_id": 3, "project_id": 42, "user": "x", "message": "한 번만"});
+    let first = app.send_event(&with_key("retry-1", body.clone())).await;
+    assert_eq!(first.status, 200);
+    let retry = app.send_event(&with_key("retry-1", body.clone())).await;
+    assert_eq!(retry.body, first.body, "the retry answers the message stored the first time");
+    let mut in_body = body.clone();
+    in_body["message_id"] = json!("retry-1");
+    assert_eq!(app.post("/chat/message", &me, in_body).await.body, first.body);
+    let history = app.get("/chat/42/messages", &me).await;
+    assert_eq!(texts(history.assert_ok(200, "MESSAGES_LISTED")), ["한 번만"]);
+    // The native route takes the header too.
+    let mut event = service_tests::gateway_event("POST", "/chat/42/messages", &me, Some(r#"{"message": "한 번만"}"#));
+    event["headers"]["idempotency-key"] = json!("retry-1");
+    app.send_event(&event.to_string()).await.assert_ok(200, "MESSAGE_ALREADY_STORED");
+
+    // Header and body disagreeing, or a key that is not an id, is refused and stores nothing.
+    let mut both = body.clone();
+    both["message_id"] = json!("other-key");
+    let refused = app.send_event(&with_key("retry-2", both)).await;
+    refused.assert_error(422, "VALIDATION_FAILED");
+    assert_eq!(refused.fields(), ["Idempotency-Key"]);
+    app.send_event(&with_key("no spaces", body.clone())).await.assert_error(422, "VALIDATION_FAILED");
+    // Another member reusing the key is refused, not merged.
+    let mut theirs = service_tests::gateway_event("POST", "/chat/message", &other, Some(&body.to_string()));
+    theirs["headers"]["idempotency-key"] = json!("retry-1");
+    app.send_event(&theirs.to_string()).await.assert_error(409, "CONFLICT");
+    let history = app.get("/chat/42/messages", &me).await;
+    assert_eq!(history.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().len(), 1);
 }

@@ -15,6 +15,7 @@ mod gateway;
 mod migrate;
 mod notifications;
 mod openapi;
+mod reliability;
 mod reports;
 mod samples;
 mod security;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use service_tests::{LoopbackConnections, TestDb, TestDynamo, TestEnv, connection_id, fanout, new_user_id};
 use shared::{
     domain::{ProjectId, UserId, chat::Connection, time::now_ms},
-    push::FanOutReport,
+    push::{FanOutReport, THROTTLE_RETRIES},
     store::ChatStores,
     ws::{ConnectHandler, DisconnectHandler, MessageHandler},
 };
@@ -281,6 +281,19 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
     let report = fanout.broadcast(&listed, &json!({"type": "message", "message": "hello"})).await;
     assert_eq!(report, FanOutReport { delivered: 179, gone: 20, failed: 1 });
     assert_eq!(loopback.received("conn000=").len(), 1, "delivered after two 429s");
+    // One retry policy: the SDK does not retry LimitExceededException under the fan-out's own.
+    assert_eq!(loopback.posts_to("conn000="), 3);
+    assert_eq!(loopback.posts_to("conn001="), 1 + THROTTLE_RETRIES as usize);
+
+    // Retries stop at the broadcast's deadline, even with retries left.
+    loopback.throttle("conn002=", 50);
+    let before = loopback.posts_to("conn002=");
+    let only_002: Vec<_> = listed.iter().filter(|c| c.connection_id.as_str() == "conn002=").cloned().collect();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(60);
+    let report = fanout.broadcast_until(&only_002, &json!({"type": "pong"}), deadline).await;
+    assert_eq!(report, FanOutReport { delivered: 0, gone: 0, failed: 1 });
+    let tried = loopback.posts_to("conn002=") - before;
+    assert!((1..=2).contains(&tried), "{tried} posts within a 60 ms deadline");
     let left = stores.connections.by_project(project(5), now).await.unwrap();
     assert_eq!(left.len(), 180, "exactly the gone rows were deleted");
     assert!(left.iter().all(|c| !c.connection_id.as_str()[4..7].ends_with('3')));

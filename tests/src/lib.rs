@@ -484,13 +484,14 @@ mod chat_support {
     };
 
     use axum::{
-        Router,
+        Json, Router,
         body::Bytes,
         extract::{Path, State},
         http::StatusCode,
+        response::{IntoResponse, Response},
         routing::post,
     };
-    use serde_json::Value;
+    use serde_json::{Value, json};
     use shared::{
         Config,
         domain::{ConnectionId, time::Calendar},
@@ -541,6 +542,12 @@ mod chat_support {
             self.store.tables()
         }
 
+        /// The same tables reached through another endpoint (a [`super::FaultProxy`] in front of
+        /// the emulator).
+        pub fn stores_via(&self, endpoint: &str) -> ChatStores {
+            ChatStores::dynamo(DynamoStore::new(self.aws.dynamodb(Some(endpoint)), self.tables().clone()))
+        }
+
         /// A bare SDK client on the emulator, for what the store does not expose.
         pub fn client(&self) -> aws_sdk_dynamodb::Client {
             self.aws.dynamodb(Some(&self.endpoint))
@@ -559,6 +566,13 @@ mod chat_support {
         /// Posts to answer 429 before accepting, per connection.
         throttle: HashMap<String, u32>,
         posts: usize,
+        posts_to: HashMap<String, usize>,
+    }
+
+    /// An error answer as API Gateway's management API gives it: the status, the error type in
+    /// `x-amzn-ErrorType` (what the SDK reads the code from) and a JSON message.
+    fn api_gateway_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+        (status, [("x-amzn-errortype", error_type)], Json(json!({ "message": message }))).into_response()
     }
 
     /// A real HTTP server on loopback implementing `POST/GET/DELETE /@connections/{id}` as API
@@ -569,23 +583,20 @@ mod chat_support {
         state: Arc<Mutex<Connections>>,
     }
 
-    async fn post_frame(
-        State(state): State<Arc<Mutex<Connections>>>,
-        Path(id): Path<String>,
-        body: Bytes,
-    ) -> StatusCode {
+    async fn post_frame(State(state): State<Arc<Mutex<Connections>>>, Path(id): Path<String>, body: Bytes) -> Response {
         let mut s = state.lock().expect("lock");
         s.posts += 1;
+        *s.posts_to.entry(id.clone()).or_default() += 1;
         if !s.open.contains(&id) {
-            return StatusCode::GONE;
+            return api_gateway_error(StatusCode::GONE, "GoneException", "");
         }
         if let Some(left) = s.throttle.get_mut(&id).filter(|left| **left > 0) {
             *left -= 1;
-            return StatusCode::TOO_MANY_REQUESTS;
+            return api_gateway_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Rate exceeded");
         }
         let frame = serde_json::from_slice(&body).unwrap_or(Value::Null);
         s.received.entry(id).or_default().push(frame);
-        StatusCode::OK
+        StatusCode::OK.into_response()
     }
 
     async fn get_connection(
@@ -636,6 +647,11 @@ mod chat_support {
 
         pub fn total_posts(&self) -> usize {
             self.state.lock().expect("lock").posts
+        }
+
+        /// Posts (answered or not) to one connection.
+        pub fn posts_to(&self, id: &str) -> usize {
+            self.state.lock().expect("lock").posts_to.get(id).copied().unwrap_or_default()
         }
     }
 
@@ -1013,5 +1029,136 @@ pub mod openapi {
         let errors: Vec<String> =
             validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{method} {path} {status} does not match openapi.yaml: {errors:#?}\n{body}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fault-injecting proxy on loopback, in front of a real endpoint (the DynamoDB emulator, the
+// @connections stand-in): a fixed latency per call, served concurrently, and answers it loses.
+
+pub use fault_proxy::*;
+
+mod fault_proxy {
+    use std::{
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
+
+    use axum::{
+        Router,
+        body::Bytes,
+        extract::{Request, State},
+        http::{HeaderMap, StatusCode},
+        response::{IntoResponse, Response},
+    };
+    use http_body_util::BodyExt;
+    use serde_json::json;
+
+    #[derive(Default)]
+    struct Faults {
+        /// Calls (by `X-Amz-Target` suffix, e.g. `PutItem`) whose answer is lost after the
+        /// upstream applied them, as many times as given: the client sees a 500.
+        lose_answer: Vec<(String, u32)>,
+        /// Every call the proxy saw, by target (or path).
+        seen: Vec<String>,
+    }
+
+    struct Inner {
+        upstream: String,
+        delay: Duration,
+        client: reqwest::Client,
+        faults: Mutex<Faults>,
+    }
+
+    /// A real HTTP proxy on loopback that forwards every request to `upstream` after `delay`
+    /// (each call on its own task, so calls overlap as they do against AWS).
+    #[derive(Clone)]
+    pub struct FaultProxy {
+        pub endpoint: String,
+        inner: Arc<Inner>,
+    }
+
+    fn target_of(headers: &HeaderMap, path: &str) -> String {
+        headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.rsplit('.').next())
+            .map_or_else(|| path.to_owned(), str::to_owned)
+    }
+
+    async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        let target = target_of(&parts.headers, parts.uri.path());
+        let lose = {
+            let mut faults = inner.faults.lock().expect("lock");
+            faults.seen.push(target.clone());
+            match faults.lose_answer.iter_mut().find(|(t, left)| *t == target && *left > 0) {
+                Some((_, left)) => {
+                    *left -= 1;
+                    true
+                }
+                None => false,
+            }
+        };
+        tokio::time::sleep(inner.delay).await;
+        let url = format!("{}{}", inner.upstream, parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+        let mut outgoing = inner.client.request(parts.method, url).body(body);
+        for (name, value) in &parts.headers {
+            if name != "host" && name != "content-length" {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        let answer = match outgoing.send().await {
+            Ok(answer) => answer,
+            Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+        };
+        if lose {
+            // Applied upstream, answered as a server error: the SDK retries it.
+            let body =
+                json!({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "answer lost"});
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [("content-type", "application/x-amz-json-1.0")],
+                body.to_string(),
+            )
+                .into_response();
+        }
+        let status = answer.status();
+        let mut headers = answer.headers().clone();
+        headers.remove("content-length");
+        headers.remove("transfer-encoding");
+        let bytes: Bytes = answer.bytes().await.unwrap_or_default();
+        (status, headers, bytes).into_response()
+    }
+
+    impl FaultProxy {
+        pub async fn start(upstream: &str, delay: Duration) -> Self {
+            let inner = Arc::new(Inner {
+                upstream: upstream.trim_end_matches('/').to_owned(),
+                delay,
+                client: reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client"),
+                faults: Mutex::new(Faults::default()),
+            });
+            let app = Router::new().fallback(forward).with_state(inner.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+            let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Self { endpoint, inner }
+        }
+
+        /// Loses the answer of the next `times` calls of `target` after they were applied.
+        pub fn lose_answer(&self, target: &str, times: u32) {
+            self.inner.faults.lock().expect("lock").lose_answer.push((target.to_owned(), times));
+        }
+
+        /// How many calls of `target` went through the proxy.
+        pub fn calls(&self, target: &str) -> usize {
+            self.inner.faults.lock().expect("lock").seen.iter().filter(|t| *t == target).count()
+        }
     }
 }

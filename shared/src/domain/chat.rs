@@ -79,11 +79,31 @@ pub fn sort_key_ceiling(at: &DateTime<Utc>) -> String {
     format!("{}#~", sort_key_floor(at))
 }
 
+/// How far back a catch-up (`after` a message) reads before that message, so it returns every
+/// message the client may have missed; the client drops the ids it already holds.
+///
+/// Why: a message is stamped when its send starts, not when it commits, so sends racing within
+/// one write's latency commit out of stamp order, and the broadcast of an earlier-stamped message
+/// may reach sockets after a later one. A send's write, connection lookup and every post happen
+/// within its budget (`services::chat::SEND_BUDGET`, 6 s): so any message a client can lack
+/// while holding message `m` is stamped after `m`'s stamp minus that budget. The window adds a
+/// margin for a post still in flight at the deadline and for clock skew between instances.
+pub const CATCH_UP_OVERLAP: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Most messages of the overlap a catch-up returns (the newest of them).
+pub const CATCH_UP_OVERLAP_MAX: u32 = 1_000;
+
 /// Position in a project's history: a message's sort key, opaque to clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatCursor(pub String);
 
 impl ChatCursor {
+    /// The stamp of the message at this position.
+    pub fn at(&self) -> DateTime<Utc> {
+        let ms = self.0.get(2..2 + MILLIS_WIDTH).and_then(|ms| ms.parse().ok()).unwrap_or_default();
+        DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(&self.0)
     }

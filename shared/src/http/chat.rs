@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    extract::{Caller, JsonBody, PathId, QueryParams, RequestId},
+    extract::{Caller, IdempotencyKey, JsonBody, PathId, QueryParams, RequestId},
     reply::{Reply, ReplyResult},
 };
 use crate::domain::{
@@ -72,12 +72,15 @@ async fn history(State(chat): State<ChatService>, Member(reader, _): Member, que
     }
     let reading_newer = matches!(position, HistoryPosition::After(_));
     let requested_after = match &position {
-        HistoryPosition::After(c) => Some(c.encode()),
+        HistoryPosition::After(c) => Some(c.clone()),
         _ => None,
     };
     let page = chat.history(&reader, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
     let first = page.messages.first().map(|m| m.cursor().encode());
-    let last = page.messages.last().map(|m| m.cursor().encode()).or(requested_after);
+    // A catch-up's page starts with the overlap before the cursor: never move back.
+    let last =
+        page.messages.last().map(ChatMessage::cursor).into_iter().chain(requested_after).max_by(|a, b| a.0.cmp(&b.0));
+    let last = last.map(|c| c.encode());
     let meta = json!({
         "limit": limit.get(),
         "count": page.messages.len(),
@@ -105,15 +108,16 @@ fn required_message(message: Option<String>) -> AppResult<String> {
 }
 
 /// `POST /chat/{project_id}/messages`: 201 with the stored message; a retry with the same
-/// `message_id` answers 200 with the message stored the first time.
+/// `message_id` (or `Idempotency-Key` header) answers 200 with the message stored the first time.
 async fn send(
     State(chat): State<ChatService>,
     Member(sender, ctx): Member,
+    key: IdempotencyKey,
     JsonBody(body): JsonBody<SendBody>,
 ) -> ReplyResult {
     let new = NewMessage {
+        client_message_id: key.or_body(body.message_id)?,
         message: required_message(body.message)?,
-        client_message_id: body.message_id,
         is_in_meeting: body.is_in_meeting,
     };
     let outcome = chat.send(&sender, new, &ctx).await?;
@@ -152,6 +156,9 @@ struct CompatSendBody {
     _shown_by_app: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    /// The idempotency key, when not in the `Idempotency-Key` header.
+    #[serde(default)]
+    message_id: Option<String>,
     #[serde(default)]
     is_in_meeting: bool,
 }
@@ -182,11 +189,14 @@ fn compat_message(m: &ChatMessage, calendar: Calendar, meeting_key: &str) -> Val
 }
 
 /// `POST /chat/message` (web app): stores and broadcasts like the route above; answers the
-/// app's own shape without the envelope.
+/// app's own shape without the envelope. With an idempotency key (`Idempotency-Key` header or
+/// body `message_id`) the app's retry after a lost reply stores nothing new and gets the
+/// message stored the first time.
 async fn compat_send(
     State(chat): State<ChatService>,
     Caller(caller): Caller,
     request_id: RequestId,
+    key: IdempotencyKey,
     JsonBody(body): JsonBody<CompatSendBody>,
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
@@ -197,9 +207,10 @@ async fn compat_send(
         return Err(AppError::Validation(errors));
     };
     let message = required_message(body.message)?;
+    let client_message_id = key.or_body(body.message_id)?;
     let ctx = request_id.context();
     let sender = chat.admit_in_team(&caller, team, project_id, &ctx).await?;
-    let new = NewMessage { message, client_message_id: None, is_in_meeting: body.is_in_meeting };
+    let new = NewMessage { message, client_message_id, is_in_meeting: body.is_in_meeting };
     let outcome = chat.send(&sender, new, &ctx).await?;
     Ok(Json(compat_message(&outcome.message, chat.calendar(), "is_in_meeting")))
 }

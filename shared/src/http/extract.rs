@@ -11,7 +11,7 @@ use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{Cursor, FieldError, Limit, ids::NumericId, time::parse_date};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::identity::{Admin, Identity};
 
 /// Largest JSON body accepted (a 20,000-character notice in Korean is ~60 KB of UTF-8).
@@ -68,6 +68,36 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 impl RequestId {
     pub fn context(self) -> crate::siblings::CallContext {
         crate::siblings::CallContext { request_id: self.0 }
+    }
+}
+
+/// The optional `Idempotency-Key` header of a send: a client's retry with the same key stores
+/// nothing new. Its format is checked with the message id it becomes (1–64 of `A-Z a-z 0-9 - _`).
+#[derive(Debug, Clone, Default)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let Some(raw) = parts.headers.get("idempotency-key") else { return Ok(Self(None)) };
+        let key = raw.to_str().map_err(|_| {
+            AppError::Validation(vec![FieldError::new("Idempotency-Key", "must be 1-64 of A-Z a-z 0-9 - _")])
+        })?;
+        Ok(Self(Some(key.to_owned())))
+    }
+}
+
+impl IdempotencyKey {
+    /// The key from the header or the body's `message_id`; both may be given only if equal.
+    pub fn or_body(self, body: Option<String>) -> AppResult<Option<String>> {
+        match (self.0, body) {
+            (Some(header), Some(body)) if header != body => Err(AppError::Validation(vec![FieldError::new(
+                "Idempotency-Key",
+                "differs from the body's message_id; give one, or the same in both",
+            )])),
+            (header, body) => Ok(header.or(body)),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! Every operation on a project's chat takes an [`Admitted`]: the proof, from [`ChatService::admit`]
 //! or [`ChatService::admit_connection`], that the caller is in the project's team (or an admin).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -11,7 +11,8 @@ use super::membership::{ChatAccess, Membership};
 use crate::domain::{
     BoundedText, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
     chat::{
-        ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, MESSAGE_MAX_CHARS, sender_name,
+        CATCH_UP_OVERLAP, CATCH_UP_OVERLAP_MAX, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition,
+        HistoryQuery, MESSAGE_MAX_CHARS, sender_name,
     },
     time::{Calendar, now_ms},
 };
@@ -21,6 +22,13 @@ use crate::push::{FanOut, FanOutReport};
 use crate::siblings::CallContext;
 use crate::store::{ChatStore, RoomStore, Saved, StoreError, Touched};
 use crate::ws::frames::{MessageFrame, ServerFrame};
+
+/// How long one send may take from its stamp: the write, the connection lookup and every post
+/// (see [`CATCH_UP_OVERLAP`], which relies on it). Inside the 10 s timeout of the functions
+/// that send.
+pub const SEND_BUDGET: Duration = Duration::from_secs(6);
+/// The part of [`SEND_BUDGET`] the write may use; past it the sender is told the send failed.
+pub const WRITE_BUDGET: Duration = Duration::from_secs(3);
 
 /// Most messages the web app's history route returns: the newest ones.
 pub const RECENT_MAX: usize = 1_000;
@@ -164,17 +172,20 @@ impl ChatService {
 
     /// Stores the message (the server sets its time) and the sender's room activity, then posts
     /// it to every connection of the project whose user is still in its team (or an admin). All
-    /// posts finish before this returns.
+    /// posts finish (or are given up) within [`SEND_BUDGET`] of the stamp.
     pub async fn send(&self, sender: &Admitted, new: NewMessage, ctx: &CallContext) -> AppResult<SendOutcome> {
         let now = now_ms();
+        let deadline = tokio::time::Instant::now() + SEND_BUDGET;
         let (message, idempotent) = new.validate(sender, now).map_err(AppError::Validation)?;
-        // Neither whom to tell nor the room's activity depends on the write: do all three at
-        // once, and take the room back if the message turns out not to be stored.
-        let (saved, targets, touched) = tokio::join!(
-            self.messages.save(&message, idempotent),
-            self.fanout.project_connections(message.project_id, now),
+        // The room's activity does not depend on the write: do both at once, and take the room
+        // back if the message turns out not to be stored.
+        let (saved, touched) = tokio::join!(
+            tokio::time::timeout(WRITE_BUDGET, self.messages.save(&message, idempotent)),
             self.rooms.touch(&message.user_id, message.project_id, now),
         );
+        let saved = saved.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!("the message was not stored within {WRITE_BUDGET:?}")))
+        });
         let stored = match saved {
             Ok(Saved::Created(message)) => message,
             Ok(Saved::Existing(stored)) => {
@@ -195,12 +206,15 @@ impl ChatService {
         if let Err(e) = touched {
             tracing::warn!(error = %e, "message stored; its room activity was not recorded");
         }
-        let targets = targets.unwrap_or_else(|e| {
+        // Whom to tell is read after the write: a socket that connected and caught up before
+        // the message was stored is among them (see CATCH_UP_OVERLAP).
+        let targets = self.fanout.project_connections(stored.project_id, now_ms()).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, project_id = %stored.project_id, "could not list connections; message stored, not broadcast");
             Vec::new()
         });
         let targets = self.still_admitted(stored.project_id, targets, ctx).await;
-        let fanout = self.fanout.broadcast(&targets, &ServerFrame::Message(MessageFrame::from(&stored))).await;
+        let frame = ServerFrame::Message(MessageFrame::from(&stored));
+        let fanout = self.fanout.broadcast_until(&targets, &frame, deadline).await;
         Ok(SendOutcome { message: stored, created: true, fanout })
     }
 
@@ -232,8 +246,27 @@ impl ChatService {
         }
     }
 
+    /// One page of history. A catch-up (`after` a message) also returns the messages of the
+    /// [`CATCH_UP_OVERLAP`] before that message, oldest first ahead of the page: the client
+    /// drops the ids it already holds, and misses none that committed late.
     pub async fn history(&self, reader: &Admitted, query: &HistoryQuery) -> AppResult<HistoryPage> {
-        Ok(self.messages.history(reader.project_id, query).await?)
+        let HistoryPosition::After(cursor) = &query.position else {
+            return Ok(self.messages.history(reader.project_id, query).await?);
+        };
+        let window_start = cursor.at() - CATCH_UP_OVERLAP;
+        let overlap = HistoryQuery {
+            position: HistoryPosition::Before(cursor.clone()),
+            from: Some(query.from.map_or(window_start, |from| from.max(window_start))),
+            to: query.to,
+            limit: CATCH_UP_OVERLAP_MAX,
+        };
+        let (overlap, newer) = tokio::try_join!(
+            self.messages.history(reader.project_id, &overlap),
+            self.messages.history(reader.project_id, query),
+        )?;
+        let mut messages = overlap.messages;
+        messages.extend(newer.messages);
+        Ok(HistoryPage { messages, has_more: newer.has_more })
     }
 
     /// The newest messages matching `filter` (at most [`RECENT_MAX`], reading at most

@@ -233,11 +233,12 @@ impl DynamoStore {
         items.iter().map(connection_from).collect()
     }
 
+    /// The message stored under a client's id, with the write token of the send that stored it.
     async fn existing_message(
         &self,
         project_id: ProjectId,
         message_id: &MessageId,
-    ) -> Result<Option<ChatMessage>, StoreError> {
+    ) -> Result<Option<(ChatMessage, Option<String>)>, StoreError> {
         let marker = self
             .client
             .get_item()
@@ -251,12 +252,17 @@ impl DynamoStore {
         let Some(marker) = marker.item() else {
             return Ok(None);
         };
+        let token = get_s(marker, "write_token").ok().map(str::to_owned);
+        Ok(self.message_at(project_id, get_s(marker, "message_sk")?).await?.map(|stored| (stored, token)))
+    }
+
+    async fn message_at(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError> {
         let stored = self
             .client
             .get_item()
             .table_name(&self.tables.messages)
             .key("project_id", n(project_id))
-            .key("sk", s(get_s(marker, "message_sk")?))
+            .key("sk", s(sort_key))
             .consistent_read(true)
             .send()
             .await
@@ -310,27 +316,41 @@ impl ChatStore for DynamoStore {
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError> {
         let table = &self.tables.messages;
         if !idempotent {
-            self.client
+            let written = self
+                .client
                 .put_item()
                 .table_name(table)
                 .set_item(Some(message_item(message)))
                 .condition_expression("attribute_not_exists(sk)")
                 .send()
-                .await
-                .map_err(|e| {
-                    if is_code(&e, "ConditionalCheckFailedException") {
-                        StoreError::Conflict(format!("message {} already exists", message.message_id))
-                    } else {
-                        classify(e)
+                .await;
+            return match written {
+                Ok(_) => Ok(Saved::Created(message.clone())),
+                // The id was generated for this send, so the item in the way is this send's own:
+                // an attempt the SDK retried after its answer was lost had committed.
+                Err(e) if is_code(&e, "ConditionalCheckFailedException") => {
+                    match self.message_at(message.project_id, &message.sort_key()).await? {
+                        Some(stored)
+                            if stored.message_id == message.message_id && stored.user_id == message.user_id =>
+                        {
+                            Ok(Saved::Created(stored))
+                        }
+                        _ => Err(StoreError::Conflict(format!("message {} already exists", message.message_id))),
                     }
-                })?;
-            return Ok(Saved::Created(message.clone()));
+                }
+                Err(e) => Err(classify(e)),
+            };
         }
-        // The marker reserves the client's id; both writes succeed together or not at all.
+        // The marker reserves the client's id; both writes succeed together or not at all. The
+        // write token tells this send's own committed attempt (retried by the SDK after a lost
+        // answer) from an earlier send of the same id; as the transaction's client request
+        // token it also makes DynamoDB itself answer such a retry with success.
+        let write_token = uuid::Uuid::new_v4().to_string();
         let marker = HashMap::from([
             ("project_id".into(), n(message.project_id)),
             ("sk".into(), s(format!("i#{}", message.message_id))),
             ("message_sk".into(), s(message.sort_key())),
+            ("write_token".into(), s(&write_token)),
             ("expires_at".into(), n((now_ms() + IDEMPOTENCY_WINDOW).timestamp())),
         ]);
         let put_new = |item: Item| -> Result<TransactWriteItem, StoreError> {
@@ -345,6 +365,7 @@ impl ChatStore for DynamoStore {
         let written = self
             .client
             .transact_write_items()
+            .client_request_token(&write_token)
             .transact_items(put_new(marker)?)
             .transact_items(put_new(message_item(message))?)
             .send()
@@ -353,7 +374,10 @@ impl ChatStore for DynamoStore {
             Ok(_) => Ok(Saved::Created(message.clone())),
             Err(e) if is_code(&e, "TransactionCanceledException") => {
                 match self.existing_message(message.project_id, &message.message_id).await? {
-                    Some(stored) => Ok(Saved::Existing(stored)),
+                    Some((stored, token)) if token.as_deref() == Some(write_token.as_str()) => {
+                        Ok(Saved::Created(stored))
+                    }
+                    Some((stored, _)) => Ok(Saved::Existing(stored)),
                     // The first send of this id is still in flight: the client may retry.
                     None => Err(StoreError::Unavailable(format!("a concurrent send of this message id: {e}"))),
                 }
