@@ -12,6 +12,7 @@ mod dependencies;
 mod e2e;
 mod events;
 mod gateway;
+mod generated;
 mod migrate;
 mod notifications;
 mod openapi;

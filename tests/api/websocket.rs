@@ -1,10 +1,12 @@
 //! The WebSocket handlers fed API Gateway WebSocket events (the fixtures in `events/`), over
 //! DynamoDB on the emulator, posting through the real SDK client to a loopback `@connections`.
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use chrono::Duration;
-use serde_json::{Value, json};
-use service_tests::{LoopbackConnections, TestDb, TestDynamo, TestEnv, connection_id, fanout, new_user_id};
+use serde_json::json;
+use service_tests::{
+    LoopbackConnections, TestDb, TestDynamo, TestEnv, connect_event, connection_id, event, fanout, fixture,
+    frame_event, new_user_id,
+};
 use shared::{
     domain::{ProjectId, UserId, chat::Connection, time::now_ms},
     push::{FanOutReport, THROTTLE_RETRIES},
@@ -39,43 +41,6 @@ async fn setup() -> Ws {
 
 fn project(id: i64) -> ProjectId {
     ProjectId::new(id).unwrap()
-}
-
-fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
-}
-
-fn event(value: Value) -> ApiGatewayWebsocketProxyRequest {
-    serde_json::from_value(value).expect("a WebSocket event")
-}
-
-fn connect_event(
-    connection_id: &str,
-    project: Option<&str>,
-    principal: Option<&str>,
-) -> ApiGatewayWebsocketProxyRequest {
-    let mut e = fixture("ws-connect.json");
-    e["requestContext"]["connectionId"] = json!(connection_id);
-    match project {
-        Some(p) => e["queryStringParameters"] = json!({ "project_id": p }),
-        None => e["queryStringParameters"] = json!({}),
-    }
-    match principal {
-        Some(p) => {
-            e["requestContext"]["authorizer"]["principalId"] = json!(p);
-            e["requestContext"]["authorizer"]["sub"] = json!(p);
-        }
-        None => e["requestContext"]["authorizer"] = json!({}),
-    }
-    event(e)
-}
-
-fn frame_event(connection_id: &str, body: &str) -> ApiGatewayWebsocketProxyRequest {
-    let mut e = fixture("ws-default.json");
-    e["requestContext"]["connectionId"] = json!(connection_id);
-    e["body"] = json!(body);
-    event(e)
 }
 
 impl Ws {

@@ -453,6 +453,10 @@ impl TestApi {
     pub async fn post(&self, uri: &str, who: &Who, body: Value) -> Reply {
         self.send_event(&gateway_event("POST", uri, who, Some(&body.to_string())).to_string()).await
     }
+
+    pub async fn delete(&self, uri: &str, who: &Who) -> Reply {
+        self.send_event(&gateway_event("DELETE", uri, who, None).to_string()).await
+    }
 }
 
 /// Runs one API Gateway event through a function's router, decoded by lambda_http as in AWS.
@@ -1160,5 +1164,53 @@ mod fault_proxy {
         pub fn calls(&self, target: &str) -> usize {
             self.inner.faults.lock().expect("lock").seen.iter().filter(|t| *t == target).count()
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket API events, from the samples in events/.
+
+pub use ws_events::*;
+
+mod ws_events {
+    use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+    use serde_json::{Value, json};
+
+    /// A sample event of events/, as JSON.
+    pub fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
+    }
+
+    pub fn event(value: Value) -> ApiGatewayWebsocketProxyRequest {
+        serde_json::from_value(value).expect("a WebSocket event")
+    }
+
+    pub fn connect_event(
+        connection_id: &str,
+        project: Option<&str>,
+        principal: Option<&str>,
+    ) -> ApiGatewayWebsocketProxyRequest {
+        let mut e = fixture("ws-connect.json");
+        e["requestContext"]["connectionId"] = json!(connection_id);
+        match project {
+            Some(p) => e["queryStringParameters"] = json!({ "project_id": p }),
+            None => e["queryStringParameters"] = json!({}),
+        }
+        match principal {
+            Some(p) => {
+                e["requestContext"]["authorizer"]["principalId"] = json!(p);
+                e["requestContext"]["authorizer"]["sub"] = json!(p);
+            }
+            None => e["requestContext"]["authorizer"] = json!({}),
+        }
+        event(e)
+    }
+
+    pub fn frame_event(connection_id: &str, body: &str) -> ApiGatewayWebsocketProxyRequest {
+        let mut e = fixture("ws-default.json");
+        e["requestContext"]["connectionId"] = json!(connection_id);
+        e["body"] = json!(body);
+        event(e)
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, Path, State},
+    extract::{FromRequestParts, RawPathParams, State},
     http::request::Parts,
 };
 use serde::Deserialize;
@@ -215,18 +215,35 @@ async fn compat_send(
     Ok(Json(compat_message(&outcome.message, chat.calendar(), "is_in_meeting")))
 }
 
+/// The web app's `{team_id}/{project_id}` path: each a positive integer.
+struct TeamAndProject(TeamId, ProjectId);
+
+impl FromRequestParts<ChatService> for TeamAndProject {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, chat: &ChatService) -> Result<Self, AppError> {
+        let params = RawPathParams::from_request_parts(parts, chat).await.map_err(|rejection| {
+            // A segment that is not UTF-8 after decoding; the rejection's text names it.
+            let field = if rejection.body_text().contains("`team_id`") { "team_id" } else { "project_id" };
+            AppError::invalid_path(field, "must be a positive integer")
+        })?;
+        let raw = |name: &str| params.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v);
+        let team = TeamId::parse(raw("team_id")).map_err(|m| AppError::invalid_path("team_id", m))?;
+        let project = ProjectId::parse(raw("project_id")).map_err(|m| AppError::invalid_path("project_id", m))?;
+        Ok(Self(team, project))
+    }
+}
+
 /// `GET /chat/messages/{team_id}/{project_id}?start_date&end_date&meeting_only` (web app):
 /// the newest messages in the range (up to 1,000), oldest first, as `{messages, count}`.
 async fn compat_history(
     State(chat): State<ChatService>,
     Caller(caller): Caller,
-    Path((team_id, project_id)): Path<(String, String)>,
+    TeamAndProject(team, project_id): TeamAndProject,
     request_id: RequestId,
     query: QueryParams,
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
-    let team = TeamId::parse(&team_id).map_err(|m| AppError::invalid_path("team_id", m))?;
-    let project_id = ProjectId::parse(&project_id).map_err(|m| AppError::invalid_path("project_id", m))?;
     let reader = chat.admit_in_team(&caller, team, project_id, &request_id.context()).await?;
     let calendar = chat.calendar();
     let from = query.date("start_date")?.map(|d| calendar.day_start(d));

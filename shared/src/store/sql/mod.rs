@@ -247,14 +247,34 @@ pub struct Executed {
     pub last_insert_id: i64,
 }
 
+/// How an instant is bound. MySQL: as a `DATETIME` (sqlx sends `DateTime<Utc>` as a
+/// `TIMESTAMP`, which MariaDB turns into NULL outside 1970–2038, though the columns hold
+/// 1000–9999). SQLite: as the RFC 3339 text its rows hold.
+trait BindInstant<'q>: Database {
+    fn add_instant(args: &mut Self::Arguments<'q>, at: Option<DateTime<Utc>>) -> Result<(), BoxDynError>;
+}
+
+#[cfg(feature = "mysql")]
+impl<'q> BindInstant<'q> for sqlx::MySql {
+    fn add_instant(args: &mut Self::Arguments<'q>, at: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
+        args.add(at.map(|at| at.naive_utc()))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl<'q> BindInstant<'q> for sqlx::Sqlite {
+    fn add_instant(args: &mut Self::Arguments<'q>, at: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
+        args.add(at)
+    }
+}
+
 fn arguments<'q, DB>(values: &[SqlValue]) -> Result<DB::Arguments<'q>, StoreError>
 where
-    DB: Database,
+    DB: BindInstant<'q>,
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
-    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
     NaiveDate: Encode<'q, DB> + Type<DB>,
 {
     let mut args = DB::Arguments::<'q>::default();
@@ -264,7 +284,7 @@ where
             SqlValue::NullableInt(v) => args.add(v),
             SqlValue::Bool(v) => args.add(v),
             SqlValue::Text(v) => args.add(v),
-            SqlValue::Time(v) => args.add(v),
+            SqlValue::Time(v) => DB::add_instant(&mut args, v),
             SqlValue::Date(v) => args.add(v),
         };
         added.map_err(|e| StoreError::Internal(format!("binding {value:?}: {e}")))?;
