@@ -332,3 +332,53 @@ async fn seed_data_looks_real() {
     // Seeding again adds nothing.
     assert_eq!(seed(&stores, &chat, &directory, Calendar::kst()).await.unwrap(), Seeded::default());
 }
+
+/// Reads one HTTP/1.1 response (status line, headers, a `Content-Length` body) off `stream`.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n =
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await.expect("an answer").unwrap();
+        assert!(n > 0, "the connection closed before an answer: {}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let status = head[9..12].parse().expect("status");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .expect("content-length");
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the connection closed mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    (status, serde_json::from_slice(&buf[head_end..head_end + length]).expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn a_body_past_the_limit_is_413_and_the_same_connection_serves_the_next_request() {
+    use tokio::io::AsyncWriteExt;
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let token = token_for(&service_tests::new_user_id(), true, "관리자");
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let body = format!("{{\"title\": \"t\", \"content\": \"{}\"}}", "가".repeat(100_000));
+    let request = format!(
+        "POST /notices HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!((status, answer["code"].clone()), (413, json!("PAYLOAD_TOO_LARGE")), "{answer}");
+    let next = "GET /notices HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream.write_all(next.as_bytes()).await.unwrap();
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!((status, answer["success"].clone()), (200, json!(true)), "{answer}");
+    gateway.stop().await.unwrap();
+}
