@@ -197,7 +197,9 @@ impl Gateway {
         let sessions = Sessions::default();
         let secret: Arc<[u8]> = options.secret.into();
         let local = Local { secret: secret.clone(), routes: ws_routes, sessions: sessions.clone(), addr };
-        let api = routes::app(groups, groups_health).layer(middleware::from_fn_with_state(secret, authorize));
+        let api = routes::app(groups, groups_health)
+            .layer(middleware::from_fn_with_state(secret, authorize))
+            .layer(middleware::from_fn(whole_body));
         let management = Router::new()
             .route("/@connections/{id}", post(post_to_connection).get(get_connection).delete(delete_connection))
             .layer(middleware::from_fn(loopback_only));
@@ -264,6 +266,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// What API Gateway's JWT authorizer does: a request with a token gets its verified claims in
 /// the request context, a bad token is refused with 401, no token passes on anonymous. On the
 /// routes that run no authorizer in AWS (public reads, health) a token is not even looked at.
+/// API Gateway's payload limit: it refuses larger requests itself.
+const API_GATEWAY_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// Reads a request's whole body before a function sees it, as API Gateway does. Besides
+/// fidelity, a function that refuses a body (too large, unauthorized) then leaves nothing unread
+/// on the connection, so the client's next request on it is served.
+async fn whole_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, API_GATEWAY_PAYLOAD_BYTES).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => {
+            let mut refused = shared::AppError::PayloadTooLarge(API_GATEWAY_PAYLOAD_BYTES).into_response();
+            refused.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            refused
+        }
+    }
+}
+
 async fn authorize(State(secret): State<Arc<[u8]>>, mut request: Request, next: Next) -> Response {
     if shared::http::is_public(request.method().as_str(), request.uri().path()) {
         return next.run(request).await;

@@ -107,6 +107,18 @@ pub struct FanOutReport {
     pub failed: usize,
 }
 
+impl std::ops::Add for FanOutReport {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            delivered: self.delivered + other.delivered,
+            gone: self.gone + other.gone,
+            failed: self.failed + other.failed,
+        }
+    }
+}
+
 /// Posts frames to many connections at once, cleaning up the ones that are gone.
 #[derive(Clone)]
 pub struct FanOut {

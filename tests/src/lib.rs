@@ -653,6 +653,11 @@ mod chat_support {
             self.state.lock().expect("lock").posts
         }
 
+        /// The same connections reached at another endpoint (a [`super::FaultProxy`] in front).
+        pub fn behind(&self, endpoint: &str) -> Self {
+            Self { endpoint: endpoint.to_owned(), state: self.state.clone() }
+        }
+
         /// Posts (answered or not) to one connection.
         pub fn posts_to(&self, id: &str) -> usize {
             self.state.lock().expect("lock").posts_to.get(id).copied().unwrap_or_default()

@@ -2,14 +2,14 @@
 //! Every operation on a project's chat takes an [`Admitted`]: the proof, from [`ChatService::admit`]
 //! or [`ChatService::admit_connection`], that the caller is in the project's team (or an admin).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 
 use super::membership::{ChatAccess, Membership};
 use crate::domain::{
-    BoundedText, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
+    BoundedText, ConnectionId, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
     chat::{
         CATCH_UP_OVERLAP, CATCH_UP_OVERLAP_MAX, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition,
         HistoryQuery, MESSAGE_MAX_CHARS, sender_name,
@@ -177,11 +177,12 @@ impl ChatService {
         let now = now_ms();
         let deadline = tokio::time::Instant::now() + SEND_BUDGET;
         let (message, idempotent) = new.validate(sender, now).map_err(AppError::Validation)?;
-        // The room's activity does not depend on the write: do both at once, and take the room
-        // back if the message turns out not to be stored.
-        let (saved, touched) = tokio::join!(
+        // Neither the room's activity nor whom to tell depends on the write: do all three at
+        // once, and take the room back if the message turns out not to be stored.
+        let (saved, touched, early) = tokio::join!(
             tokio::time::timeout(WRITE_BUDGET, self.messages.save(&message, idempotent)),
             self.rooms.touch(&message.user_id, message.project_id, now),
+            self.fanout.project_connections(message.project_id, now),
         );
         let saved = saved.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(format!("the message was not stored within {WRITE_BUDGET:?}")))
@@ -206,16 +207,32 @@ impl ChatService {
         if let Err(e) = touched {
             tracing::warn!(error = %e, "message stored; its room activity was not recorded");
         }
-        // Whom to tell is read after the write: a socket that connected and caught up before
-        // the message was stored is among them (see CATCH_UP_OVERLAP).
-        let targets = self.fanout.project_connections(stored.project_id, now_ms()).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, project_id = %stored.project_id, "could not list connections; message stored, not broadcast");
+        let frame = ServerFrame::Message(MessageFrame::from(&stored));
+        let early = early.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, project_id = %stored.project_id, "could not list connections before the write; listing them after it");
             Vec::new()
         });
-        let targets = self.still_admitted(stored.project_id, targets, ctx).await;
-        let frame = ServerFrame::Message(MessageFrame::from(&stored));
-        let fanout = self.fanout.broadcast_until(&targets, &frame, deadline).await;
-        Ok(SendOutcome { message: stored, created: true, fanout })
+        let early_ids: HashSet<ConnectionId> = early.iter().map(|c| c.connection_id.clone()).collect();
+        let to_early = async {
+            let targets = self.still_admitted(stored.project_id, early, ctx).await;
+            self.fanout.broadcast_until(&targets, &frame, deadline).await
+        };
+        // Listed again once the message is stored, beside the posts above: a socket that
+        // connected (and caught up) while the write was in flight is among these, so catch-up
+        // plus live delivery miss nothing (see CATCH_UP_OVERLAP).
+        let to_late = async {
+            let late = match self.fanout.project_connections(stored.project_id, now_ms()).await {
+                Ok(late) => late.into_iter().filter(|c| !early_ids.contains(&c.connection_id)).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, project_id = %stored.project_id, "could not list connections after the write");
+                    Vec::new()
+                }
+            };
+            let targets = self.still_admitted(stored.project_id, late, ctx).await;
+            self.fanout.broadcast_until(&targets, &frame, deadline).await
+        };
+        let (early_report, late_report) = tokio::join!(to_early, to_late);
+        Ok(SendOutcome { message: stored, created: true, fanout: early_report + late_report })
     }
 
     /// The connections whose user is still in the project's team, or was admitted as an admin.
