@@ -11,6 +11,7 @@ mod content;
 mod dependencies;
 mod e2e;
 mod events;
+mod faults;
 mod gateway;
 mod generated;
 mod migrate;

@@ -44,7 +44,12 @@ fn unique_name() -> String {
 
 impl TestDb {
     pub async fn mariadb() -> Self {
-        let server = mysql_server_url();
+        Self::mariadb_on(&mysql_server_url()).await
+    }
+
+    /// A fresh database on the MariaDB server at `server` (a URL without a database).
+    pub async fn mariadb_on(server: &str) -> Self {
+        let server = server.to_owned();
         let name = unique_name();
         let mut conn = MySqlConnection::connect(&server)
             .await
@@ -515,9 +520,13 @@ mod chat_support {
 
     /// Config pointing the AWS clients at the emulator, with fresh table names.
     pub fn emulator_config() -> Config {
+        emulator_config_at(&dynamodb_url())
+    }
+
+    fn emulator_config_at(endpoint: &str) -> Config {
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let vars: HashMap<&str, String> = HashMap::from([
-            ("DDB_ENDPOINT_URL", dynamodb_url()),
+            ("DDB_ENDPOINT_URL", endpoint.to_owned()),
             ("DYNAMODB_TABLE_CHATS", format!("{prefix}_team_chats")),
             ("DYNAMODB_TABLE_ROOMS", format!("{prefix}_chat_rooms")),
             ("DYNAMODB_TABLE_CONNECTIONS", format!("{prefix}_ws_connections")),
@@ -535,11 +544,16 @@ mod chat_support {
 
     impl TestDynamo {
         pub async fn new() -> Self {
-            let config = emulator_config();
+            Self::at(&dynamodb_url()).await
+        }
+
+        /// Fresh tables on the emulator at `endpoint` (one a test may stop).
+        pub async fn at(endpoint: &str) -> Self {
+            let config = emulator_config_at(endpoint);
             let aws = shared::aws::AwsContext::new(&config).expect("emulator credentials");
             let store = shared::aws::dynamo_store(&aws, &config);
             store.create_tables().await.expect("create chat tables on the emulator");
-            Self { endpoint: dynamodb_url(), config, aws, store }
+            Self { endpoint: endpoint.to_owned(), config, aws, store }
         }
 
         pub fn tables(&self) -> &DynamoTables {
@@ -569,6 +583,8 @@ mod chat_support {
         received: HashMap<String, Vec<Value>>,
         /// Posts to answer 429 before accepting, per connection.
         throttle: HashMap<String, u32>,
+        /// Posts to answer 500 before accepting, per connection.
+        fail: HashMap<String, u32>,
         posts: usize,
         posts_to: HashMap<String, usize>,
     }
@@ -597,6 +613,10 @@ mod chat_support {
         if let Some(left) = s.throttle.get_mut(&id).filter(|left| **left > 0) {
             *left -= 1;
             return api_gateway_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Rate exceeded");
+        }
+        if let Some(left) = s.fail.get_mut(&id).filter(|left| **left > 0) {
+            *left -= 1;
+            return api_gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerErrorException", "failed");
         }
         let frame = serde_json::from_slice(&body).unwrap_or(Value::Null);
         s.received.entry(id).or_default().push(frame);
@@ -643,6 +663,11 @@ mod chat_support {
 
         pub fn throttle(&self, id: &str, times: u32) {
             self.state.lock().expect("lock").throttle.insert(id.to_owned(), times);
+        }
+
+        /// Answers the next `times` posts to `id` with 500.
+        pub fn fail(&self, id: &str, times: u32) {
+            self.state.lock().expect("lock").fail.insert(id.to_owned(), times);
         }
 
         pub fn received(&self, id: &str) -> Vec<Value> {
@@ -1217,5 +1242,133 @@ mod ws_events {
         e["requestContext"]["connectionId"] = json!(connection_id);
         e["body"] = json!(body);
         event(e)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real server processes a test may stop and start: a private MariaDB and a private emulator.
+
+pub use processes::*;
+
+mod processes {
+    use std::{
+        path::PathBuf,
+        process::{Child, Command, Stdio},
+        time::Duration,
+    };
+
+    use sqlx::{Connection, MySqlConnection};
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
+    }
+
+    /// A MariaDB server of its own (the machine's `mariadbd`, a fresh data directory, a free
+    /// port), so a test can stop it mid-load without touching the server other tests use.
+    pub struct PrivateMariaDb {
+        dir: PathBuf,
+        port: u16,
+        child: Option<Child>,
+    }
+
+    impl PrivateMariaDb {
+        pub async fn start() -> Self {
+            let dir = std::env::temp_dir().join(format!("pft-mariadb-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).expect("data directory");
+            let installed = Command::new("mariadb-install-db")
+                .args(["--no-defaults", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+                .arg(format!("--datadir={}", dir.join("data").display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("mariadb-install-db runs");
+            assert!(installed.success(), "mariadb-install-db failed");
+            let mut server = Self { dir, port: free_port(), child: None };
+            server.restart().await;
+            server
+        }
+
+        /// The server's URL, without a database.
+        pub fn url(&self) -> String {
+            format!("mysql://root@127.0.0.1:{}", self.port)
+        }
+
+        /// Kills the server at once, as a crash or a failover would.
+        pub fn stop(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+
+        /// Starts the server again on the same data and port, and waits until it answers.
+        pub async fn restart(&mut self) {
+            let child = Command::new("/usr/sbin/mariadbd")
+                .args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1", "--skip-log-bin"])
+                .arg(format!("--port={}", self.port))
+                .arg(format!("--datadir={}", self.dir.join("data").display()))
+                .arg(format!("--socket={}", self.dir.join("mysqld.sock").display()))
+                .arg(format!("--pid-file={}", self.dir.join("mysqld.pid").display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("mariadbd starts");
+            self.child = Some(child);
+            for _ in 0..200 {
+                if let Ok(conn) = MySqlConnection::connect(&self.url()).await {
+                    let _ = conn.close().await;
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the private MariaDB did not answer within 10 s");
+        }
+    }
+
+    impl Drop for PrivateMariaDb {
+        fn drop(&mut self) {
+            self.stop();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A DynamoDB emulator of its own (`scripts/dynamodb-emulator`), to stop mid-test.
+    pub struct PrivateEmulator {
+        pub url: String,
+        pid: Option<u32>,
+    }
+
+    impl PrivateEmulator {
+        pub fn start() -> Self {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dynamodb-emulator");
+            let out =
+                Command::new(script).arg("start").stderr(Stdio::inherit()).output().expect("the emulator script runs");
+            assert!(out.status.success(), "the emulator did not start");
+            // `export TEST_DYNAMODB_URL=http://127.0.0.1:PORT MOTO_PID=PID`
+            let line = String::from_utf8(out.stdout).expect("UTF-8");
+            let value =
+                |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)).map(str::to_owned).expect(key);
+            Self { url: value("TEST_DYNAMODB_URL="), pid: Some(value("MOTO_PID=").parse().expect("a pid")) }
+        }
+
+        pub fn stop(&mut self) {
+            if let Some(pid) = self.pid.take() {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+                // Until the port refuses connections.
+                let addr = self.url.trim_start_matches("http://").to_owned();
+                for _ in 0..100 {
+                    if std::net::TcpStream::connect(&addr).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    impl Drop for PrivateEmulator {
+        fn drop(&mut self) {
+            self.stop();
+        }
     }
 }

@@ -89,9 +89,17 @@ pub struct SqlDb {
     pool: Pool,
     schema: SchemaPolicy,
     ready: OnceCell<()>,
+    /// Until when requests answer "unavailable" at once: set when the server could not be
+    /// reached (see [`UNREACHABLE_COOLDOWN`]).
+    unreachable_until: std::sync::Mutex<Option<std::time::Instant>>,
     #[cfg(feature = "mysql")]
     credentials: Option<rds::SecretCredentials>,
 }
+
+/// After the server could not be reached, requests answer 503 at once for this long instead of
+/// each waiting out a connection attempt (up to the pool's 5 s acquire timeout); then the next
+/// request tries the server again.
+const UNREACHABLE_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who brings the schema up to date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,14 +423,19 @@ impl SqlDb {
             pool,
             schema,
             ready: OnceCell::new(),
+            unreachable_until: std::sync::Mutex::new(None),
             #[cfg(feature = "mysql")]
             credentials,
         })
     }
 
-    /// Before each query: credentials in place (read again after MySQL refused them), and,
-    /// once per process, the schema as [`SchemaPolicy`] says.
+    /// Before each query: the server not known to be unreachable, credentials in place (read
+    /// again after MySQL refused them), and, once per process, the schema as [`SchemaPolicy`] says.
     async fn ready(&self) -> Result<(), StoreError> {
+        let until = *self.unreachable_until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.is_some_and(|until| std::time::Instant::now() < until) {
+            return Err(StoreError::Unavailable("the database was unreachable a moment ago".into()));
+        }
         #[cfg(feature = "mysql")]
         if let (Some(credentials), Pool::MySql(pool)) = (&self.credentials, &self.pool) {
             credentials.apply(pool, !self.ready.initialized()).await?;
@@ -516,6 +529,10 @@ impl SqlDb {
     /// Classifies a driver error, and notes a refusal of the credentials so that the next
     /// query reads the secret again.
     fn classify(&self, e: sqlx::Error) -> StoreError {
+        if matches!(e, sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut) {
+            let mut until = self.unreachable_until.lock().unwrap_or_else(|e| e.into_inner());
+            *until = Some(std::time::Instant::now() + UNREACHABLE_COOLDOWN);
+        }
         #[cfg(feature = "mysql")]
         if let (Some(credentials), sqlx::Error::Database(db)) = (&self.credentials, &e)
             && let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()

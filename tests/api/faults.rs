@@ -1,0 +1,153 @@
+//! Faults, with real processes stopped and started on loopback: MariaDB killed mid-load and
+//! started again, the DynamoDB emulator gone, the management endpoint failing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use service_tests::{
+    Function, LoopbackConnections, PrivateEmulator, PrivateMariaDb, SiblingStandIn, TestApp, TestDb, TestDynamo,
+    TestEnv, Who, admin, chat_service, new_user_id,
+};
+use shared::{
+    domain::{ConnectionId, ProjectId, UserId, chat::Connection, time::now_ms},
+    error::AppError,
+    services::{
+        chat::{Admitted, NewMessage},
+        membership::ChatAccess,
+    },
+    siblings::CallContext,
+};
+
+/// MariaDB killed under load: every request answers 503 (never a 500 or a fake success), and
+/// once the server is back the same running function serves again, with what it stored before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_killed_mid_load_gives_503s_and_the_same_function_recovers() {
+    let mut server = PrivateMariaDb::start().await;
+    let app = TestApp::over(Function::Content, TestEnv::new(TestDb::mariadb_on(&server.url()).await).await).await;
+    let me = admin();
+    for i in 0..20 {
+        app.post("/notices", &me, json!({"title": format!("공지 {i}"), "content": "본문"}))
+            .await
+            .assert_ok(201, "NOTICE_CREATED");
+        app.get("/notices", &Who::Anonymous).await.assert_ok(200, "NOTICES_LISTED");
+    }
+
+    server.stop();
+    // The first request finds its pooled connection dead and waits out a new connection attempt;
+    // after it, requests answer 503 at once, one trying the server again each second.
+    let mut took = Vec::new();
+    for i in 0..10 {
+        let started = Instant::now();
+        app.get("/notices", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
+        took.push(started.elapsed());
+        let started = Instant::now();
+        app.post("/notices", &me, json!({"title": format!("lost {i}"), "content": "x"}))
+            .await
+            .assert_error(503, "SERVICE_UNAVAILABLE");
+        took.push(started.elapsed());
+        let started = Instant::now();
+        app.get("/health", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
+        took.push(started.elapsed());
+    }
+    took.sort();
+    println!(
+        "while MariaDB was down: {} requests, all 503; median {:?}, slowest {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+
+    server.restart().await;
+    let mut back = None;
+    for _ in 0..100 {
+        let reply = app.get("/notices?limit=100", &Who::Anonymous).await;
+        if reply.status == 200 {
+            back = Some(reply);
+            break;
+        }
+        reply.assert_error(503, "SERVICE_UNAVAILABLE");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let back = back.expect("serving again within 10 s of the restart, without restarting the function");
+    let titles = back.assert_ok(200, "NOTICES_LISTED").as_array().unwrap().len();
+    assert_eq!(titles, 20, "what was stored before is there, and nothing refused was stored");
+    app.post("/notices", &me, json!({"title": "다시", "content": "본문"})).await.assert_ok(201, "NOTICE_CREATED");
+}
+
+/// The DynamoDB emulator gone: a send tells the sender it failed and broadcasts nothing.
+#[tokio::test]
+async fn dynamodb_gone_a_send_fails_to_the_sender_and_is_not_broadcast() {
+    let mut emulator = PrivateEmulator::start();
+    let dynamo = TestDynamo::at(&emulator.url).await;
+    let stores = dynamo.stores();
+    let (loopback, siblings) = (LoopbackConnections::start().await, SiblingStandIn::start().await);
+    let chat = chat_service(&stores, &loopback, &siblings).await;
+    let user = UserId::parse(&new_user_id()).unwrap();
+    let me = Admitted {
+        project_id: ProjectId::new(5).unwrap(),
+        user_id: user.clone(),
+        name: "me".into(),
+        access: ChatAccess::Administrator,
+    };
+    let now = now_ms();
+    let listener = Connection {
+        connection_id: ConnectionId::parse("listening=").unwrap(),
+        user_id: user,
+        display_name: "me".into(),
+        project_id: me.project_id,
+        notifications: false,
+        admin: true,
+        connected_at: now,
+        expires_at: now + chrono::Duration::hours(2),
+    };
+    stores.connections.put(&listener).await.unwrap();
+    loopback.open("listening=");
+    let new = |text: &str| NewMessage { message: text.into(), client_message_id: None, is_in_meeting: false };
+    let sent = chat.send(&me, new("before"), &CallContext::default()).await.expect("sent while up");
+    assert_eq!(sent.fanout.delivered, 1);
+
+    emulator.stop();
+    let failed = chat.send(&me, new("while down"), &CallContext::default()).await;
+    assert!(matches!(failed, Err(AppError::Unavailable(_))), "{failed:?}");
+    let frames = loopback.received("listening=");
+    assert_eq!(frames.len(), 1, "nothing broadcast as if stored: {frames:?}");
+}
+
+/// The management endpoint answering 500: counted as failed, tried once (no retry stacked on the
+/// fan-out's own 429 policy), the row kept; 410 rows go; 429 is retried.
+#[tokio::test]
+async fn management_endpoint_failures_follow_the_fan_out_rules() {
+    let dynamo = TestDynamo::new().await;
+    let stores = dynamo.stores();
+    let loopback = LoopbackConnections::start().await;
+    let fanout = service_tests::fanout(&stores, &loopback).await;
+    let now = now_ms();
+    let mut targets = Vec::new();
+    for id in ["ok=", "gone=", "throttled=", "broken="] {
+        let c = Connection {
+            connection_id: ConnectionId::parse(id).unwrap(),
+            user_id: UserId::parse(&new_user_id()).unwrap(),
+            display_name: "x".into(),
+            project_id: ProjectId::new(9).unwrap(),
+            notifications: false,
+            admin: false,
+            connected_at: now,
+            expires_at: now + chrono::Duration::hours(2),
+        };
+        stores.connections.put(&c).await.unwrap();
+        if id != "gone=" {
+            loopback.open(id);
+        }
+        targets.push(c);
+    }
+    loopback.throttle("throttled=", 1);
+    loopback.fail("broken=", 100);
+    let report = fanout.broadcast(&targets, &json!({"type": "pong"})).await;
+    assert_eq!((report.delivered, report.gone, report.failed), (2, 1, 1));
+    assert_eq!(loopback.posts_to("broken="), 1, "a 500 is not retried");
+    assert_eq!(loopback.posts_to("throttled="), 2, "a 429 is retried once it passes");
+    let rows = stores.connections.by_project(ProjectId::new(9).unwrap(), now).await.unwrap();
+    let mut left: Vec<&str> = rows.iter().map(|c| c.connection_id.as_str()).collect();
+    left.sort_unstable();
+    assert_eq!(left, ["broken=", "ok=", "throttled="], "only the gone row is deleted");
+}
