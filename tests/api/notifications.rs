@@ -214,3 +214,34 @@ async fn bad_mark_read_bodies_get_exact_errors() {
         assert_eq!(reply.fields(), [field], "{body}");
     }
 }
+
+/// Read-all racing new notifications: each notification is either marked by one of the
+/// read-alls or still unread, never lost nor counted twice, and the counts agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_all_racing_new_notifications_keeps_exact_counts() {
+    let app = std::sync::Arc::new(app().await);
+    let dana = user();
+    for i in 0..50 {
+        notify(&app, &dana, &format!("before {i}")).await;
+    }
+    let creators = (0..50).map(|i| {
+        let (app, dana) = (app.clone(), dana.clone());
+        tokio::spawn(async move { notify(&app, &dana, &format!("during {i}")).await })
+    });
+    let readers = (0..5).map(|_| {
+        let (app, dana) = (app.clone(), dana.clone());
+        tokio::spawn(async move {
+            let read = app.post("/notifications/read", &dana, json!({"all": true})).await;
+            read.assert_ok(200, "NOTIFICATIONS_READ")["updated"].as_i64().unwrap()
+        })
+    });
+    let (created, marked) = tokio::join!(futures::future::join_all(creators), futures::future::join_all(readers));
+    assert!(created.iter().all(Result::is_ok));
+    let marked: i64 = marked.into_iter().map(Result::unwrap).sum();
+    let unread = app.get("/notifications/unread-count", &dana).await;
+    let unread = unread.assert_ok(200, "UNREAD_COUNT")["unread_count"].as_i64().unwrap();
+    assert_eq!(marked + unread, 100, "marked {marked}, unread {unread}");
+    assert!(marked >= 50, "every notification made before the read-alls was marked");
+    let listed = app.get("/notifications?unread_only=true&limit=100", &dana).await;
+    assert_eq!(listed.assert_ok(200, "NOTIFICATIONS_LISTED").as_array().unwrap().len() as i64, unread);
+}

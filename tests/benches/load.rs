@@ -4,7 +4,9 @@
 //! messages, read marks) for a fixed time. It stops by itself and prints requests, errors,
 //! latency percentiles per kind, frames each socket got, and the gateway's peak memory; it exits
 //! non-zero on any error or any socket that missed or doubled a message.
-//!   LOAD_SECONDS (default 30), LOAD_STORAGE=embedded|mysql, LOCAL_GATEWAY_BIN (the binary).
+//! The clients keep a fixed pace (LOAD_RATE requests per second in all, default 200), as users
+//! do, rather than sending as fast as answers come back, which on 2 cores starves the emulator.
+//!   LOAD_SECONDS (default 30), LOAD_RATE, LOAD_STORAGE=embedded|mysql, LOCAL_GATEWAY_BIN.
 
 use std::{
     collections::BTreeMap,
@@ -94,11 +96,12 @@ async fn start_gateway(bin: &str, storage: &str, member: &str) -> Gateway {
         .status();
     assert!(member_added.unwrap().success(), "member");
     let child = Command::new(bin).arg("serve").envs(env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned at once, so the process is killed and reaped however this ends.
+    let gateway = Gateway { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{url}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Gateway { child, url, _dir: dir };
+        if client.get(format!("{}/health", gateway.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return gateway;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -117,6 +120,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn main() {
     let seconds: u64 = std::env::var("LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let storage = std::env::var("LOAD_STORAGE").unwrap_or_else(|_| "embedded".into());
+    let rate: f64 = std::env::var("LOAD_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(200.0);
+    let pace = Duration::from_secs_f64(CLIENTS as f64 / rate);
     let bin = std::env::var("LOCAL_GATEWAY_BIN").expect("LOCAL_GATEWAY_BIN: run through scripts/load");
     let member = uuid::Uuid::new_v4().to_string();
     let gateway = start_gateway(&bin, &storage, &member).await;
@@ -174,17 +179,27 @@ async fn main() {
                 (latencies.clone(), errors.clone(), sent_ids.clone(), counter.clone());
             tokio::spawn(async move {
                 let mut n = c;
+                // Spread the clients over one pace interval, then one request per interval each.
+                let mut next = Instant::now() + pace.mul_f64(c as f64 / CLIENTS as f64);
                 while Instant::now() < deadline {
+                    tokio::time::sleep_until(next.into()).await;
+                    next = (next + pace).max(Instant::now());
                     n += CLIENTS;
                     let started = Instant::now();
                     let (kind, request) = match n % 20 {
                         0..=6 => ("GET /notices", http.get(format!("{url}/notices?limit=20"))),
                         7..=10 => ("GET /events", http.get(format!("{url}/events?limit=20"))),
                         11..=13 => ("GET /notifications", http.get(format!("{url}/notifications")).bearer_auth(&token)),
-                        14..=15 => {
-                            ("GET /chat/1/messages", http.get(format!("{url}/chat/{PROJECT}/messages")).bearer_auth(&token))
-                        }
-                        16 => ("POST /notifications/read", http.post(format!("{url}/notifications/read")).bearer_auth(&token).json(&json!({"all": true}))),
+                        14..=15 => (
+                            "GET /chat/1/messages",
+                            http.get(format!("{url}/chat/{PROJECT}/messages")).bearer_auth(&token),
+                        ),
+                        16 => (
+                            "POST /notifications/read",
+                            http.post(format!("{url}/notifications/read"))
+                                .bearer_auth(&token)
+                                .json(&json!({"all": true})),
+                        ),
                         _ => (
                             "POST /chat/1/messages",
                             http.post(format!("{url}/chat/{PROJECT}/messages"))
@@ -199,7 +214,10 @@ async fn main() {
                         Ok(r) if r.status().is_success() => {
                             if kind == "POST /chat/1/messages" {
                                 let body: Value = r.json().await.unwrap_or_default();
-                                sent_ids.lock().unwrap().push(body["data"]["message_id"].as_str().unwrap_or_default().to_owned());
+                                sent_ids
+                                    .lock()
+                                    .unwrap()
+                                    .push(body["data"]["message_id"].as_str().unwrap_or_default().to_owned());
                             }
                             latencies.lock().unwrap().entry(kind).or_default().push(took);
                         }
@@ -234,7 +252,7 @@ async fn main() {
     let total = counter.load(Ordering::Relaxed);
     let errors = errors.lock().unwrap().clone();
     println!(
-        "load ({storage}): {seconds} s, {CLIENTS} clients, {SOCKETS} sockets: {total} requests ({:.0}/s), {} errors, {} chat messages each delivered to all {SOCKETS} sockets exactly once: {}",
+        "load ({storage}): {seconds} s, {CLIENTS} clients at {rate:.0} requests/s in all, {SOCKETS} sockets: {total} requests ({:.0}/s), {} errors, {} chat messages each delivered to all {SOCKETS} sockets exactly once: {}",
         total as f64 / seconds as f64,
         errors.len(),
         sent.len(),
