@@ -382,3 +382,66 @@ async fn a_body_past_the_limit_is_413_and_the_same_connection_serves_the_next_re
     assert_eq!((status, answer["success"].clone()), (200, json!(true)), "{answer}");
     gateway.stop().await.unwrap();
 }
+
+/// A client that stops reading is dropped once its frames pile up (posts to it answer 410 and
+/// its row goes), so its project's broadcasts do not wait on it; a reading client stays.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_the_rest_of_its_project_is_not_held_up() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (stalled_user, reader_user) = (user(), user());
+    members(&db, 9, &[&stalled_user, &reader_user]).await;
+    let _stalled = connect(&gateway, &format!("/ws/chat/9?token={}", token_for(&stalled_user, false, "s"))).await;
+    let mut reader = connect(&gateway, &format!("/ws/chat/9?token={}", token_for(&reader_user, false, "r"))).await;
+    let connections = shared::store::ChatStores::sql(std::sync::Arc::new(db.sql_db())).connections;
+    let project = shared::domain::ProjectId::new(9).unwrap();
+    let rows = connections.by_project(project, shared::domain::time::now_ms()).await.unwrap();
+    let id_of = |user: &str| rows.iter().find(|c| c.user_id.as_str() == user).unwrap().connection_id.clone();
+    let (stalled_id, reader_id) = (id_of(&stalled_user), id_of(&reader_user));
+
+    // Post 8 KB frames straight to the management endpoint until the stalled socket is dropped.
+    let http = reqwest::Client::new();
+    let frame = json!({"type": "pong", "pad": "x".repeat(8_000)}).to_string();
+    let mut posts = 0;
+    let gone = loop {
+        let status = http
+            .post(format!("http://{}/@connections/{stalled_id}", gateway.addr))
+            .body(frame.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        posts += 1;
+        if status == reqwest::StatusCode::GONE {
+            break true;
+        }
+        assert_eq!(status, reqwest::StatusCode::OK, "queued until dropped; never 429");
+        if posts == 50_000 {
+            break false;
+        }
+    };
+    assert!(gone, "the stalled socket was never dropped");
+    println!("the stalled socket was dropped after {posts} posts of 8 KB");
+    // Its row goes with it ($disconnect), the reader's stays and still gets frames.
+    let mut row_gone = false;
+    for _ in 0..50 {
+        let left = connections.by_project(project, shared::domain::time::now_ms()).await.unwrap();
+        if left.iter().all(|c| c.connection_id != stalled_id) {
+            assert!(left.iter().any(|c| c.connection_id == reader_id));
+            row_gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(row_gone, "the dropped socket's connection row was not removed");
+    let status = http
+        .post(format!("http://{}/@connections/{reader_id}", gateway.addr))
+        .body(r#"{"type":"pong"}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(next_frame(&mut reader).await["type"], "pong");
+    gateway.stop().await.unwrap();
+}
