@@ -27,6 +27,9 @@ pub enum PushError {
     /// API Gateway asked us to slow down (HTTP 429).
     #[error("throttled")]
     Throttled,
+    /// A failure that may pass: a 5xx, no answer in time, no connection.
+    #[error("post failed, may pass: {0}")]
+    Transient(String),
     #[error("post failed: {0}")]
     Failed(String),
 }
@@ -85,12 +88,12 @@ mod management {
                         SdkError::ResponseError(response) => (Some(response.raw().status().as_u16()), None),
                         _ => (None, None),
                     };
+                    let detail = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string();
                     Err(match (status, code) {
                         (Some(410), _) | (_, Some("GoneException")) => PushError::Gone,
                         (Some(429), _) | (_, Some("LimitExceededException")) => PushError::Throttled,
-                        _ => {
-                            PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())
-                        }
+                        (Some(500..), _) | (None, _) => PushError::Transient(detail),
+                        _ => PushError::Failed(detail),
                     })
                 }
             }
@@ -128,8 +131,10 @@ pub struct FanOut {
 }
 
 /// The one retry policy of a post (the management API client's own retries are off, see
-/// `AwsContext::management_api`): a throttled post is retried this many times, waiting about
-/// 25 ms, 50 ms, 100 ms, … and never past its broadcast's deadline.
+/// `AwsContext::management_api`): a throttled post, or one that failed in a way that may pass
+/// (5xx, timeout, no connection), is retried this many times, waiting about 25 ms, 50 ms,
+/// 100 ms, … and never past its broadcast's deadline. A repeated frame is harmless: clients drop
+/// message ids they hold.
 pub const THROTTLE_RETRIES: u32 = 4;
 const THROTTLE_BASE_DELAY: Duration = Duration::from_millis(25);
 
@@ -256,10 +261,10 @@ impl FanOut {
                 return Err(PushError::Failed("the broadcast's deadline passed".into()));
             };
             match outcome {
-                Err(PushError::Throttled) if attempt < THROTTLE_RETRIES => {
+                Err(PushError::Throttled | PushError::Transient(_)) if attempt < THROTTLE_RETRIES => {
                     let wait = THROTTLE_BASE_DELAY * 2u32.pow(attempt) + spread;
                     if Instant::now() + wait >= deadline {
-                        return Err(PushError::Throttled);
+                        return outcome;
                     }
                     tokio::time::sleep(wait).await;
                     attempt += 1;

@@ -25,7 +25,7 @@ use shared::{
     },
     error::AppError,
     services::{
-        chat::{Admitted, ChatService, NewMessage},
+        chat::{Admitted, ChatService, ChatTiming, NewMessage},
         membership::ChatAccess,
     },
     siblings::CallContext,
@@ -48,6 +48,10 @@ impl ChatStore for DelayedCommits {
         let wait = self.rng.lock().unwrap().random_range(0..=self.max_ms);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         self.store.save(message, idempotent).await
+    }
+
+    async fn find(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError> {
+        self.store.find(project_id, sort_key).await
     }
 
     async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
@@ -152,12 +156,13 @@ async fn reconnecting_client(
 /// Races `sends` messages (from 16 senders, commits delayed 0–`max_ms`) against 6 clients that
 /// reconnect and catch up every few milliseconds, half by the documented rule and half by an
 /// exact `after`. Returns how many messages the exact-after clients missed in all.
-async fn race_catch_up(stores: ChatStores, sends: usize, max_ms: u64, seed: u8) -> usize {
+async fn race_catch_up(stores: ChatStores, sends: usize, max_ms: u64, seed: u8, timing: ChatTiming) -> usize {
     let delayed: Arc<dyn ChatStore> =
         Arc::new(DelayedCommits { store: stores.messages.clone(), max_ms, rng: Mutex::new(seeded(seed)) });
     let stores = ChatStores { messages: delayed.clone(), ..stores };
     let (loopback, siblings) = (LoopbackConnections::start().await, SiblingStandIn::start().await);
-    let chat = chat_service(&stores, &loopback, &siblings).await;
+    let chat = chat_service(&stores, &loopback, &siblings).await.with_timing(timing);
+    let started = std::time::Instant::now();
     let senders_done = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..6)
         .map(|n| {
@@ -184,7 +189,9 @@ async fn race_catch_up(stores: ChatStores, sends: usize, max_ms: u64, seed: u8) 
                 for i in 0..sends / 16 {
                     let new =
                         NewMessage { message: format!("s{s}-{i}"), client_message_id: None, is_in_meeting: false };
-                    chat.send(&me, new, &CallContext::default()).await.unwrap();
+                    // Under the scaled-down budgets a slow write may be refused (503); the race
+                    // is about what was stored.
+                    let _ = chat.send(&me, new, &CallContext::default()).await;
                 }
             })
         })
@@ -193,6 +200,9 @@ async fn race_catch_up(stores: ChatStores, sends: usize, max_ms: u64, seed: u8) 
         sender.await.unwrap();
     }
     senders_done.store(true, Ordering::SeqCst);
+    let lasted = started.elapsed();
+    let window = timing.overlap.to_std().unwrap();
+    assert!(lasted > window * 4, "the run ({lasted:?}) must last many overlap windows ({window:?})");
     let everything = HistoryQuery {
         position: HistoryPosition::After(ChatCursor(sort_key(&DateTime::UNIX_EPOCH, &MessageId::parse("0").unwrap()))),
         from: None,
@@ -207,7 +217,7 @@ async fn race_catch_up(stores: ChatStores, sends: usize, max_ms: u64, seed: u8) 
         .iter()
         .map(|m| m.message_id.to_string())
         .collect();
-    assert_eq!(stored.len(), sends / 16 * 16);
+    assert!(stored.len() >= sends / 16 * 15, "{} of {sends} stored", stored.len());
     let mut exact_missed = 0;
     for (rule, client) in clients {
         let held = client.await.unwrap();
@@ -225,7 +235,14 @@ async fn catch_up_misses_nothing_while_sends_commit_out_of_order_on_the_embedded
     let db = TestDb::sqlite();
     db.migrate_as_deploy().await;
     let stores = ChatStores::sql(Arc::new(db.sql_db()));
-    let exact_missed = race_catch_up(stores, 3_200, 4, 11).await;
+    // Budgets and overlap scaled down together, so the run lasts many windows: the last
+    // catch-up alone cannot cover what earlier ones missed.
+    let timing = ChatTiming {
+        write: Duration::from_millis(250),
+        send: Duration::from_millis(500),
+        overlap: chrono::Duration::milliseconds(800),
+    };
+    let exact_missed = race_catch_up(stores, 3_200, 4, 11, timing).await;
     // The control: the same race loses messages for a client that reads exactly `after`.
     assert!(exact_missed > 0, "the race did not happen; the test proves nothing");
     println!("exact-after clients missed {exact_missed} messages; documented-rule clients none");
@@ -235,7 +252,13 @@ async fn catch_up_misses_nothing_while_sends_commit_out_of_order_on_the_embedded
 async fn catch_up_misses_nothing_while_sends_commit_out_of_order_on_dynamodb() {
     let dynamo = TestDynamo::new().await;
     // moto serves one request at a time, so fewer sends than on the embedded store.
-    let exact_missed = race_catch_up(dynamo.stores(), 640, 4, 23).await;
+    // moto is slower and busier: wider budgets, still a small part of the run.
+    let timing = ChatTiming {
+        write: Duration::from_secs(1),
+        send: Duration::from_secs(2),
+        overlap: chrono::Duration::seconds(3),
+    };
+    let exact_missed = race_catch_up(dynamo.stores(), 640, 4, 23, timing).await;
     println!("exact-after clients missed {exact_missed} messages; documented-rule clients none");
 }
 
@@ -369,11 +392,11 @@ async fn a_thousand_sends_at_once_are_all_stored_and_each_delivered_once_on_the_
 }
 
 /// moto serves one request at a time: 1,000 sends at once would queue past the 3 s write
-/// budget (and rightly answer 503), so 50 at a time; same-millisecond stamps still abound.
+/// budget (and rightly answer 503), so 20 at a time; same-millisecond stamps still abound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_sends_are_all_stored_and_each_delivered_once_on_dynamodb() {
     let dynamo = TestDynamo::new().await;
-    thousand_sends(dynamo.stores(), 50).await;
+    thousand_sends(dynamo.stores(), 20).await;
 }
 
 /// 100 identical sends with one idempotency key at once: one stored, one broadcast; the others

@@ -258,7 +258,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
     let report = fanout.broadcast_until(&only_002, &json!({"type": "pong"}), deadline).await;
     assert_eq!(report, FanOutReport { delivered: 0, gone: 0, failed: 1 });
     let tried = loopback.posts_to("conn002=") - before;
-    assert!((1..=2).contains(&tried), "{tried} posts within a 60 ms deadline");
+    assert!(tried <= 2, "{tried} posts within a 60 ms deadline");
     let left = stores.connections.by_project(project(5), now).await.unwrap();
     assert_eq!(left.len(), 180, "exactly the gone rows were deleted");
     assert!(left.iter().all(|c| !c.connection_id.as_str()[4..7].ends_with('3')));

@@ -273,6 +273,8 @@ async fn main() {
     for e in errors.iter().take(10) {
         eprintln!("error: {e}");
     }
+    // Stops the gateway and removes its files before exiting (exit skips destructors).
+    drop(gateway);
     if !errors.is_empty() || socket_problems > 0 {
         std::process::exit(1);
     }

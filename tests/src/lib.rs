@@ -1314,14 +1314,15 @@ mod processes {
                 .spawn()
                 .expect("mariadbd starts");
             self.child = Some(child);
-            for _ in 0..200 {
+            // Crash recovery on a loaded machine can take a while.
+            for _ in 0..600 {
                 if let Ok(conn) = MySqlConnection::connect(&self.url()).await {
                     let _ = conn.close().await;
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            panic!("the private MariaDB did not answer within 10 s");
+            panic!("the private MariaDB did not answer within 30 s");
         }
     }
 

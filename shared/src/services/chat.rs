@@ -30,6 +30,21 @@ pub const SEND_BUDGET: Duration = Duration::from_secs(6);
 /// The part of [`SEND_BUDGET`] the write may use; past it the sender is told the send failed.
 pub const WRITE_BUDGET: Duration = Duration::from_secs(3);
 
+/// The send budgets and the catch-up overlap that rests on them: [`SEND_BUDGET`],
+/// [`WRITE_BUDGET`] and [`CATCH_UP_OVERLAP`] unless a test scales them down together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatTiming {
+    pub write: Duration,
+    pub send: Duration,
+    pub overlap: chrono::Duration,
+}
+
+impl Default for ChatTiming {
+    fn default() -> Self {
+        Self { write: WRITE_BUDGET, send: SEND_BUDGET, overlap: CATCH_UP_OVERLAP }
+    }
+}
+
 /// Most messages the web app's history route returns: the newest ones.
 pub const RECENT_MAX: usize = 1_000;
 /// Most store pages one such read walks (2,000 messages), so a filter that matches little
@@ -104,6 +119,7 @@ pub struct ChatService {
     fanout: FanOut,
     membership: Membership,
     calendar: Calendar,
+    timing: ChatTiming,
 }
 
 /// Membership checks of `GET /chat/rooms` in flight at once.
@@ -117,7 +133,12 @@ impl ChatService {
         membership: Membership,
         calendar: Calendar,
     ) -> Self {
-        Self { messages, rooms, fanout, membership, calendar }
+        Self { messages, rooms, fanout, membership, calendar, timing: ChatTiming::default() }
+    }
+
+    /// Other budgets and overlap (tests that race sends against catch-ups in less time).
+    pub fn with_timing(self, timing: ChatTiming) -> Self {
+        Self { timing, ..self }
     }
 
     pub fn membership(&self) -> &Membership {
@@ -175,18 +196,31 @@ impl ChatService {
     /// posts finish (or are given up) within [`SEND_BUDGET`] of the stamp.
     pub async fn send(&self, sender: &Admitted, new: NewMessage, ctx: &CallContext) -> AppResult<SendOutcome> {
         let now = now_ms();
-        let deadline = tokio::time::Instant::now() + SEND_BUDGET;
+        let ChatTiming { write, send, .. } = self.timing;
+        let deadline = tokio::time::Instant::now() + send;
         let (message, idempotent) = new.validate(sender, now).map_err(AppError::Validation)?;
         // Neither the room's activity nor whom to tell depends on the write: do all three at
         // once, and take the room back if the message turns out not to be stored.
+        let over_budget = || StoreError::Unavailable(format!("no answer within {write:?}"));
         let (saved, touched, early) = tokio::join!(
-            tokio::time::timeout(WRITE_BUDGET, self.messages.save(&message, idempotent)),
-            self.rooms.touch(&message.user_id, message.project_id, now),
-            self.fanout.project_connections(message.project_id, now),
+            tokio::time::timeout(write, self.messages.save(&message, idempotent)),
+            tokio::time::timeout(write, self.rooms.touch(&message.user_id, message.project_id, now)),
+            tokio::time::timeout(write, self.fanout.project_connections(message.project_id, now)),
         );
-        let saved = saved.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!("the message was not stored within {WRITE_BUDGET:?}")))
-        });
+        let saved = match saved {
+            Ok(saved) => saved,
+            // The write may still have committed: look before telling the sender it failed, so
+            // a stored message is never left unannounced.
+            Err(_) => {
+                let key = message.sort_key();
+                match tokio::time::timeout(write / 3, self.messages.find(message.project_id, &key)).await {
+                    Ok(Ok(Some(stored))) if stored.message_id == message.message_id => Ok(Saved::Created(stored)),
+                    _ => Err(over_budget()),
+                }
+            }
+        };
+        let touched = touched.unwrap_or_else(|_| Err(over_budget()));
+        let early = early.unwrap_or_else(|_| Err(over_budget()));
         let stored = match saved {
             Ok(Saved::Created(message)) => message,
             Ok(Saved::Existing(stored)) => {
@@ -270,7 +304,7 @@ impl ChatService {
         let HistoryPosition::After(cursor) = &query.position else {
             return Ok(self.messages.history(reader.project_id, query).await?);
         };
-        let window_start = cursor.at() - CATCH_UP_OVERLAP;
+        let window_start = cursor.at() - self.timing.overlap;
         let overlap = HistoryQuery {
             position: HistoryPosition::Before(cursor.clone()),
             from: Some(query.from.map_or(window_start, |from| from.max(window_start))),

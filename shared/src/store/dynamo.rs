@@ -95,7 +95,10 @@ where
                 | "ThrottlingException"
                 | "InternalServerError"
                 | "ServiceUnavailable"
-                | "TransactionConflictException",
+                | "TransactionConflictException"
+                // A retried transaction whose first attempt (same client request token) is
+                // still being applied: it may yet commit, so never an internal error.
+                | "TransactionInProgressException",
             ) => StoreError::Unavailable(detail),
             _ => StoreError::Internal(detail),
         },
@@ -386,6 +389,10 @@ impl ChatStore for DynamoStore {
         }
     }
 
+    async fn find(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError> {
+        self.message_at(project_id, sort_key).await
+    }
+
     async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let (mut low, mut high) = query.key_range();
         let (forward, skip) = match &query.position {
@@ -414,6 +421,9 @@ impl ChatStore for DynamoStore {
                         .expression_attribute_values(":lo", s(&low))
                         .expression_attribute_values(":hi", s(&high))
                         .scan_index_forward(forward)
+                        // Strongly consistent: a catch-up must see every message committed
+                        // before it (see CATCH_UP_OVERLAP).
+                        .consistent_read(true)
                         // BETWEEN is inclusive: one extra row covers the cursor itself.
                         .limit(i32::try_from(want + 1).unwrap_or(i32::MAX))
                 },

@@ -225,6 +225,8 @@ pub trait ChatStore: Send + Sync {
     /// id), saving the same `(project_id, message_id)` again stores nothing and returns the
     /// first message.
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError>;
+    /// The message stored under `sort_key`, read consistently (did a write that timed out commit?).
+    async fn find(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError>;
     /// One page of a project's history, oldest first.
     async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
 }

@@ -157,6 +157,31 @@ pub struct MessageFrame {
     pub cursor: String,
 }
 
+/// Most bytes of one posted frame's messages: API Gateway takes posts up to 128 KB.
+pub const POST_MAX_BYTES: usize = 96 * 1024;
+
+/// A `history` answer as frames that each fit one post: in order, every frame but the last with
+/// `has_more: true` (a client that reads one frame at a time asks on and drops the ids it holds).
+pub fn history_frames(project_id: ProjectId, messages: Vec<MessageFrame>, has_more: bool) -> Vec<ServerFrame<'static>> {
+    let mut chunks: Vec<Vec<MessageFrame>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for message in messages {
+        let size = serde_json::to_vec(&message).map_or(0, |encoded| encoded.len());
+        if bytes + size > POST_MAX_BYTES && chunks.last().is_some_and(|chunk| !chunk.is_empty()) {
+            chunks.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        chunks.last_mut().expect("at least one chunk").push(message);
+    }
+    let last = chunks.len() - 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, messages)| ServerFrame::History { project_id, messages, has_more: has_more || i < last })
+        .collect()
+}
+
 impl From<&ChatMessage> for MessageFrame {
     fn from(m: &ChatMessage) -> Self {
         let at = format_iso(&m.timestamp);
@@ -179,6 +204,33 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_long_history_answer_is_split_into_posts_that_fit() {
+        let project = ProjectId::new(1).unwrap();
+        let message = |i: usize| MessageFrame {
+            message_id: crate::domain::MessageId::parse(&format!("m{i}")).unwrap(),
+            project_id: project,
+            user_id: crate::domain::UserId::parse("3f2504e0-4f89-11d3-9a0c-0305e82c3301").unwrap(),
+            sender_name: "s".into(),
+            message: "가".repeat(2_000),
+            timestamp: "2026-11-30T00:00:00.000Z".into(),
+            created_at: "2026-11-30T00:00:00.000Z".into(),
+            is_in_meeting: false,
+            cursor: "c".into(),
+        };
+        let frames = history_frames(project, (0..100).map(message).collect(), false);
+        assert!(frames.len() > 1);
+        let mut ids = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            assert!(serde_json::to_vec(frame).unwrap().len() <= 128 * 1024, "frame {i} fits one post");
+            let ServerFrame::History { messages, has_more, .. } = frame else { panic!("a history frame") };
+            assert_eq!(*has_more, i + 1 < frames.len(), "only the last says there is no more");
+            ids.extend(messages.iter().map(|m| m.message_id.to_string()));
+        }
+        assert_eq!(ids, (0..100).map(|i| format!("m{i}")).collect::<Vec<_>>(), "all, in order");
+        assert_eq!(history_frames(project, Vec::new(), true).len(), 1, "an empty answer is one frame");
+    }
 
     #[test]
     fn client_frames_by_action_and_the_bare_default() {

@@ -11,7 +11,9 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 
-use super::frames::{ClientFrame, FrameError, HistoryFrame, MessageFrame, SendFrame, ServerFrame, SubscribeFrame};
+use super::frames::{
+    ClientFrame, FrameError, HistoryFrame, MessageFrame, SendFrame, ServerFrame, SubscribeFrame, history_frames,
+};
 use crate::domain::{
     ConnectionId, Limit, ProjectId,
     chat::{CONNECTION_TTL, ChatCursor, Connection, HistoryPosition, HistoryQuery, sender_name},
@@ -223,6 +225,12 @@ impl MessageHandler {
             }
         };
         match self.act(&connection, frame, &call_context(event)).await {
+            Ok(Some(ServerFrame::History { project_id, messages, has_more })) => {
+                for frame in history_frames(project_id, messages, has_more) {
+                    self.reply(connection_id, &frame).await;
+                }
+                Ok(())
+            }
             Ok(Some(answer)) => {
                 self.reply(connection_id, &answer).await;
                 Ok(())

@@ -171,6 +171,13 @@ impl ChatStore for SqlDb {
         }
     }
 
+    async fn find(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError> {
+        let stmt =
+            Statement::new(MESSAGE_COLUMNS).push("WHERE project_id = ? AND sk = ?").bind(project_id).bind(sort_key);
+        let row: Option<MessageRow> = self.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
+    }
+
     async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let (low, high) = query.key_range();
         let stmt = Statement::new(MESSAGE_COLUMNS)

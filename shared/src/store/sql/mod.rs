@@ -92,13 +92,16 @@ pub struct SqlDb {
     /// Until when requests answer "unavailable" at once: set when the server could not be
     /// reached (see [`UNREACHABLE_COOLDOWN`]).
     unreachable_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// One request at a time checks whether an unreachable server is back; the others answer
+    /// "unavailable" at once meanwhile.
+    probing: std::sync::atomic::AtomicBool,
     #[cfg(feature = "mysql")]
     credentials: Option<rds::SecretCredentials>,
 }
 
 /// After the server could not be reached, requests answer 503 at once for this long instead of
-/// each waiting out a connection attempt (up to the pool's 5 s acquire timeout); then the next
-/// request tries the server again.
+/// each waiting out a connection attempt (up to the pool's 5 s acquire timeout); then one
+/// request checks the server while the others still answer 503 at once.
 const UNREACHABLE_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who brings the schema up to date.
@@ -424,6 +427,7 @@ impl SqlDb {
             schema,
             ready: OnceCell::new(),
             unreachable_until: std::sync::Mutex::new(None),
+            probing: std::sync::atomic::AtomicBool::new(false),
             #[cfg(feature = "mysql")]
             credentials,
         })
@@ -432,9 +436,25 @@ impl SqlDb {
     /// Before each query: the server not known to be unreachable, credentials in place (read
     /// again after MySQL refused them), and, once per process, the schema as [`SchemaPolicy`] says.
     async fn ready(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
         let until = *self.unreachable_until.lock().unwrap_or_else(|e| e.into_inner());
-        if until.is_some_and(|until| std::time::Instant::now() < until) {
-            return Err(StoreError::Unavailable("the database was unreachable a moment ago".into()));
+        if let Some(until) = until {
+            let unavailable = || Err(StoreError::Unavailable("the database was unreachable a moment ago".into()));
+            if std::time::Instant::now() < until || self.probing.swap(true, Ordering::AcqRel) {
+                return unavailable();
+            }
+            // This request checks whether the server is back; a failure sets the cooldown again.
+            // The flag is cleared however the check ends, a dropped request included.
+            struct Probing<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Probing<'_> {
+                fn drop(&mut self) {
+                    self.0.store(false, Ordering::Release);
+                }
+            }
+            let _probing = Probing(&self.probing);
+            let pinged = on_pool!(&self.pool, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()));
+            pinged.map_err(|e| self.classify(e))?;
+            *self.unreachable_until.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
         #[cfg(feature = "mysql")]
         if let (Some(credentials), Pool::MySql(pool)) = (&self.credentials, &self.pool) {
