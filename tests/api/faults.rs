@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use service_tests::{
     Function, LoopbackConnections, PrivateEmulator, PrivateMariaDb, SiblingStandIn, TestApp, TestDb, TestDynamo,
-    TestEnv, Who, admin, chat_service, new_user_id,
+    TestEnv, Who, admin, chat_service, new_user_id, open_connection,
 };
 use shared::{
-    domain::{ConnectionId, ProjectId, UserId, chat::Connection, time::now_ms},
+    domain::{ProjectId, UserId, time::now_ms},
     error::AppError,
     services::{
         chat::{Admitted, NewMessage},
@@ -92,17 +92,7 @@ async fn dynamodb_gone_a_send_fails_to_the_sender_and_is_not_broadcast() {
         name: "me".into(),
         access: ChatAccess::Administrator,
     };
-    let now = now_ms();
-    let listener = Connection {
-        connection_id: ConnectionId::parse("listening=").unwrap(),
-        user_id: user,
-        display_name: "me".into(),
-        project_id: me.project_id,
-        notifications: false,
-        admin: true,
-        connected_at: now,
-        expires_at: now + chrono::Duration::hours(2),
-    };
+    let listener = open_connection("listening=", &user, me.project_id, true);
     stores.connections.put(&listener).await.unwrap();
     loopback.open("listening=");
     let new = |text: &str| NewMessage { message: text.into(), client_message_id: None, is_in_meeting: false };
@@ -128,16 +118,7 @@ async fn management_endpoint_failures_follow_the_fan_out_rules() {
     let now = now_ms();
     let mut targets = Vec::new();
     for id in ["ok=", "gone=", "throttled=", "broken=", "flaky="] {
-        let c = Connection {
-            connection_id: ConnectionId::parse(id).unwrap(),
-            user_id: UserId::parse(&new_user_id()).unwrap(),
-            display_name: "x".into(),
-            project_id: ProjectId::new(9).unwrap(),
-            notifications: false,
-            admin: false,
-            connected_at: now,
-            expires_at: now + chrono::Duration::hours(2),
-        };
+        let c = open_connection(id, &UserId::parse(&new_user_id()).unwrap(), ProjectId::new(9).unwrap(), false);
         stores.connections.put(&c).await.unwrap();
         if id != "gone=" {
             loopback.open(id);

@@ -16,12 +16,13 @@ use futures::{StreamExt, future::join_all, stream};
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{Value, json};
-use service_tests::{FaultProxy, LoopbackConnections, SiblingStandIn, TestDb, TestDynamo, chat_service, new_user_id};
+use service_tests::{
+    FaultProxy, LoopbackConnections, SiblingStandIn, TestDb, TestDynamo, chat_service, new_user_id, open_connection,
+};
 use shared::{
     domain::{
-        ConnectionId, MessageId, ProjectId, UserId,
+        MessageId, ProjectId, UserId,
         chat::{ChatCursor, ChatMessage, Connection, HistoryPage, HistoryPosition, HistoryQuery, sort_key},
-        time::now_ms,
     },
     error::AppError,
     services::{
@@ -104,18 +105,8 @@ async fn reconnecting_client(
     loop {
         let last = senders_done.load(Ordering::SeqCst);
         round += 1;
-        let id = ConnectionId::parse(&format!("c{n}x{round}=")).unwrap();
-        let now = now_ms();
-        let connection = Connection {
-            connection_id: id.clone(),
-            user_id: user.clone(),
-            display_name: "racer".into(),
-            project_id: me.project_id,
-            notifications: false,
-            admin: true,
-            connected_at: now,
-            expires_at: now + chrono::Duration::hours(2),
-        };
+        let connection = open_connection(&format!("c{n}x{round}="), &user, me.project_id, true);
+        let id = connection.connection_id.clone();
         loopback.open(id.as_str());
         stores.connections.put(&connection).await.unwrap();
         // Catch up page by page.
@@ -272,17 +263,7 @@ async fn a_retried_write_that_committed_is_a_success_broadcast_once() {
     let (loopback, siblings) = (LoopbackConnections::start().await, SiblingStandIn::start().await);
     let chat = chat_service(&stores, &loopback, &siblings).await;
     let me = admitted(&UserId::parse(&new_user_id()).unwrap());
-    let now = now_ms();
-    let listener = Connection {
-        connection_id: ConnectionId::parse("listener=").unwrap(),
-        user_id: me.user_id.clone(),
-        display_name: "l".into(),
-        project_id: me.project_id,
-        notifications: false,
-        admin: true,
-        connected_at: now,
-        expires_at: now + chrono::Duration::hours(2),
-    };
+    let listener = open_connection("listener=", &me.user_id, me.project_id, true);
     stores.connections.put(&listener).await.unwrap();
     loopback.open("listener=");
 
@@ -316,17 +297,7 @@ async fn a_retried_write_that_committed_is_a_success_broadcast_once() {
 }
 
 fn connection(project: ProjectId, n: usize) -> Connection {
-    let now = now_ms();
-    Connection {
-        connection_id: ConnectionId::parse(&format!("live{n}=")).unwrap(),
-        user_id: UserId::parse(&new_user_id()).unwrap(),
-        display_name: "l".into(),
-        project_id: project,
-        notifications: false,
-        admin: true,
-        connected_at: now,
-        expires_at: now + chrono::Duration::hours(2),
-    }
+    open_connection(&format!("live{n}="), &UserId::parse(&new_user_id()).unwrap(), project, true)
 }
 
 /// 1,000 sends to one project, `in_flight` at a time (many in the same millisecond): all

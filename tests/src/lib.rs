@@ -503,7 +503,11 @@ mod chat_support {
     use serde_json::{Value, json};
     use shared::{
         Config,
-        domain::{ConnectionId, time::Calendar},
+        domain::{
+            ConnectionId, ProjectId, UserId,
+            chat::Connection,
+            time::{Calendar, now_ms},
+        },
         push::{ApiGatewayPusher, FanOut},
         services::chat::ChatService,
         store::{
@@ -713,6 +717,22 @@ mod chat_support {
 
     pub fn connection_id(raw: &str) -> ConnectionId {
         ConnectionId::parse(raw).expect("a connection id")
+    }
+
+    /// A connection row as `$connect` stores it: socket `id` of `user` in `project` (admitted as
+    /// an admin or not), not subscribed to notifications, living two hours from now.
+    pub fn open_connection(id: &str, user: &UserId, project: ProjectId, admin: bool) -> Connection {
+        let now = now_ms();
+        Connection {
+            connection_id: connection_id(id),
+            user_id: user.clone(),
+            display_name: "tester".into(),
+            project_id: project,
+            notifications: false,
+            admin,
+            connected_at: now,
+            expires_at: now + chrono::Duration::hours(2),
+        }
     }
 }
 
