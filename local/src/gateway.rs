@@ -172,6 +172,7 @@ impl Gateway {
             fanout.clone(),
             membership.clone(),
             config.calendar,
+            &config.chat_read_scope,
         );
         let ws_routes = Arc::new(WsRoutes {
             connect: ConnectHandler::new(chat.connections.clone(), membership),

@@ -17,6 +17,9 @@ const USAGE: &str = "usage:
   local-gateway [serve]                                   run the API on 127.0.0.1:$PORT (8004)
   local-gateway token [--user UUID] [--admin] [--name NAME] [--hours N]
                                                           print a local token (new user id if none)
+  local-gateway token --service CLIENT_ID --scope SCOPE... [--hours N]
+                                                          print a sibling service's client-credentials
+                                                          token (e.g. --scope portforge-support/chat.read)
   local-gateway seed                                      load sample notices, banners, events, chat and
                                                           notifications; print the sample user's token
   local-gateway bootstrap [tables|database]               create (or check) the chat tables at
@@ -39,15 +42,37 @@ fn database(config: &Config) -> DatabaseSettings {
 
 fn mint(args: &[String]) -> anyhow::Result<()> {
     let (mut user, mut admin, mut name, mut hours) = (None, false, None, 12_i64);
-    let mut it = args.iter();
+    let (mut service, mut scopes) = (None, Vec::new());
+    let mut it = args.iter().peekable();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--user" => user = it.next().cloned(),
             "--admin" => admin = true,
             "--name" => name = it.next().cloned(),
             "--hours" => hours = it.next().and_then(|h| h.parse().ok()).context("--hours takes a number")?,
+            "--service" => service = Some(it.next().cloned().context("--service takes a client id")?),
+            // One or more scopes, up to the next option.
+            "--scope" => {
+                while let Some(scope) = it.next_if(|next| !next.starts_with("--")) {
+                    scopes.push(scope.clone());
+                }
+                if scopes.is_empty() {
+                    bail!("--scope takes one or more scopes");
+                }
+            }
             other => bail!("unknown option {other}\n{USAGE}"),
         }
+    }
+    if let Some(client_id) = service {
+        if user.is_some() || admin || name.is_some() {
+            bail!("--service mints a sibling service's token: --user, --admin and --name do not apply");
+        }
+        let client_id = token::ServiceClientId::parse(&client_id).map_err(|e| anyhow::anyhow!("--service {e}"))?;
+        println!("{}", token::mint(&secret(), &token::service_claims(&client_id, &scopes, hours)));
+        return Ok(());
+    }
+    if !scopes.is_empty() {
+        bail!("--scope goes with --service (users' tokens carry no scopes here)");
     }
     let user = match user {
         Some(user) => shared::domain::UserId::parse(&user).map_err(|e| anyhow::anyhow!("--user {e}"))?.to_string(),
@@ -128,8 +153,8 @@ async fn member(args: &[String]) -> anyhow::Result<()> {
         } else if !directory.has_project(project).await? {
             directory.put_project(project, &format!("프로젝트 {project}")).await?;
         }
-        directory.put_member(project, &user, &role).await?;
-        println!("{user} is a {role} of project {project}'s team");
+        let team = directory.put_member(project, &user, &role).await?;
+        println!("{user} is a {role} of project {project}'s team (team {team})");
     }
     db.close().await;
     Ok(())

@@ -41,6 +41,39 @@ pub fn user_claims(user_id: &str, admin: bool, name: Option<&str>, valid_hours: 
     claims
 }
 
+/// A sibling service's app client id, as the subject of its client-credentials token: never a
+/// user id (the service would then be taken for that user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceClientId(String);
+
+impl ServiceClientId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 128 || !raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err("must be 1 to 128 letters, digits, '-', '_' or '.'".into());
+        }
+        if shared::domain::UserId::parse(raw).is_ok() {
+            return Err("must not be a user id (a service's token would pass for that user's)".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// Claims of a client-credentials access token as Cognito issues them to a sibling service:
+/// the app client as `sub` and `client_id`, its scopes space-separated in `scope`, no groups.
+pub fn service_claims(client: &ServiceClientId, scopes: &[String], valid_hours: i64) -> Map<String, Value> {
+    let now = Utc::now().timestamp();
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(client.0));
+    claims.insert("client_id".into(), json!(client.0));
+    claims.insert("token_use".into(), json!("access"));
+    claims.insert("scope".into(), json!(scopes.join(" ")));
+    claims.insert("iss".into(), json!(ISSUER));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now + valid_hours * 3600));
+    claims
+}
+
 pub fn mint(secret: &[u8], claims: &Map<String, Value>) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
         .expect("HS256 signs any claims map")
@@ -79,6 +112,22 @@ mod tests {
         assert_eq!(claims["sub"], "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
         assert_eq!(claims["cognito:groups"], "[ADMIN USER]");
         assert_eq!(claims["nickname"], "지민");
+    }
+
+    #[test]
+    fn service_tokens_carry_their_client_and_scopes_and_are_no_user() {
+        let client = ServiceClientId::parse("ai-service").unwrap();
+        let scopes = vec!["portforge-support/chat.read".to_owned(), "x/y".to_owned()];
+        let claims = verify(b"s3cret", &mint(b"s3cret", &service_claims(&client, &scopes, 1))).unwrap();
+        assert_eq!(claims["sub"], "ai-service");
+        assert_eq!(claims["scope"], "portforge-support/chat.read x/y");
+        assert!(!claims.contains_key("cognito:groups"));
+        let identity = shared::identity::Identity::from_claims(&claims, None).unwrap();
+        assert!(identity.has_scope("portforge-support/chat.read") && !identity.is_admin);
+        assert!(identity.user_id().is_err());
+        for bad in ["", "a b", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", &"x".repeat(129)] {
+            assert!(ServiceClientId::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

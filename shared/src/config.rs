@@ -120,6 +120,9 @@ pub struct Config {
     /// OAuth scope a sibling service's client-credentials token must carry to create
     /// notifications for any user (`INTERNAL_NOTIFY_SCOPE`).
     pub internal_notify_scope: String,
+    /// OAuth scope a sibling service's client-credentials token must carry to read a team's chat
+    /// logs, as the AI service does for meeting minutes (`CHAT_READ_SCOPE`).
+    pub chat_read_scope: String,
     /// The calendar the service speaks: event status (upcoming, ongoing, past), chat date
     /// filters and "HH:MM" times (`CALENDAR_UTC_OFFSET_MINUTES`, default 540 = KST).
     pub calendar: Calendar,
@@ -148,6 +151,7 @@ pub struct ConfigError {
 
 impl Config {
     pub const DEFAULT_NOTIFY_SCOPE: &'static str = "portforge-support/notifications.write";
+    pub const DEFAULT_CHAT_READ_SCOPE: &'static str = "portforge-support/chat.read";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -223,6 +227,7 @@ impl Config {
             membership_cache: Duration::from_secs(number("MEMBERSHIP_CACHE_SECONDS", 60, 0..=3_600)? as u64),
             secrets_extension_url: url("SECRETS_EXTENSION_URL")?.unwrap_or_else(|| "http://localhost:2773".into()),
             internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE").unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
+            chat_read_scope: get("CHAT_READ_SCOPE").unwrap_or_else(|| Self::DEFAULT_CHAT_READ_SCOPE.into()),
             calendar: Calendar::from_offset_minutes(number(
                 "CALENDAR_UTC_OFFSET_MINUTES",
                 Calendar::KST_OFFSET_MINUTES.into(),

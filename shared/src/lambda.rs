@@ -149,7 +149,9 @@ pub async fn chat(config: Config) -> Result<axum::Router, StartupError> {
     use crate::{http, services::chat::ChatService};
     let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
     let store = Arc::new(dynamo);
-    let service = ChatService::new(store.clone(), store.clone(), fanout, membership(&config)?, config.calendar);
+    let membership = membership(&config)?;
+    let service =
+        ChatService::new(store.clone(), store.clone(), fanout, membership, config.calendar, &config.chat_read_scope);
     Ok(http::app(http::chat::router(service), http::Health::new().probe("chat_storage", store).routes(&["chat"])))
 }
 
@@ -175,7 +177,8 @@ pub async fn ws_message(config: Config) -> Result<crate::ws::MessageHandler, Sta
     use crate::services::chat::ChatService;
     let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
     let store = Arc::new(dynamo);
-    let chat = ChatService::new(store.clone(), store, fanout, membership(&config)?, config.calendar);
+    let membership = membership(&config)?;
+    let chat = ChatService::new(store.clone(), store, fanout, membership, config.calendar, &config.chat_read_scope);
     Ok(crate::ws::MessageHandler::new(chat))
 }
 

@@ -33,7 +33,7 @@ enum Caller {
     NonMember,
     /// In the ADMIN group, in no team.
     Admin,
-    /// A sibling service's client-credentials token with the notification scope.
+    /// A sibling service's client-credentials token with the notification and chat-read scopes.
     Service,
 }
 
@@ -67,6 +67,10 @@ fn admins_only(ok: u16) -> Expected {
 
 fn users(ok: u16) -> Expected {
     signed_in(ok, ok, ok, ok, ok, 403)
+}
+
+fn services_only(ok: u16) -> Expected {
+    signed_in(403, 403, 403, 403, 403, ok)
 }
 
 fn team(ok: u16) -> Expected {
@@ -341,6 +345,23 @@ fn rows() -> Vec<Row> {
             expected: team(200),
             check: None,
         },
+        Row {
+            // For sibling services with the chat-read scope only: members and admins included
+            // are refused.
+            route: r("get", "/chat/team/{team_id}/logs"),
+            request: |f, _| get(format!("/chat/team/{}/logs", f.team)),
+            expected: services_only(200),
+            check: None,
+        },
+        Row {
+            route: r("post", "/chat/team/{team_id}/meeting-logs"),
+            request: |f, _| {
+                let window = json!({"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T01:00:00Z"});
+                with("POST", format!("/chat/team/{}/meeting-logs", f.team), window)
+            },
+            expected: services_only(200),
+            check: None,
+        },
         // --- reports ---------------------------------------------------------------------
         Row {
             route: r("post", "/reports"),
@@ -471,6 +492,8 @@ fn every_route_has_a_row() {
 const ISSUER: &str = "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_MATRIX";
 const WEB_CLIENT: &str = "webclient123";
 const SERVICE_CLIENT: &str = "projectsvc";
+/// The scopes of the Service column's token: creating notifications and reading chat logs.
+const SERVICE_SCOPES: &str = "portforge-support/notifications.write portforge-support/chat.read";
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)).expect("fixture")
@@ -506,7 +529,7 @@ fn cognito_token(f: &HashMap<Caller, String>, caller: Caller) -> Option<String> 
         Admin => sign(&id_token(&f[&Admin], &["ADMIN", "USER"]), "test-cognito-key.pem"),
         Service => sign(
             &json!({"sub": SERVICE_CLIENT, "client_id": SERVICE_CLIENT, "iss": ISSUER, "token_use": "access",
-                    "scope": shared::Config::DEFAULT_NOTIFY_SCOPE, "iat": now, "exp": now + 600}),
+                    "scope": SERVICE_SCOPES, "iat": now, "exp": now + 600}),
             "test-cognito-key.pem",
         ),
         signed_in => sign(&id_token(&f[&signed_in], &["USER"]), "test-cognito-key.pem"),
@@ -539,7 +562,7 @@ fn local_token(f: &HashMap<Caller, String>, caller: Caller, secret: &[u8]) -> Op
             ] {
                 c.insert(k.into(), json!(v));
             }
-            c.insert("scope".into(), json!(shared::Config::DEFAULT_NOTIFY_SCOPE));
+            c.insert("scope".into(), json!(SERVICE_SCOPES));
             c.insert("exp".into(), json!(chrono::Utc::now().timestamp() + 600));
             token::mint(secret, &c)
         }
@@ -902,15 +925,21 @@ async fn the_matrix_through_the_local_gateway() {
             (status, response.json().await.unwrap_or(Value::Null))
         })
     });
-    // The gateway's stand-in: each project's team has the project's id.
+    // The gateway's stand-in: each project's team gets an id of its own, as in PortForge.
     let directory = Directory::open(std::sync::Arc::new(db.sql_db())).await.unwrap();
+    let mut team = None;
     for project in projects() {
         let leader = if project == PROJECT { users[&Member].clone() } else { new_user_id() };
         let p = ProjectId::new(project).unwrap();
-        directory.put_project(p, "matrix").await.unwrap();
+        let its_team = directory.put_project(p, "matrix").await.unwrap();
         directory.put_member(p, &UserId::parse(&leader).unwrap(), "LEADER").await.unwrap();
+        if project == PROJECT {
+            team = Some(its_team.get());
+        }
     }
-    let f = fixtures(users, PROJECT, &send).await;
+    let team = team.expect("project 42's team");
+    assert_ne!(team, PROJECT);
+    let f = fixtures(users, team, &send).await;
     run_matrix(&send, &f, "local gateway").await;
     ws_matrix_through_local(&gateway, &f, &tokens, &directory).await;
     gateway.stop().await.unwrap();

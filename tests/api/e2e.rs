@@ -445,3 +445,93 @@ async fn a_client_that_stops_reading_is_dropped_and_the_rest_of_its_project_is_n
     assert_eq!(next_frame(&mut reader).await["type"], "pong");
     gateway.stop().await.unwrap();
 }
+
+/// The gateway's stand-ins answer as PortForge's Project and Team services do (routes, bodies,
+/// the soft "error"); the seed's teams have ids of their own; a member chats through the web
+/// app's routes naming the project id as the team id; the AI service reads the meeting log with
+/// a `token --service` token, and nobody else can.
+#[tokio::test]
+async fn the_stand_ins_answer_as_the_platform_does_and_the_ai_service_reads_minutes() {
+    use local_gateway::seed::{SEED_PROJECT, SEED_USER, SEED_USER_NAME, seed};
+    use shared::{
+        domain::time::Calendar,
+        store::{ChatStores, Stores},
+    };
+
+    let db = TestDb::sqlite();
+    let sql = std::sync::Arc::new(db.sql_db());
+    let directory = local_gateway::stand_ins::Directory::open(sql.clone()).await.unwrap();
+    seed(&Stores::sql(sql.clone()), &ChatStores::sql(sql), &directory, Calendar::kst()).await.unwrap();
+    let gateway = start(&db).await;
+    let http = reqwest::Client::new();
+    let stand_in = |path: &str| {
+        let (http, url) = (http.clone(), format!("http://{}/_stand-ins{path}", gateway.addr));
+        async move {
+            let answer = http.get(url).send().await.expect("stand-in answers");
+            (answer.status().as_u16(), answer.json::<Value>().await.expect("JSON"))
+        }
+    };
+
+    let (status, team) = stand_in(&format!("/team-service/api/v1/teams/by-project/{SEED_PROJECT}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(team["status"], "success");
+    let team_id = team["data"]["team_id"].as_i64().unwrap();
+    assert_ne!(team_id, SEED_PROJECT, "team ids drift from project ids, as in PortForge");
+    assert_eq!(team["data"]["project_id"], SEED_PROJECT);
+    let leader = team["data"]["members"].as_array().unwrap().iter().find(|m| m["role"] == "LEADER").unwrap();
+    assert_eq!(leader["user_id"], SEED_USER);
+    assert_eq!(
+        stand_in("/team-service/api/v1/teams/by-project/77").await,
+        (200, json!({"status": "error", "message": "팀을 찾을 수 없습니다.", "data": null}))
+    );
+    let (status, by_id) = stand_in(&format!("/team-service/api/v1/teams/team/{team_id}")).await;
+    assert_eq!((status, &by_id["project_id"]), (200, &json!(SEED_PROJECT)));
+    assert!(by_id.get("status").is_none(), "this route has no envelope");
+    assert_eq!(
+        stand_in("/team-service/api/v1/teams/team/77").await,
+        (404, json!({"detail": "팀을 찾을 수 없습니다."}))
+    );
+    let (status, project) = stand_in(&format!("/project-service/projects/{SEED_PROJECT}/basic")).await;
+    assert_eq!(status, 200);
+    let keys: Vec<&str> = project.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["description", "end_date", "project_id", "start_date", "status", "title"]);
+    assert_eq!(stand_in("/project-service/projects/77/basic").await, (404, json!({"detail": "Project not found"})));
+    assert_eq!(stand_in("/project-service/projects/abc/basic").await.0, 422);
+
+    // The leader chats through the web app's routes, which send the project id as the team id.
+    let leader_token = token_for(SEED_USER, false, SEED_USER_NAME);
+    let sent = http
+        .post(format!("http://{}/chat/message", gateway.addr))
+        .bearer_auth(&leader_token)
+        .json(&json!({"team_id": SEED_PROJECT, "project_id": SEED_PROJECT, "user": SEED_USER_NAME, "message": "회의록 부탁해요"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let history = get_json(&gateway, &format!("/chat/messages/{SEED_PROJECT}/{SEED_PROJECT}"), &leader_token).await;
+    assert_eq!(history["count"], 4, "the three seeded messages and the new one: {history}");
+
+    // The AI service's minutes, with a client-credentials token of its own.
+    let ai = token::ServiceClientId::parse("ai-service").unwrap();
+    let ai_token = token::mint(SECRET, &token::service_claims(&ai, &[Config::DEFAULT_CHAT_READ_SCOPE.to_owned()], 1));
+    let logs = get_json(&gateway, &format!("/chat/team/{team_id}/logs?limit=2"), &ai_token).await;
+    assert_eq!(logs.as_array().map(Vec::len), Some(2), "{logs}");
+    let window = json!({"start_time": "2020-01-01T00:00:00", "end_time": "2099-12-31T23:59:59"});
+    let minutes = http
+        .post(format!("http://{}/chat/team/{team_id}/meeting-logs", gateway.addr))
+        .bearer_auth(&ai_token)
+        .json(&window)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minutes.status(), 200);
+    let minutes: Value = minutes.json().await.unwrap();
+    assert_eq!(minutes["message_count"], 4);
+    assert_eq!(minutes["messages"][3]["message"], "회의록 부탁해요");
+    // A user (the team's own leader) and a service without the scope are refused.
+    for refused in [leader_token, token::mint(SECRET, &token::service_claims(&ai, &[], 1))] {
+        let answer = get_json(&gateway, &format!("/chat/team/{team_id}/logs"), &refused).await;
+        assert_eq!(answer["code"], "FORBIDDEN", "{answer}");
+    }
+    gateway.stop().await.unwrap();
+}

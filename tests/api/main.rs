@@ -21,5 +21,6 @@ mod reliability;
 mod reports;
 mod samples;
 mod security;
+mod siblings;
 mod template;
 mod websocket;

@@ -3,7 +3,7 @@
 //! asserting the reply, the report's status, its action log and exactly who was told what.
 
 use serde_json::{Value, json};
-use service_tests::{Answer, Function, TestApp, TestDb, TestEnv, Who, admin, new_user_id, notify_service, user};
+use service_tests::{Answer, Function, Route, TestApp, TestDb, TestEnv, Who, admin, new_user_id, notify_service, user};
 use shared::domain::{Limit, UserId};
 
 async fn reports(db: TestDb) -> TestApp {
@@ -244,13 +244,18 @@ fn expect(action: &str, broken: Break) -> Expect {
         // A project the Project service does not know can be dismissed, not warned or deleted.
         Break::Project(NotFound) if action == "dismiss" => applied(false),
         Break::Project(NotFound) => stopped(409, "CONFLICT", &["PROJECT_NOT_FOUND"]),
-        Break::Project(ServerError | Malformed) => stopped(502, "BAD_GATEWAY", &["PROJECT_SERVICE_REFUSED"]),
-        Break::Project(Slow | Refused) => stopped(503, "SERVICE_UNAVAILABLE", &["PROJECT_SERVICE_UNAVAILABLE"]),
+        // A failing (5xx) or silent service is unavailable; one that answers nonsense is a bad gateway.
+        Break::Project(Malformed) => stopped(502, "BAD_GATEWAY", &["PROJECT_SERVICE_REFUSED"]),
+        Break::Project(ServerError | Slow | Refused) => {
+            stopped(503, "SERVICE_UNAVAILABLE", &["PROJECT_SERVICE_UNAVAILABLE"])
+        }
         // The leader cannot be found: the reporter is still told.
         Break::Members(_) => applied(false),
         Break::Delete(NotFound) => stopped(409, "CONFLICT", &["PROJECT_NOT_FOUND"]),
-        Break::Delete(ServerError | Malformed) => stopped(502, "BAD_GATEWAY", &["PROJECT_SERVICE_REFUSED"]),
-        Break::Delete(Slow | Refused) => stopped(503, "SERVICE_UNAVAILABLE", &["PROJECT_SERVICE_UNAVAILABLE"]),
+        Break::Delete(Malformed) => stopped(502, "BAD_GATEWAY", &["PROJECT_SERVICE_REFUSED"]),
+        Break::Delete(ServerError | Slow | Refused) => {
+            stopped(503, "SERVICE_UNAVAILABLE", &["PROJECT_SERVICE_UNAVAILABLE"])
+        }
     }
 }
 
@@ -283,11 +288,11 @@ async fn decisions_hold_under_every_sibling_failure(db: TestDb) {
             let title = format!("{project}번 스터디");
             app.siblings.project(project, &title, &leader, &[]);
             app.siblings.answer_project(Answer::Normal);
-            app.siblings.answer_members(Answer::Normal);
+            app.siblings.answer_team(Answer::Normal);
             app.siblings.answer_delete(Answer::Normal);
             match broken {
                 Break::Project(failure) if !matches!(failure, Refused) => app.siblings.answer_project(failure.answer()),
-                Break::Members(failure) => app.siblings.answer_members(failure.answer()),
+                Break::Members(failure) => app.siblings.answer_team(failure.answer()),
                 Break::Delete(failure) => app.siblings.answer_delete(failure.answer()),
                 _ => {}
             }
@@ -384,7 +389,7 @@ async fn two_admins_deciding_at_once_get_one_decision() {
     let report = file(&app, &reporter, 3).await;
     let uri = format!("/admin/reports/{}", report["report_id"]);
     // The first decision waits on the Project service; the second arrives meanwhile.
-    app.siblings.answer_next(Answer::Slow(std::time::Duration::from_millis(150)));
+    app.siblings.answer_next(Route::Project, Answer::Slow(std::time::Duration::from_millis(150)));
     let (one, other) = (admin(), admin());
     let (first, second) = tokio::join!(app.patch(&uri, &one, json!({"action": "warn"})), async {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -410,6 +415,9 @@ async fn admins_delete_projects_through_the_project_service() {
     app.delete("/admin/projects/11", &adm).await.assert_error(409, "CONFLICT");
     app.siblings.project(12, "x", &new_user_id(), &[]);
     app.siblings.answer_delete(Answer::Status(503));
+    app.delete("/admin/projects/12", &adm).await.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert!(app.siblings.has_project(12));
+    app.siblings.answer_delete(Answer::Status(403));
     app.delete("/admin/projects/12", &adm).await.assert_error(502, "BAD_GATEWAY");
     assert!(app.siblings.has_project(12));
     app.delete("/admin/projects/12", &user()).await.assert_error(403, "FORBIDDEN");
@@ -429,13 +437,13 @@ async fn reads_are_retried_once_and_deletes_never() {
     let report = file(&app, &reporter, 21).await;
     let uri = format!("/admin/reports/{}", report["report_id"]);
     // One 503 on the project lookup, then normal answers: the retry carries the decision.
-    app.siblings.answer_next(Answer::Status(503));
+    app.siblings.answer_next(Route::Project, Answer::Status(503));
     app.patch(&uri, &admin(), json!({"action": "warn"})).await.assert_ok(200, "REPORT_DECIDED");
     let gets = app.siblings.calls().iter().filter(|c| c.path == "/projects/21/basic").count();
     assert_eq!(gets, 2);
     // A failing delete is not repeated.
     app.siblings.answer_delete(Answer::Status(500));
-    app.patch(&uri, &admin(), json!({"action": "delete"})).await.assert_error(502, "BAD_GATEWAY");
+    app.patch(&uri, &admin(), json!({"action": "delete"})).await.assert_error(503, "SERVICE_UNAVAILABLE");
     let deletes = app.siblings.calls().iter().filter(|c| c.method == "DELETE").count();
     assert_eq!(deletes, 1);
     assert_eq!(status_of(&app, &report["report_id"]).await, "IN_PROGRESS", "the earlier decision stands");

@@ -196,6 +196,39 @@ async fn every_http_sample_gets_its_exact_answer() {
         json!({"user": "지민", "msg": "회의 시작합니다", "isInMeeting": true, "time": kst(web_at), "timestamp": web_at.timestamp_millis()}),
     ];
     assert_eq!(web_history.body, json!({"count": expected.len(), "messages": expected}));
+    // The AI service reads team 3's log and a meeting window (the same KST dates, moved alike).
+    let logs = send("http-chat-team-logs.json").await;
+    assert_eq!(logs.status, 200, "{}", logs.body);
+    let web_message_id = logs.body[1]["message_id"].clone();
+    let iso = |at: chrono::DateTime<Utc>| shared::domain::time::format_iso(&at);
+    assert_eq!(
+        logs.body,
+        json!([
+            {"message_id": "web-1a2b3c", "user_id": MEMBER, "message": "내일 10시에 스탠드업 해요",
+             "timestamp": iso(at), "created_at": iso(at)},
+            {"message_id": web_message_id, "user_id": MEMBER, "message": "회의 시작합니다",
+             "timestamp": iso(web_at), "created_at": iso(web_at)},
+        ])
+    );
+    let (start, end, window) = if in_range {
+        ("2026-11-01".to_owned(), "2026-11-30".to_owned(), vec![])
+    } else {
+        let moved =
+            vec![("2026-11-01T".to_owned(), format!("{today}T")), ("2026-11-30T".to_owned(), format!("{today}T"))];
+        (today.clone(), today.clone(), moved)
+    };
+    let minutes = send_dated("http-chat-meeting-logs.json", window).await;
+    assert_eq!(minutes.status, 200, "{}", minutes.body);
+    assert_eq!(
+        minutes.body,
+        json!({"team_id": 3, "message_count": 2,
+        "start_time": iso(parse_instant(&format!("{start}T00:00:00+09:00")).unwrap()),
+        "end_time": iso(parse_instant(&format!("{end}T23:59:59+09:00")).unwrap()),
+        "messages": [
+            {"user_id": MEMBER, "message": "내일 10시에 스탠드업 해요", "timestamp": iso(at)},
+            {"user_id": MEMBER, "message": "회의 시작합니다", "timestamp": iso(web_at)},
+        ]})
+    );
 
     // Reports: the member reports project 42; an admin lists and warns.
     let report = envelope(&send("http-reports-create.json").await, 201, "REPORT_FILED", "report filed");

@@ -35,13 +35,12 @@ async fn only_the_projects_team_takes_part_in_its_chat() {
     app.get("/chat/messages/7/42", &outsider).await.assert_error(403, "FORBIDDEN");
     let compat = json!({"team_id": 7, "project_id": 42, "user": "x", "message": "몰래"});
     app.post("/chat/message", &outsider, compat.clone()).await.assert_error(403, "FORBIDDEN");
-    // The web app's routes name the team: it must be the project's.
-    app.get("/chat/messages/8/42", &member).await.assert_error(404, "NOT_FOUND");
-    let wrong_team = json!({"team_id": 8, "project_id": 42, "user": "x", "message": "hi"});
-    app.post("/chat/message", &member, wrong_team).await.assert_error(404, "NOT_FOUND");
-    app.get("/chat/messages/7/42", &member).await;
-    // A project the Project service does not know.
-    app.get("/chat/99/messages", &member).await.assert_error(404, "NOT_FOUND");
+    // The web app's routes name a team, which does not decide: the project does (the app sends
+    // its project id there, PortForge's team ids are the Team service's own).
+    app.get("/chat/messages/42/42", &member).await;
+    // A project without a team (or unknown): nobody is a member; an admin learns it is unknown.
+    app.get("/chat/99/messages", &member).await.assert_error(403, "FORBIDDEN");
+    app.get("/chat/99/messages", &adm).await.assert_error(404, "NOT_FOUND");
 
     // Admins read any chat, and post as themselves.
     let read = app.get("/chat/42/messages", &adm).await;
@@ -76,18 +75,24 @@ async fn rooms_list_only_projects_the_caller_still_belongs_to() {
 
 #[tokio::test]
 async fn membership_fails_closed_when_the_siblings_cannot_answer() {
-    let env = TestEnv::new(TestDb::sqlite()).await.set("PROJECT_SERVICE_URL", "http://127.0.0.1:9");
+    // Membership is the Team service's alone: with it out of reach, nobody is admitted.
+    let env = TestEnv::new(TestDb::sqlite()).await.set("TEAM_SERVICE_URL", "http://127.0.0.1:9");
     let app = chat(env).await;
     let me = user();
     app.get("/chat/42/messages", &me).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.post("/chat/42/messages", &me, json!({"message": "x"})).await.assert_error(503, "SERVICE_UNAVAILABLE");
     app.get("/chat/rooms", &me).await.assert_ok(200, "ROOMS_LISTED");
     app.get("/chat/42/messages", &admin()).await.assert_error(503, "SERVICE_UNAVAILABLE");
+    // The Project service is not asked for a member's check: its outage changes nothing there.
+    let env = TestEnv::new(TestDb::sqlite()).await.set("PROJECT_SERVICE_URL", "http://127.0.0.1:9");
+    let app = chat(env).await;
+    app.siblings.members(42, &[me.user_id()]);
+    app.get("/chat/42/messages", &me).await.assert_ok(200, "MESSAGES_LISTED");
 
     // A sibling that answers nonsense is refused too (502), never read as "member".
     let app = chat(TestEnv::new(TestDb::sqlite()).await).await;
     app.siblings.members(42, &[me.user_id()]);
-    app.siblings.answer_members(service_tests::Answer::Malformed);
+    app.siblings.answer_team(service_tests::Answer::Malformed);
     app.get("/chat/42/messages", &me).await.assert_error(502, "BAD_GATEWAY");
 
     // The socket's upgrade is refused with 503.

@@ -83,9 +83,9 @@ async fn connect_refuses_anonymous_non_users_and_bad_projects() {
     ws.members(42, &[ALICE]);
     ws.members(43, &["9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"]);
     for (e, status) in [
-        // Not in project 43's team; project 44 the Project service does not know.
+        // Not in project 43's team; project 44 has no team (the Team service's soft error).
         (connect_event("c7", Some("43"), Some(ALICE)), 403),
-        (connect_event("c8", Some("44"), Some(ALICE)), 404),
+        (connect_event("c8", Some("44"), Some(ALICE)), 403),
         (connect_event("c1", Some("42"), None), 401),
         (connect_event("c2", Some("42"), Some("projectsvc-client")), 403),
         (connect_event("c3", None, Some(ALICE)), 400),

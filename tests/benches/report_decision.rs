@@ -25,7 +25,7 @@ async fn main() {
     let app = TestApp::over(Function::Reports, TestEnv::new(TestDb::mariadb().await).await).await;
     let siblings = &app.env.siblings;
     siblings.answer_project(Answer::Slow(STAND_IN_DELAY));
-    siblings.answer_members(Answer::Slow(STAND_IN_DELAY));
+    siblings.answer_team(Answer::Slow(STAND_IN_DELAY));
     siblings.answer_delete(Answer::Slow(STAND_IN_DELAY));
     let reporter = Who::User(REPORTER.into());
     let mut samples = Vec::with_capacity(RUNS);

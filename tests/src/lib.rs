@@ -712,7 +712,8 @@ mod chat_support {
             HashMap::from([("PROJECT_SERVICE_URL", siblings.url.clone()), ("TEAM_SERVICE_URL", siblings.url.clone())]);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
         let membership = shared::lambda::membership(&config).expect("membership");
-        ChatService::new(stores.messages.clone(), stores.rooms.clone(), fanout, membership, Calendar::kst())
+        let scope = &config.chat_read_scope;
+        ChatService::new(stores.messages.clone(), stores.rooms.clone(), fanout, membership, Calendar::kst(), scope)
     }
 
     pub fn connection_id(raw: &str) -> ConnectionId {
@@ -762,12 +763,23 @@ mod siblings_support {
     pub enum Answer {
         /// The normal answer (the stand-in's data).
         Normal,
-        /// A bare status, no body (404, 500, 503, …).
+        /// An error status with FastAPI's body, `{"detail": …}` (404, 500, 503, …).
         Status(u16),
         /// 200 with a body that is not JSON.
         Malformed,
         /// The normal answer, after a pause (longer than the caller's timeout, to test it).
         Slow(Duration),
+    }
+
+    /// Which of the stand-in's routes an answer is for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Route {
+        /// `GET /projects/{id}/basic`
+        Project,
+        /// Both Team service routes.
+        Team,
+        /// `DELETE /projects/{id}`
+        Delete,
     }
 
     /// One call the stand-in received.
@@ -781,20 +793,27 @@ mod siblings_support {
 
     #[derive(Default)]
     struct Siblings {
-        /// project id → (title, team id)
-        projects: HashMap<i64, (String, i64)>,
-        /// team id → [(user id, role)]
-        teams: HashMap<i64, Vec<(String, String)>>,
+        /// project id → title (the Project service)
+        projects: HashMap<i64, String>,
+        /// team id → (project id, [(user id, role)]) (the Team service)
+        teams: HashMap<i64, (i64, Vec<(String, String)>)>,
         project_answer: Option<Answer>,
-        members_answer: Option<Answer>,
+        team_answer: Option<Answer>,
         delete_answer: Option<Answer>,
-        /// Answers for the next calls, before the standing ones (e.g. one 503 then normal).
-        queued: Vec<Answer>,
+        /// Answers for the next calls of a route, before the standing ones (e.g. one 503 then normal).
+        queued: HashMap<Route, Vec<Answer>>,
         calls: Vec<Call>,
     }
 
+    impl Siblings {
+        fn team_of(&self, project: i64) -> Option<(i64, &Vec<(String, String)>)> {
+            self.teams.iter().find(|(_, (p, _))| *p == project).map(|(team, (_, members))| (*team, members))
+        }
+    }
+
     /// The Project and Team services on one loopback server (`PROJECT_SERVICE_URL` and
-    /// `TEAM_SERVICE_URL` both name it), answering from data and failure modes the test sets.
+    /// `TEAM_SERVICE_URL` both name it), answering the routes and bodies PortForge's own services
+    /// serve (`Project_Service/`, `Team-BE/`), from data and failure modes the test sets.
     #[derive(Clone)]
     pub struct SiblingStandIn {
         pub url: String,
@@ -805,19 +824,29 @@ mod siblings_support {
         state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// FastAPI's `HTTPException`: the status with `{"detail": …}`.
+    fn detail(status: StatusCode, text: &str) -> Response {
+        (status, axum::Json(json!({ "detail": text }))).into_response()
+    }
+
     async fn answer(
         state: &Arc<Mutex<Siblings>>,
+        route: Route,
         standing: Option<Answer>,
         normal: impl FnOnce() -> Response,
     ) -> Response {
         let answer = {
             let mut s = lock(state);
-            if s.queued.is_empty() { standing.unwrap_or(Answer::Normal) } else { s.queued.remove(0) }
+            match s.queued.get_mut(&route) {
+                Some(queue) if !queue.is_empty() => queue.remove(0),
+                _ => standing.unwrap_or(Answer::Normal),
+            }
         };
         match answer {
             Answer::Normal => normal(),
             Answer::Status(code) => {
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                detail(status, &format!("stand-in answered {code}"))
             }
             Answer::Malformed => {
                 (StatusCode::OK, [("content-type", "application/json")], "{\"title\": ").into_response()
@@ -839,20 +868,25 @@ mod siblings_support {
         });
     }
 
+    /// `GET /projects/{id}/basic`: the bare `ProjectResponse`, or 404 `{"detail": "Project not found"}`.
     async fn project(State(state): State<Arc<Mutex<Siblings>>>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
         record(&state, &Method::GET, format!("/projects/{id}/basic"), &headers);
         let (standing, known) = {
             let s = lock(&state);
             (s.project_answer.clone(), s.projects.get(&id).cloned())
         };
-        answer(&state, standing, || match known {
-            // The Project service's envelope.
-            Some((title, team)) => axum::Json(json!({"success": true, "data": {"project_id": id, "title": title, "teamId": team, "status": "RECRUITING"}})).into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
+        answer(&state, Route::Project, standing, || match known {
+            Some(title) => axum::Json(json!({
+                "project_id": id, "title": title, "description": "설명", "status": "RECRUITING",
+                "start_date": "2026-01-05", "end_date": "2026-06-30",
+            }))
+            .into_response(),
+            None => detail(StatusCode::NOT_FOUND, "Project not found"),
         })
         .await
     }
 
+    /// `DELETE /projects/{id}`: 200 `{"status": "success", "message"}` (its team goes too), or 404.
     async fn delete_project(
         State(state): State<Arc<Mutex<Siblings>>>,
         Path(id): Path<i64>,
@@ -861,31 +895,69 @@ mod siblings_support {
         record(&state, &Method::DELETE, format!("/projects/{id}"), &headers);
         let standing = lock(&state).delete_answer.clone();
         // A normal or slow answer deletes (a slow one after the pause), when the project exists.
-        let removed = lock(&state).projects.contains_key(&id);
         let state2 = state.clone();
-        answer(&state, standing, move || {
-            if removed && lock(&state2).projects.remove(&id).is_some() {
-                StatusCode::NO_CONTENT.into_response()
+        answer(&state, Route::Delete, standing, move || {
+            let mut s = lock(&state2);
+            if s.projects.remove(&id).is_some() {
+                s.teams.retain(|_, (project, _)| *project != id);
+                axum::Json(json!({"status": "success", "message": "프로젝트가 삭제되었습니다."})).into_response()
             } else {
-                StatusCode::NOT_FOUND.into_response()
+                detail(StatusCode::NOT_FOUND, "프로젝트를 찾을 수 없습니다.")
             }
         })
         .await
     }
 
-    async fn members(State(state): State<Arc<Mutex<Siblings>>>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-        record(&state, &Method::GET, format!("/teams/{id}/members"), &headers);
+    fn team_json(team: i64, project: i64, members: &[(String, String)], by_project: bool) -> Value {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|(user, role)| {
+                let mut member = json!({"user_id": user, "role": role, "position_type": "BACKEND"});
+                if by_project {
+                    member["updated_at"] = json!("2026-01-05T10:00:00");
+                }
+                member
+            })
+            .collect();
+        json!({"team_id": team, "project_id": project, "name": format!("프로젝트 {project} 개발팀"),
+               "s3_key": format!("teams/{project}/shared_files/"), "created_at": "2026-01-05T10:00:00",
+               "members": members})
+    }
+
+    /// `GET /api/v1/teams/by-project/{id}`: the envelope with the team, or — still 200 — the
+    /// soft error with `data: null` when the project has no team.
+    async fn team_by_project(
+        State(state): State<Arc<Mutex<Siblings>>>,
+        Path(id): Path<i64>,
+        headers: HeaderMap,
+    ) -> Response {
+        record(&state, &Method::GET, format!("/api/v1/teams/by-project/{id}"), &headers);
         let (standing, known) = {
             let s = lock(&state);
-            (s.members_answer.clone(), s.teams.get(&id).cloned())
+            (s.team_answer.clone(), s.team_of(id).map(|(team, members)| team_json(team, id, members, true)))
         };
-        answer(&state, standing, || match known {
-            // The Team service answers a bare list, with its own extra fields.
-            Some(list) => axum::Json(Value::Array(
-                list.iter().map(|(user, role)| json!({"userId": user, "role": role, "nickname": "n"})).collect(),
-            ))
-            .into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
+        answer(&state, Route::Team, standing, || match known {
+            Some(team) => axum::Json(json!({"status": "success", "data": team})).into_response(),
+            None => axum::Json(json!({"status": "error", "message": "팀을 찾을 수 없습니다.", "data": null}))
+                .into_response(),
+        })
+        .await
+    }
+
+    /// `GET /api/v1/teams/team/{id}`: the bare team, or 404.
+    async fn team_by_id(
+        State(state): State<Arc<Mutex<Siblings>>>,
+        Path(id): Path<i64>,
+        headers: HeaderMap,
+    ) -> Response {
+        record(&state, &Method::GET, format!("/api/v1/teams/team/{id}"), &headers);
+        let (standing, known) = {
+            let s = lock(&state);
+            (s.team_answer.clone(), s.teams.get(&id).map(|(project, members)| team_json(id, *project, members, false)))
+        };
+        answer(&state, Route::Team, standing, || match known {
+            Some(team) => axum::Json(team).into_response(),
+            None => detail(StatusCode::NOT_FOUND, "팀을 찾을 수 없습니다."),
         })
         .await
     }
@@ -896,7 +968,8 @@ mod siblings_support {
             let app = Router::new()
                 .route("/projects/{id}/basic", get(project))
                 .route("/projects/{id}", axum::routing::delete(delete_project))
-                .route("/teams/{id}/members", get(members))
+                .route("/api/v1/teams/by-project/{id}", get(team_by_project))
+                .route("/api/v1/teams/team/{id}", get(team_by_id))
                 .with_state(state.clone());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
             let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -906,7 +979,8 @@ mod siblings_support {
             Self { url, state }
         }
 
-        /// A project, its team (same id as the project × 10) with a leader and members.
+        /// A project, its team (whose id is the project's × 10, as the Team service's own ids
+        /// drift from project ids) with a leader and members.
         pub fn project(&self, id: i64, title: &str, leader: &str, members: &[&str]) {
             self.project_in_team(id, id * 10, title, leader, members);
         }
@@ -914,23 +988,25 @@ mod siblings_support {
         /// A project of the given team, with a leader and members.
         pub fn project_in_team(&self, id: i64, team: i64, title: &str, leader: &str, members: &[&str]) {
             let mut s = lock(&self.state);
-            s.projects.insert(id, (title.to_owned(), team));
-            let mut list = vec![(leader.to_owned(), "Leader".to_owned())];
+            s.projects.insert(id, title.to_owned());
+            let mut list = vec![(leader.to_owned(), "LEADER".to_owned())];
             list.extend(members.iter().map(|m| ((*m).to_owned(), "MEMBER".to_owned())));
-            s.teams.insert(team, list);
+            s.teams.insert(team, (id, list));
         }
 
-        /// Puts `users` in `project`'s team (the project is created if unknown, its team id × 10).
+        /// A project the Project service knows, without a team (the Team service's soft error).
+        pub fn project_without_team(&self, id: i64, title: &str) {
+            let mut s = lock(&self.state);
+            s.projects.insert(id, title.to_owned());
+            s.teams.retain(|_, (project, _)| *project != id);
+        }
+
+        /// Puts `users` in `project`'s team (the project and a team × 10 are created if unknown).
         pub fn members(&self, project: i64, users: &[&str]) {
             let mut s = lock(&self.state);
-            let team = match s.projects.get(&project) {
-                Some((_, team)) => *team,
-                None => {
-                    s.projects.insert(project, (format!("project {project}"), project * 10));
-                    project * 10
-                }
-            };
-            let list = s.teams.entry(team).or_default();
+            s.projects.entry(project).or_insert_with(|| format!("project {project}"));
+            let team = s.team_of(project).map_or(project * 10, |(team, _)| team);
+            let list = &mut s.teams.entry(team).or_insert_with(|| (project, Vec::new())).1;
             for user in users {
                 if !list.iter().any(|(u, _)| u == user) {
                     list.push(((*user).to_owned(), "MEMBER".to_owned()));
@@ -941,30 +1017,39 @@ mod siblings_support {
         /// Takes `user` out of `project`'s team.
         pub fn remove_member(&self, project: i64, user: &str) {
             let mut s = lock(&self.state);
-            if let Some((_, team)) = s.projects.get(&project).cloned() {
-                s.teams.entry(team).or_default().retain(|(u, _)| u != user);
+            if let Some(team) = s.team_of(project).map(|(team, _)| team)
+                && let Some((_, list)) = s.teams.get_mut(&team)
+            {
+                list.retain(|(u, _)| u != user);
             }
+        }
+
+        /// The id of `project`'s team, if it has one.
+        pub fn team_of(&self, project: i64) -> Option<i64> {
+            lock(&self.state).team_of(project).map(|(team, _)| team)
         }
 
         pub fn has_project(&self, id: i64) -> bool {
             lock(&self.state).projects.contains_key(&id)
         }
 
+        /// How the Project service answers `GET /projects/{id}/basic` from now on.
         pub fn answer_project(&self, answer: Answer) {
             lock(&self.state).project_answer = Some(answer);
         }
 
-        pub fn answer_members(&self, answer: Answer) {
-            lock(&self.state).members_answer = Some(answer);
+        /// How the Team service answers both of its routes from now on.
+        pub fn answer_team(&self, answer: Answer) {
+            lock(&self.state).team_answer = Some(answer);
         }
 
         pub fn answer_delete(&self, answer: Answer) {
             lock(&self.state).delete_answer = Some(answer);
         }
 
-        /// Answers the next call with `answer`, then goes back to the standing answers.
-        pub fn answer_next(&self, answer: Answer) {
-            lock(&self.state).queued.push(answer);
+        /// Answers the next call of `route` with `answer`, then goes back to the standing answers.
+        pub fn answer_next(&self, route: Route, answer: Answer) {
+            lock(&self.state).queued.entry(route).or_default().push(answer);
         }
 
         pub fn calls(&self) -> Vec<Call> {

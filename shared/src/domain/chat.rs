@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, ser::SerializeStruct};
 
-use super::{ConnectionId, MessageId, ProjectId, UserId, time::format_iso};
+use super::{ConnectionId, FieldError, MessageId, ProjectId, UserId, time::format_iso};
 
 /// Longest message, in characters. A frame carries it as JSON inside API Gateway's 32 KB frame
 /// limit: 2,000 four-byte characters plus the envelope stay far below it.
@@ -104,6 +104,11 @@ impl ChatCursor {
         DateTime::from_timestamp_millis(ms).unwrap_or_default()
     }
 
+    /// A position before every message: reading `After` it reads from the first one.
+    pub fn origin() -> Self {
+        Self("m#".to_owned())
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(&self.0)
     }
@@ -149,6 +154,35 @@ impl HistoryQuery {
         let low = self.from.as_ref().map_or_else(|| "m#".to_owned(), sort_key_floor);
         let high = self.to.as_ref().map_or_else(|| "m#~".to_owned(), sort_key_ceiling);
         (low, high)
+    }
+}
+
+/// Messages a sibling's chat-log read returns by default, and at most (the meeting-minutes read
+/// always asks for the most).
+pub const LOG_DEFAULT_LIMIT: u32 = 100;
+pub const LOG_MAX_LIMIT: u32 = 1_000;
+
+/// The window of a team's chat a sibling service reads: the first `limit` messages from `from`
+/// to `to` (both inclusive, either open), oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogWindow {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+impl LogWindow {
+    /// Checks the bounds: `to` not before `from`, `limit` in 1..=[`LOG_MAX_LIMIT`].
+    pub fn new(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit: u32) -> Result<Self, FieldError> {
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            return Err(FieldError::new("end_time", "must not be before start_time"));
+        }
+        if !(1..=LOG_MAX_LIMIT).contains(&limit) {
+            return Err(FieldError::new("limit", format!("must be an integer from 1 to {LOG_MAX_LIMIT}")));
+        }
+        Ok(Self { from, to, limit })
     }
 }
 

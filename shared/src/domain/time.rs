@@ -92,6 +92,24 @@ impl Calendar {
         parse_instant(raw).map_err(|_| "must be YYYY-MM-DD or an ISO-8601 date-time with offset".into())
     }
 
+    /// An instant as the sibling services send one: ISO-8601 with an offset, or without one
+    /// (Python's `datetime.isoformat()` of a naive time, as PortForge's services write them),
+    /// read as a time on this calendar.
+    pub fn instant(&self, raw: &str) -> Result<DateTime<Utc>, String> {
+        if let Ok(at) = parse_instant(raw) {
+            return Ok(at);
+        }
+        let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|format| chrono::NaiveDateTime::parse_from_str(raw.trim(), format).ok())
+            .ok_or_else(|| "must be an ISO-8601 date-time, e.g. 2026-03-01T09:00:00+09:00".to_string())?;
+        naive
+            .checked_sub_signed(Duration::seconds(self.0.local_minus_utc().into()))
+            .map(|utc| utc.and_utc().trunc_subsecs(3))
+            .filter(|at| STORABLE_YEARS.contains(&chrono::Datelike::year(at)))
+            .ok_or_else(|| "must fall in the years 1000 to 9999 (UTC)".into())
+    }
+
     /// `HH:MM` on this calendar, as chat shows a message's time.
     pub fn clock_time(&self, at: &DateTime<Utc>) -> String {
         at.with_timezone(&self.0).format("%H:%M").to_string()
@@ -128,6 +146,19 @@ mod tests {
         assert!(parse_instant("0000-01-01T00:00:00Z").is_err());
         assert!(parse_instant("1000-01-01T08:00:00+09:00").is_err(), "999 in UTC");
         assert!(parse_instant("9999-12-31T23:59:59.999Z").is_ok());
+    }
+
+    #[test]
+    fn siblings_instants_without_offset_are_read_on_the_calendar() {
+        let kst = Calendar::kst();
+        let at = |raw: &str| kst.instant(raw).map(|t| format_iso(&t));
+        assert_eq!(at("2026-03-01T09:00:00").as_deref(), Ok("2026-03-01T00:00:00.000Z"));
+        assert_eq!(at("2026-03-01T09:00:00.123456").as_deref(), Ok("2026-03-01T00:00:00.123Z"));
+        assert_eq!(at("2026-03-01T09:00").as_deref(), Ok("2026-03-01T00:00:00.000Z"));
+        assert_eq!(at("2026-03-01T09:00:00Z").as_deref(), Ok("2026-03-01T09:00:00.000Z"));
+        for bad in ["2026-03-01", "yesterday", "2026-13-01T00:00:00", "1000-01-01T08:00:00", "+262143-12-31T23:59:59"] {
+            assert!(kst.instant(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

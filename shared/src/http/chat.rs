@@ -1,4 +1,5 @@
-//! Chat over HTTP: history, sends and rooms, plus the routes the current web app calls.
+//! Chat over HTTP: history, sends and rooms, the routes the current web app calls, and the chat
+//! logs sibling services read (the AI service's meeting minutes).
 
 use axum::{
     Json, Router,
@@ -12,20 +13,24 @@ use super::{
     extract::{Caller, IdempotencyKey, JsonBody, PathId, QueryParams, RequestId},
     reply::{Reply, ReplyResult},
 };
+use chrono::{DateTime, Utc};
+
 use crate::domain::{
     FieldError, ProjectId, TeamId,
-    chat::{ChatCursor, ChatMessage, HistoryPosition, HistoryQuery},
+    chat::{ChatCursor, ChatMessage, HistoryPosition, HistoryQuery, LOG_DEFAULT_LIMIT, LOG_MAX_LIMIT, LogWindow},
     ids::{LooseId, NumericId},
-    time::{Bound, Calendar},
+    time::{Bound, Calendar, format_iso},
 };
 use crate::error::{AppError, AppResult};
-use crate::services::chat::{Admitted, ChatService, NewMessage, RecentFilter};
+use crate::services::chat::{Admitted, ChatService, LogReader, NewMessage, RecentFilter};
 
 routes!(ChatService {
     "/chat/rooms" => get(rooms);
     "/chat/{project_id}/messages" => get(history).post(send);
     "/chat/message" => post(compat_send);
     "/chat/messages/{team_id}/{project_id}" => get(compat_history);
+    "/chat/team/{team_id}/logs" => get(team_logs);
+    "/chat/team/{team_id}/meeting-logs" => post(meeting_logs);
 });
 
 pub fn router(service: ChatService) -> Router {
@@ -189,7 +194,9 @@ fn compat_message(m: &ChatMessage, calendar: Calendar, meeting_key: &str) -> Val
 }
 
 /// `POST /chat/message` (web app): stores and broadcasts like the route above; answers the
-/// app's own shape without the envelope. With an idempotency key (`Idempotency-Key` header or
+/// app's own shape without the envelope. `team_id` must be a positive integer and is otherwise
+/// ignored: the app sends its project id there, while PortForge's team ids are the Team
+/// service's own; the project decides, and membership is checked as on every chat route. With an idempotency key (`Idempotency-Key` header or
 /// body `message_id`) the app's retry after a lost reply stores nothing new and gets the
 /// message stored the first time.
 async fn compat_send(
@@ -201,22 +208,24 @@ async fn compat_send(
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
     let mut errors = Vec::new();
+    // The app sends its project id as the team id; only the form is checked (see the module).
     let team = loose::<TeamId>(&mut errors, "team_id", body.team_id.as_ref());
     let project = loose::<ProjectId>(&mut errors, "project_id", body.project_id.as_ref());
-    let (Some(team), Some(project_id)) = (team, project) else {
+    let (Some(_), Some(project_id)) = (team, project) else {
         return Err(AppError::Validation(errors));
     };
     let message = required_message(body.message)?;
     let client_message_id = key.or_body(body.message_id)?;
     let ctx = request_id.context();
-    let sender = chat.admit_in_team(&caller, team, project_id, &ctx).await?;
+    let sender = chat.admit(&caller, project_id, &ctx).await?;
     let new = NewMessage { message, client_message_id, is_in_meeting: body.is_in_meeting };
     let outcome = chat.send(&sender, new, &ctx).await?;
     Ok(Json(compat_message(&outcome.message, chat.calendar(), "is_in_meeting")))
 }
 
-/// The web app's `{team_id}/{project_id}` path: each a positive integer.
-struct TeamAndProject(TeamId, ProjectId);
+/// The web app's `{team_id}/{project_id}` path: each a positive integer; the team id is not used
+/// further (see [`compat_send`]).
+struct TeamAndProject(ProjectId);
 
 impl FromRequestParts<ChatService> for TeamAndProject {
     type Rejection = AppError;
@@ -228,23 +237,24 @@ impl FromRequestParts<ChatService> for TeamAndProject {
             AppError::invalid_path(field, "must be a positive integer")
         })?;
         let raw = |name: &str| params.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v);
-        let team = TeamId::parse(raw("team_id")).map_err(|m| AppError::invalid_path("team_id", m))?;
+        TeamId::parse(raw("team_id")).map_err(|m| AppError::invalid_path("team_id", m))?;
         let project = ProjectId::parse(raw("project_id")).map_err(|m| AppError::invalid_path("project_id", m))?;
-        Ok(Self(team, project))
+        Ok(Self(project))
     }
 }
 
 /// `GET /chat/messages/{team_id}/{project_id}?start_date&end_date&meeting_only` (web app):
-/// the newest messages in the range (up to 1,000), oldest first, as `{messages, count}`.
+/// the newest messages in the range (up to 1,000), oldest first, as `{messages, count}`. The
+/// project decides; `team_id` is only checked to be a positive integer.
 async fn compat_history(
     State(chat): State<ChatService>,
     Caller(caller): Caller,
-    TeamAndProject(team, project_id): TeamAndProject,
+    TeamAndProject(project_id): TeamAndProject,
     request_id: RequestId,
     query: QueryParams,
 ) -> AppResult<Json<Value>> {
     caller.user_id()?;
-    let reader = chat.admit_in_team(&caller, team, project_id, &request_id.context()).await?;
+    let reader = chat.admit(&caller, project_id, &request_id.context()).await?;
     let calendar = chat.calendar();
     let from = query.date("start_date")?.map(|d| calendar.day_start(d));
     let to = query.date("end_date")?.map(|d| calendar.day_end(d));
@@ -257,4 +267,117 @@ async fn compat_history(
     let messages: Vec<Value> =
         chat.recent(&reader, filter).await?.iter().map(|m| compat_message(m, calendar, "isInMeeting")).collect();
     Ok(Json(json!({ "count": messages.len(), "messages": messages })))
+}
+
+/// A sibling service allowed to read chat logs; checked before anything else is read.
+struct LogReaderCaller(LogReader);
+
+impl FromRequestParts<ChatService> for LogReaderCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, chat: &ChatService) -> Result<Self, AppError> {
+        let Caller(caller) = Caller::from_request_parts(parts, chat).await?;
+        chat.authorize_log_reader(&caller).map(Self)
+    }
+}
+
+/// A chat-log window that cannot be read (400 on both routes, whether it came in the query or
+/// the body): `details` names each bound at fault.
+fn invalid_window(details: Vec<FieldError>) -> AppError {
+    AppError::BadRequest { code: "INVALID_TIME_WINDOW", message: "the chat-log window is invalid".into(), details }
+}
+
+/// A window's start and end, either open.
+type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The window's bounds, each an instant on the service's calendar when it has no offset;
+/// `required` bounds must be given.
+fn log_bounds(calendar: Calendar, start: Option<&str>, end: Option<&str>, required: bool) -> AppResult<Bounds> {
+    let mut errors = Vec::new();
+    let mut bound = |field: &str, raw: Option<&str>| match raw.map(|raw| calendar.instant(raw)) {
+        Some(Ok(at)) => Some(at),
+        Some(Err(m)) => {
+            errors.push(FieldError::new(field, m));
+            None
+        }
+        None if required => {
+            errors.push(FieldError::new(field, "is required"));
+            None
+        }
+        None => None,
+    };
+    let bounds = (bound("start_time", start), bound("end_time", end));
+    if errors.is_empty() { Ok(bounds) } else { Err(invalid_window(errors)) }
+}
+
+/// One message of `GET /chat/team/{team_id}/logs`.
+fn log_entry(m: &ChatMessage) -> Value {
+    let at = format_iso(&m.timestamp);
+    json!({
+        "message_id": m.message_id,
+        "user_id": m.user_id,
+        "message": m.message,
+        "timestamp": at,
+        "created_at": at,
+    })
+}
+
+/// `GET /chat/team/{team_id}/logs?start_time&end_time&limit` (sibling services): the team's chat
+/// in the window (either bound open), oldest first, the first `limit` (100, at most 1,000), as a
+/// bare list of `{message_id, user_id, message, timestamp, created_at}`.
+async fn team_logs(
+    State(chat): State<ChatService>,
+    LogReaderCaller(reader): LogReaderCaller,
+    PathId(team): PathId<TeamId>,
+    request_id: RequestId,
+    query: QueryParams,
+) -> AppResult<Json<Value>> {
+    let (from, to) = log_bounds(chat.calendar(), query.get("start_time"), query.get("end_time"), false)?;
+    let limit = match query.get("limit") {
+        None => LOG_DEFAULT_LIMIT,
+        // Out of range is told by the window; 0 stands for anything unreadable.
+        Some(raw) => raw.trim().parse().unwrap_or(0),
+    };
+    let window = LogWindow::new(from, to, limit).map_err(|e| invalid_window(vec![e]))?;
+    let messages = chat.team_log(&reader, team, &window, &request_id.context()).await?;
+    Ok(Json(Value::Array(messages.iter().map(log_entry).collect())))
+}
+
+/// Body of `POST /chat/team/{team_id}/meeting-logs`, as the AI service sends it.
+#[derive(Debug, Deserialize)]
+struct MeetingWindowBody {
+    #[serde(default)]
+    start_time: Option<String>,
+    #[serde(default)]
+    end_time: Option<String>,
+}
+
+/// `POST /chat/team/{team_id}/meeting-logs` `{start_time, end_time}` (the AI service's meeting
+/// minutes): up to 1,000 messages of the window, oldest first, as `{team_id, start_time,
+/// end_time, message_count, messages: [{user_id, message, timestamp}]}`; the bounds come back
+/// as the instants read (UTC).
+async fn meeting_logs(
+    State(chat): State<ChatService>,
+    LogReaderCaller(reader): LogReaderCaller,
+    PathId(team): PathId<TeamId>,
+    request_id: RequestId,
+    JsonBody(body): JsonBody<MeetingWindowBody>,
+) -> AppResult<Json<Value>> {
+    let bounds = log_bounds(chat.calendar(), body.start_time.as_deref(), body.end_time.as_deref(), true)?;
+    let (Some(from), Some(to)) = bounds else {
+        return Err(invalid_window(vec![FieldError::new("start_time", "is required")]));
+    };
+    let window = LogWindow::new(Some(from), Some(to), LOG_MAX_LIMIT).map_err(|e| invalid_window(vec![e]))?;
+    let messages = chat.team_log(&reader, team, &window, &request_id.context()).await?;
+    let entries: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"user_id": m.user_id, "message": m.message, "timestamp": format_iso(&m.timestamp)}))
+        .collect();
+    Ok(Json(json!({
+        "team_id": team,
+        "start_time": format_iso(&from),
+        "end_time": format_iso(&to),
+        "message_count": entries.len(),
+        "messages": entries,
+    })))
 }

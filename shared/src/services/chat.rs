@@ -11,8 +11,8 @@ use super::membership::{ChatAccess, Membership};
 use crate::domain::{
     BoundedText, ConnectionId, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
     chat::{
-        CATCH_UP_OVERLAP, CATCH_UP_OVERLAP_MAX, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition,
-        HistoryQuery, MESSAGE_MAX_CHARS, sender_name,
+        CATCH_UP_OVERLAP, CATCH_UP_OVERLAP_MAX, ChatCursor, ChatMessage, ChatRoom, Connection, HistoryPage,
+        HistoryPosition, HistoryQuery, LogWindow, MESSAGE_MAX_CHARS, sender_name,
     },
     time::{Calendar, now_ms},
 };
@@ -59,6 +59,13 @@ pub struct Admitted {
     /// The name shown with their messages.
     pub name: String,
     pub access: ChatAccess,
+}
+
+/// Proof that the caller is a sibling service allowed to read chat logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogReader {
+    /// The token's subject: the sibling's app client id.
+    pub client_id: String,
 }
 
 /// A message someone wants to send, before validation.
@@ -120,6 +127,8 @@ pub struct ChatService {
     membership: Membership,
     calendar: Calendar,
     timing: ChatTiming,
+    /// The scope a sibling's token needs to read chat logs (`CHAT_READ_SCOPE`).
+    log_scope: Arc<str>,
 }
 
 /// Membership checks of `GET /chat/rooms` in flight at once.
@@ -132,8 +141,10 @@ impl ChatService {
         fanout: FanOut,
         membership: Membership,
         calendar: Calendar,
+        log_scope: &str,
     ) -> Self {
-        Self { messages, rooms, fanout, membership, calendar, timing: ChatTiming::default() }
+        let timing = ChatTiming::default();
+        Self { messages, rooms, fanout, membership, calendar, timing, log_scope: log_scope.into() }
     }
 
     /// Other budgets and overlap (tests that race sends against catch-ups in less time).
@@ -170,17 +181,45 @@ impl ChatService {
         })
     }
 
-    /// The web app's routes name the team too: it must be the project's.
-    pub async fn admit_in_team(
+    /// A sibling service's right to read chat logs (the AI service's meeting minutes): a
+    /// client-credentials token with the chat-read scope. Users, administrators included, are
+    /// refused: the logs are for services, and members read their chat through history.
+    pub fn authorize_log_reader(&self, caller: &Identity) -> AppResult<LogReader> {
+        if caller.user_id().is_ok() {
+            return Err(AppError::Forbidden("chat logs are for sibling services; members read history"));
+        }
+        if !caller.has_scope(&self.log_scope) {
+            return Err(AppError::Forbidden("reading chat logs requires a service token with the chat-read scope"));
+        }
+        Ok(LogReader { client_id: caller.subject.clone() })
+    }
+
+    /// A team's chat in a window, oldest first, at most `window.limit` messages (the first ones
+    /// of the window): the team resolves to its project through the Team service (404 for a team
+    /// it does not know). Each read is logged with the calling client.
+    pub async fn team_log(
         &self,
-        caller: &Identity,
+        reader: &LogReader,
         team: TeamId,
-        project_id: ProjectId,
+        window: &LogWindow,
         ctx: &CallContext,
-    ) -> AppResult<Admitted> {
-        let admitted = self.admit(caller, project_id, ctx).await?;
-        self.membership.check_team(project_id, team, ctx).await?;
-        Ok(admitted)
+    ) -> AppResult<Vec<ChatMessage>> {
+        let project_id = self.membership.project_of_team(team, ctx).await?;
+        let query = HistoryQuery {
+            position: HistoryPosition::After(ChatCursor::origin()),
+            from: window.from,
+            to: window.to,
+            limit: window.limit,
+        };
+        let page = self.messages.history(project_id, &query).await?;
+        tracing::info!(
+            client_id = %reader.client_id,
+            %team,
+            %project_id,
+            messages = page.messages.len(),
+            "chat log read by a sibling service"
+        );
+        Ok(page.messages)
     }
 
     pub fn fanout(&self) -> &FanOut {

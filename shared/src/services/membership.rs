@@ -1,7 +1,7 @@
-//! Who may take part in a project's chat: the members of the project's team, as the sibling
-//! services say (the project's team from the Project service, the team's members from the Team
-//! service), cached for a short time per cold start. Administrators may read and post in any
-//! chat, as themselves. When the sibling services cannot answer, the check fails closed.
+//! Who may take part in a project's chat: the members of the project's team, as the Team service
+//! says in one call (`GET /api/v1/teams/by-project/{project_id}`, the team with its members),
+//! cached for a short time per cold start. Administrators may read and post in any chat, as
+//! themselves. When the Team service cannot answer, the check fails closed.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -61,14 +61,15 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// A project as the membership check needs it.
+/// A project's team as the membership check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ProjectTeam {
-    Team(TeamId),
-    /// The project exists but has no team yet: nobody is a member.
+    Team {
+        team_id: TeamId,
+        members: Arc<HashSet<UserId>>,
+    },
+    /// The Team service knows no team for the project (it may not exist): nobody is a member.
     NoTeam,
-    /// The Project service does not know the project.
-    Unknown,
 }
 
 #[derive(Clone)]
@@ -76,49 +77,35 @@ pub struct Membership {
     projects: Arc<dyn ProjectDirectory>,
     teams: Arc<dyn TeamDirectory>,
     project_teams: Arc<TtlCache<ProjectId, ProjectTeam>>,
-    team_members: Arc<TtlCache<TeamId, Arc<HashSet<UserId>>>>,
 }
 
 impl Membership {
     /// `ttl`: how long an answer is trusted; a member removed from a team loses access within it.
     pub fn new(projects: Arc<dyn ProjectDirectory>, teams: Arc<dyn TeamDirectory>, ttl: Duration) -> Self {
-        Self {
-            projects,
-            teams,
-            project_teams: Arc::new(TtlCache::new(ttl)),
-            team_members: Arc::new(TtlCache::new(ttl)),
-        }
+        Self { projects, teams, project_teams: Arc::new(TtlCache::new(ttl)) }
     }
 
-    async fn project_team(&self, project: ProjectId, ctx: &CallContext) -> Result<ProjectTeam, SiblingError> {
+    /// The project's team and members: one call to the Team service, then the cache.
+    async fn project_team(&self, project: ProjectId, ctx: &CallContext) -> AppResult<ProjectTeam> {
         if let Some(known) = self.project_teams.get(&project) {
             return Ok(known);
         }
-        let team = match self.projects.project(project, ctx).await? {
-            None => ProjectTeam::Unknown,
-            Some(info) => info.team_id.map_or(ProjectTeam::NoTeam, ProjectTeam::Team),
+        let team = match self.teams.team_of_project(project, ctx).await.map_err(fail_closed)? {
+            None => ProjectTeam::NoTeam,
+            Some(team) => ProjectTeam::Team {
+                team_id: team.team_id,
+                members: Arc::new(team.members.into_iter().map(|m| m.user_id).collect()),
+            },
         };
         self.project_teams.put(project, team.clone());
         Ok(team)
     }
 
-    /// The members of `team`, as a set of users.
-    pub async fn team_members(&self, team: TeamId, ctx: &CallContext) -> Result<Arc<HashSet<UserId>>, SiblingError> {
-        if let Some(known) = self.team_members.get(&team) {
-            return Ok(known);
-        }
-        let members: HashSet<UserId> =
-            self.teams.members(team, ctx).await?.unwrap_or_default().into_iter().map(|m| m.user_id).collect();
-        let members = Arc::new(members);
-        self.team_members.put(team, members.clone());
-        Ok(members)
-    }
-
-    /// The current members of `project`'s team (none for an unknown project or one without a team).
+    /// The current members of `project`'s team (none for a project without a team).
     pub async fn project_members(&self, project: ProjectId, ctx: &CallContext) -> AppResult<Arc<HashSet<UserId>>> {
-        match self.project_team(project, ctx).await.map_err(fail_closed)? {
-            ProjectTeam::Team(team) => self.team_members(team, ctx).await.map_err(fail_closed),
-            ProjectTeam::NoTeam | ProjectTeam::Unknown => Ok(Arc::default()),
+        match self.project_team(project, ctx).await? {
+            ProjectTeam::Team { members, .. } => Ok(members),
+            ProjectTeam::NoTeam => Ok(Arc::default()),
         }
     }
 
@@ -127,36 +114,39 @@ impl Membership {
         Ok(self.project_members(project, ctx).await?.contains(user))
     }
 
-    /// The caller's right to take part in `project`'s chat: 404 for a project the Project
-    /// service does not know, 403 for someone outside its team, 503 when that cannot be told.
+    /// The caller's right to take part in `project`'s chat: 403 for someone outside its team
+    /// (or when it has none), 503 when that cannot be told. An administrator outside the team is
+    /// admitted as one, unless the Project service does not know the project (404): only then
+    /// is it asked, so a member's check stays one call.
     pub async fn admit(&self, caller: &Identity, project: ProjectId, ctx: &CallContext) -> AppResult<ChatAccess> {
         let user = caller.user_id()?;
-        let team = self.project_team(project, ctx).await.map_err(fail_closed)?;
-        let member = match team {
-            ProjectTeam::Unknown => return Err(AppError::not_found("project", project)),
-            ProjectTeam::NoTeam => false,
-            ProjectTeam::Team(team) => self.team_members(team, ctx).await.map_err(fail_closed)?.contains(&user),
-        };
+        let team = self.project_team(project, ctx).await?;
+        let member = matches!(&team, ProjectTeam::Team { members, .. } if members.contains(&user));
         match (member, caller.is_admin) {
             (true, _) => Ok(ChatAccess::Member),
-            (false, true) => Ok(ChatAccess::Administrator),
+            (false, true) => {
+                if team == ProjectTeam::NoTeam
+                    && self.projects.project(project, ctx).await.map_err(fail_closed)?.is_none()
+                {
+                    return Err(AppError::not_found("project", project));
+                }
+                Ok(ChatAccess::Administrator)
+            }
             (false, false) => Err(AppError::Forbidden("only members of the project's team take part in its chat")),
         }
     }
 
-    /// The project's team, for the web app's routes, whose paths name both: 404 when `team` is
-    /// not the project's.
-    pub async fn check_team(&self, project: ProjectId, team: TeamId, ctx: &CallContext) -> AppResult<()> {
-        match self.project_team(project, ctx).await.map_err(fail_closed)? {
-            ProjectTeam::Team(actual) if actual == team => Ok(()),
-            ProjectTeam::Unknown => Err(AppError::not_found("project", project)),
-            _ => Err(AppError::NotFound(format!("project {project} of team {team}"))),
+    /// The project a team works on, from the Team service (404 for a team it does not know).
+    pub async fn project_of_team(&self, team: TeamId, ctx: &CallContext) -> AppResult<ProjectId> {
+        match self.teams.team(team, ctx).await.map_err(fail_closed)? {
+            Some(found) => Ok(found.project_id),
+            None => Err(AppError::not_found("team", team)),
         }
     }
 }
 
-/// A membership that cannot be told is a refusal: 503 when the sibling did not answer, 502 when
-/// it answered nonsense; never a silent allow.
+/// A membership that cannot be told is a refusal: 503 when the sibling is down or failing, 502
+/// when it refused the call or answered nonsense; never a silent allow.
 fn fail_closed(e: SiblingError) -> AppError {
     tracing::warn!(error = %e, "membership check failed closed");
     e.into()

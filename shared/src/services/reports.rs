@@ -2,7 +2,7 @@
 //! service) or dismiss, and the reporter and the project's leader are told.
 //!
 //! A decision holds a short lease on the report, so two admins cannot decide it at once; asks
-//! the Project service for the project (title, team) and the Team service for its leader;
+//! the Project service for the project's title and the Team service for its team's leader;
 //! deletes through the Project service when asked to; then, in one transaction, changes the
 //! report, logs the action and stores the notifications, which are pushed live afterwards.
 //! Nothing is written as done unless it was: a delete the Project service did not confirm
@@ -208,8 +208,10 @@ impl ReportService {
         })
     }
 
-    /// The project's title and leader. A project the Project service does not know can be
-    /// dismissed or resolved (under its id), not warned or deleted: 409, logged.
+    /// The project's title (Project service) and leader (Team service), asked at once. A project
+    /// the Project service does not know can be dismissed or resolved (under its id), not warned
+    /// or deleted: 409, logged. A leader that cannot be found is said in the answer; it never
+    /// stops the decision.
     async fn subject(
         &self,
         report: &Report,
@@ -217,28 +219,28 @@ impl ReportService {
         log: &LogEntry<'_>,
         ctx: &CallContext,
     ) -> AppResult<Subject> {
-        let project = match self.projects.project(report.project_id, ctx).await {
+        let (project, team) = tokio::join!(
+            self.projects.project(report.project_id, ctx),
+            self.teams.team_of_project(report.project_id, ctx),
+        );
+        let project = match project {
             Ok(project) => project,
             Err(e) => return Err(self.failed(e, log).await),
         };
-        let Some(ProjectInfo { title, team_id, .. }) = project else {
+        let Some(ProjectInfo { title, .. }) = project else {
             if matches!(decision, Decision::Dismiss | Decision::Resolve) {
                 let leader = Err(format!("project {} no longer exists", report.project_id));
                 return Ok(Subject { title: format!("#{}", report.project_id), leader });
             }
             return Err(self.gone(report.project_id, log).await);
         };
-        let leader = match team_id {
-            None => Err("the project has no team".to_owned()),
-            Some(team) => match self.teams.members(team, ctx).await {
-                Ok(Some(members)) => members
-                    .into_iter()
-                    .find(|m| m.is_leader())
-                    .map(|m| m.user_id)
-                    .ok_or_else(|| format!("team {team} has no member whose role is LEADER")),
-                Ok(None) => Err(format!("the Team service does not know team {team}")),
-                Err(e) => Err(e.to_string()),
-            },
+        let leader = match team {
+            Ok(Some(team)) => team
+                .leader()
+                .cloned()
+                .ok_or_else(|| format!("team {} has no member whose role is LEADER", team.team_id)),
+            Ok(None) => Err("the project has no team".to_owned()),
+            Err(e) => Err(e.to_string()),
         };
         Ok(Subject { title, leader })
     }
@@ -263,10 +265,7 @@ impl ReportService {
 
     /// Logs an attempt a sibling service failed, and turns the failure into 502 or 503.
     async fn failed(&self, e: SiblingError, log: &LogEntry<'_>) -> AppError {
-        let outcome = match &e {
-            SiblingError::Unreachable { .. } | SiblingError::NotConfigured { .. } => Outcome::ProjectServiceUnavailable,
-            SiblingError::Refused { .. } | SiblingError::Malformed { .. } => Outcome::ProjectServiceRefused,
-        };
+        let outcome = if e.is_outage() { Outcome::ProjectServiceUnavailable } else { Outcome::ProjectServiceRefused };
         if e.service() == PROJECT_SERVICE {
             self.log_attempt(&log(outcome)).await;
         }

@@ -1,7 +1,7 @@
 //! The Project and Team services over HTTP (reqwest): one client per cold start, a connect and a
-//! total timeout on every attempt, bounded jittered retries for reads only, typed answers that
-//! tolerate fields they do not know, the request id passed on, and a bearer token when the
-//! service is configured to need one.
+//! total timeout on every attempt, bounded jittered retries for reads only, typed answers in the
+//! shapes those services really write (tolerating fields they add), the request id passed on, and
+//! a bearer token when the service is configured to need one.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,12 +11,11 @@ use reqwest::{Method, StatusCode};
 
 use crate::secrets::SecretSource;
 use serde::{Deserialize, de::DeserializeOwned};
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::{
-    CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TEAM_SERVICE, TeamDirectory,
-    TeamMember,
+    CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TEAM_SERVICE, Team,
+    TeamDirectory, TeamMember,
 };
 use crate::config::{Config, ConfigError};
 use crate::domain::{ProjectId, TeamId, UserId};
@@ -158,33 +157,59 @@ pub struct SiblingClient {
     token: Arc<dyn ServiceToken>,
 }
 
-/// The sibling services wrap answers in PortForge's envelope (`{"success", "code", "data", …}`)
-/// or not; both read.
-fn unwrap_envelope(value: Value) -> Value {
-    match value {
-        Value::Object(mut map)
-            if map.contains_key("success") && map.get("data").is_some_and(|d| d.is_object() || d.is_array()) =>
-        {
-            map.remove("data").unwrap_or(Value::Null)
-        }
-        other => other,
-    }
-}
-
+/// `GET /projects/{id}/basic`: the Project service's bare `ProjectResponse`
+/// (`{project_id, title, description, status, start_date, end_date}`); only the title is used.
 #[derive(Deserialize)]
 struct ProjectAnswer {
-    #[serde(alias = "name", alias = "project_title", alias = "projectTitle")]
     title: String,
-    #[serde(default, alias = "teamId")]
-    team_id: Option<i64>,
+}
+
+/// A team as both Team service routes write it (extra fields such as `name`, `s3_key` and
+/// `created_at` are ignored).
+#[derive(Deserialize)]
+struct TeamAnswer {
+    team_id: i64,
+    project_id: i64,
+    #[serde(default)]
+    members: Vec<MemberAnswer>,
 }
 
 #[derive(Deserialize)]
 struct MemberAnswer {
-    #[serde(alias = "userId", alias = "member_id", alias = "memberId")]
     user_id: String,
-    #[serde(default, alias = "team_role", alias = "teamRole")]
+    /// `LEADER` or `MEMBER`; the Team service writes `MEMBER` for a member without one.
+    #[serde(default)]
     role: Option<String>,
+}
+
+/// `GET /api/v1/teams/by-project/{id}` answers in the Team service's envelope: `{"status":
+/// "success", "data": team}`, or, when the project has no team, still 200 with `{"status":
+/// "error", "message": "팀을 찾을 수 없습니다.", "data": null}`.
+#[derive(Deserialize)]
+struct TeamEnvelope {
+    status: String,
+    #[serde(default)]
+    data: Option<TeamAnswer>,
+}
+
+impl TeamAnswer {
+    fn into_team(self) -> Result<Team, SiblingError> {
+        let team_id = TeamId::new(self.team_id).map_err(|m| malformed(TEAM_SERVICE, &format!("team_id {m}")))?;
+        let project_id =
+            ProjectId::new(self.project_id).map_err(|m| malformed(TEAM_SERVICE, &format!("project_id {m}")))?;
+        let members = self
+            .members
+            .into_iter()
+            .filter_map(|m| match UserId::parse(&m.user_id) {
+                Ok(user_id) => Some(TeamMember { user_id, role: m.role.unwrap_or_default() }),
+                Err(_) => {
+                    tracing::warn!(%team_id, user_id = %m.user_id, "team member without a PortForge user id, skipped");
+                    None
+                }
+            })
+            .collect();
+        Ok(Team { team_id, project_id, members })
+    }
 }
 
 impl SiblingClient {
@@ -253,8 +278,7 @@ impl SiblingClient {
             .notify(|e, after| tracing::info!(error = %e, retry_in = ?after, "retrying a sibling read"))
             .await?;
         let Some(body) = body else { return Ok(None) };
-        let value: Value = serde_json::from_slice(&body).map_err(|e| malformed(service, &e))?;
-        serde_json::from_value(unwrap_envelope(value)).map(Some).map_err(|e| malformed(service, &e))
+        serde_json::from_slice(&body).map(Some).map_err(|e| malformed(service, &e))
     }
 }
 
@@ -262,16 +286,13 @@ impl SiblingClient {
 impl ProjectDirectory for SiblingClient {
     async fn project(&self, id: ProjectId, ctx: &CallContext) -> Result<Option<ProjectInfo>, SiblingError> {
         let answer: Option<ProjectAnswer> = self.get(PROJECT_SERVICE, &format!("/projects/{id}/basic"), ctx).await?;
-        let Some(answer) = answer else { return Ok(None) };
-        let team_id = match answer.team_id {
-            None => None,
-            Some(raw) => Some(TeamId::new(raw).map_err(|m| malformed(PROJECT_SERVICE, &format!("team_id {m}")))?),
-        };
-        Ok(Some(ProjectInfo { project_id: id, title: answer.title, team_id }))
+        Ok(answer.map(|answer| ProjectInfo { project_id: id, title: answer.title }))
     }
 
     async fn delete_project(&self, id: ProjectId, ctx: &CallContext) -> Result<Deletion, SiblingError> {
         let url = self.url(PROJECT_SERVICE, &format!("/projects/{id}"))?;
+        // 200 `{"status": "success", "message": …}`: the Project service deleted the project and
+        // asked the Team service to delete its team.
         match self.attempt(Method::DELETE, PROJECT_SERVICE, &url, ctx).await? {
             Some(_) => Ok(Deletion::Deleted),
             None => Ok(Deletion::NotFound),
@@ -279,32 +300,39 @@ impl ProjectDirectory for SiblingClient {
     }
 }
 
-/// A members list: the array itself, or under `members`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum MembersAnswer {
-    List(Vec<MemberAnswer>),
-    Wrapped { members: Vec<MemberAnswer> },
-}
+/// The Team service's routes, under its `/api/v1/teams` prefix.
+const TEAMS: &str = "/api/v1/teams";
 
 #[async_trait]
 impl TeamDirectory for SiblingClient {
-    async fn members(&self, team: TeamId, ctx: &CallContext) -> Result<Option<Vec<TeamMember>>, SiblingError> {
-        let answer: Option<MembersAnswer> = self.get(TEAM_SERVICE, &format!("/teams/{team}/members"), ctx).await?;
-        let members = match answer {
+    async fn team_of_project(&self, project: ProjectId, ctx: &CallContext) -> Result<Option<Team>, SiblingError> {
+        let answer: Option<TeamEnvelope> =
+            self.get(TEAM_SERVICE, &format!("{TEAMS}/by-project/{project}"), ctx).await?;
+        let team = match answer {
             None => return Ok(None),
-            Some(MembersAnswer::List(list) | MembersAnswer::Wrapped { members: list }) => list,
+            Some(TeamEnvelope { status, data: Some(team) }) if status == "success" => team.into_team()?,
+            // Its soft "not found": the project has no team, so nobody is a member.
+            Some(TeamEnvelope { status, data: None }) if status == "error" => return Ok(None),
+            Some(TeamEnvelope { status, data }) => {
+                let data = if data.is_some() { "a team" } else { "no data" };
+                return Err(malformed(TEAM_SERVICE, &format!("status {status:?} with {data}")));
+            }
         };
-        let parsed = members
-            .into_iter()
-            .filter_map(|m| match UserId::parse(&m.user_id) {
-                Ok(user_id) => Some(TeamMember { user_id, role: m.role.unwrap_or_default() }),
-                Err(_) => {
-                    tracing::warn!(team_id = %team, user_id = %m.user_id, "team member without a PortForge user id, skipped");
-                    None
-                }
-            })
-            .collect();
-        Ok(Some(parsed))
+        if team.project_id != project {
+            return Err(malformed(
+                TEAM_SERVICE,
+                &format!("asked for project {project}'s team, got project {}'s", team.project_id),
+            ));
+        }
+        Ok(Some(team))
+    }
+
+    async fn team(&self, team: TeamId, ctx: &CallContext) -> Result<Option<Team>, SiblingError> {
+        let answer: Option<TeamAnswer> = self.get(TEAM_SERVICE, &format!("{TEAMS}/team/{team}"), ctx).await?;
+        let Some(found) = answer.map(TeamAnswer::into_team).transpose()? else { return Ok(None) };
+        if found.team_id != team {
+            return Err(malformed(TEAM_SERVICE, &format!("asked for team {team}, got team {}", found.team_id)));
+        }
+        Ok(Some(found))
     }
 }

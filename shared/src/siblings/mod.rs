@@ -1,6 +1,8 @@
-//! The sibling services this one calls, as ports: the Project service (a project's title and
-//! team; deleting a project) and the Team service (a team's members). With the `siblings`
-//! feature, [`client::SiblingClient`] implements both over HTTP.
+//! The sibling services this one calls, as ports: the Project service (a project's title;
+//! deleting a project) and the Team service (a project's team with its members and their roles;
+//! a team by its own id). With the `siblings` feature, [`client::SiblingClient`] implements both
+//! over HTTP, against the routes and bodies PortForge's services really serve (README, "Sibling
+//! services").
 
 #[cfg(feature = "siblings")]
 pub mod client;
@@ -10,13 +12,27 @@ use async_trait::async_trait;
 use crate::domain::{ProjectId, TeamId, UserId};
 use crate::error::AppError;
 
-/// What the Project service says about a project.
+/// What the Project service says about a project (it knows nothing of teams).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectInfo {
     pub project_id: ProjectId,
     pub title: String,
-    /// The team working on it; a project without one has no members yet.
-    pub team_id: Option<TeamId>,
+}
+
+/// A project's team as the Team service holds it. Its id is the Team service's own
+/// (auto-increment) and in general differs from the project's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub team_id: TeamId,
+    pub project_id: ProjectId,
+    pub members: Vec<TeamMember>,
+}
+
+impl Team {
+    /// The member whose role is `LEADER` (the Team service keeps one per team).
+    pub fn leader(&self) -> Option<&UserId> {
+        self.members.iter().find(|m| m.is_leader()).map(|m| &m.user_id)
+    }
 }
 
 /// A member of a team, as the Team service lists it.
@@ -83,16 +99,27 @@ impl SiblingError {
     }
 }
 
-/// A sibling that said no, or sent nonsense, is a bad gateway (502); one that did not answer
-/// (or cannot be reached from here) is unavailable (503). Never a reply that pretends it worked.
+impl SiblingError {
+    /// Whether the sibling is failing or out of reach (it may work again by itself), as opposed to
+    /// refusing this service's request or answering something it cannot read.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } | Self::NotConfigured { .. } => true,
+            Self::Refused { status, .. } => *status >= 500,
+            Self::Malformed { .. } => false,
+        }
+    }
+}
+
+/// A sibling that is down, failing (5xx) or out of reach is unavailable (503); one that refused
+/// the call (4xx) or sent nonsense is a bad gateway (502). Never a reply that pretends it worked.
 impl From<SiblingError> for AppError {
     fn from(e: SiblingError) -> Self {
-        match &e {
-            SiblingError::Refused { .. } | SiblingError::Malformed { .. } => Self::BadGateway(e.to_string()),
-            SiblingError::Unreachable { service, .. } | SiblingError::NotConfigured { service, .. } => {
-                tracing::warn!(error = %e, "sibling service unavailable");
-                Self::Unavailable(service)
-            }
+        if e.is_outage() {
+            tracing::warn!(error = %e, "sibling service unavailable");
+            Self::Unavailable(e.service())
+        } else {
+            Self::BadGateway(e.to_string())
         }
     }
 }
@@ -106,7 +133,7 @@ pub struct CallContext {
 
 #[async_trait]
 pub trait ProjectDirectory: Send + Sync {
-    /// `GET /projects/{id}/basic`; `None` on 404.
+    /// `GET /projects/{id}/basic` (title, description, status, dates); `None` on 404.
     async fn project(&self, id: ProjectId, ctx: &CallContext) -> Result<Option<ProjectInfo>, SiblingError>;
     /// `DELETE /projects/{id}`. Never retried: a retry of a delete that went through would
     /// read "not found".
@@ -115,8 +142,12 @@ pub trait ProjectDirectory: Send + Sync {
 
 #[async_trait]
 pub trait TeamDirectory: Send + Sync {
-    /// `GET /teams/{id}/members`; `None` on 404.
-    async fn members(&self, team: TeamId, ctx: &CallContext) -> Result<Option<Vec<TeamMember>>, SiblingError>;
+    /// `GET /api/v1/teams/by-project/{project_id}`: the project's team and its members with their
+    /// roles; `None` when the project has no team (the Team service's 200 `{"status": "error",
+    /// "data": null}`, or 404).
+    async fn team_of_project(&self, project: ProjectId, ctx: &CallContext) -> Result<Option<Team>, SiblingError>;
+    /// `GET /api/v1/teams/team/{team_id}`; `None` on 404.
+    async fn team(&self, team: TeamId, ctx: &CallContext) -> Result<Option<Team>, SiblingError>;
 }
 
 pub const PROJECT_SERVICE: &str = "Project service";
@@ -137,9 +168,27 @@ mod tests {
 
     #[test]
     fn errors_map_to_honest_statuses() {
-        let refused = SiblingError::Refused { service: PROJECT_SERVICE, status: 500 };
-        assert_eq!(AppError::from(refused).status().as_u16(), 502);
-        let down = SiblingError::Unreachable { service: TEAM_SERVICE, detail: "timed out".into() };
-        assert_eq!(AppError::from(down).status().as_u16(), 503);
+        let status = |e: SiblingError| AppError::from(e).status().as_u16();
+        assert_eq!(status(SiblingError::Refused { service: TEAM_SERVICE, status: 500 }), 503);
+        assert_eq!(status(SiblingError::Refused { service: PROJECT_SERVICE, status: 503 }), 503);
+        assert_eq!(status(SiblingError::Refused { service: PROJECT_SERVICE, status: 403 }), 502);
+        assert_eq!(status(SiblingError::Malformed { service: TEAM_SERVICE, detail: "x".into() }), 502);
+        assert_eq!(status(SiblingError::Unreachable { service: TEAM_SERVICE, detail: "timed out".into() }), 503);
+    }
+
+    #[test]
+    fn a_team_names_its_leader() {
+        let user = |raw: &str| UserId::parse(raw).unwrap();
+        let member = |raw: &str, role: &str| TeamMember { user_id: user(raw), role: role.into() };
+        let team = Team {
+            team_id: TeamId::new(31).unwrap(),
+            project_id: ProjectId::new(7).unwrap(),
+            members: vec![
+                member("3f2504e0-4f89-11d3-9a0c-0305e82c3301", "MEMBER"),
+                member("9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "LEADER"),
+            ],
+        };
+        assert_eq!(team.leader(), Some(&user("9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d")));
+        assert_eq!(Team { members: vec![], ..team }.leader(), None);
     }
 }
