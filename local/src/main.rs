@@ -100,7 +100,6 @@ async fn seed_samples() -> anyhow::Result<()> {
     };
     let directory = Directory::open(db.clone()).await?;
     let seeded = seed::seed(&Stores::sql(db.clone()), &chat, &directory, config.calendar).await?;
-    db.close().await;
     if seeded == seed::Seeded::default() {
         println!("the database already has notices; nothing seeded");
     } else {
@@ -114,6 +113,13 @@ async fn seed_samples() -> anyhow::Result<()> {
             seeded.notifications
         );
     }
+    for project in [seed::SEED_PROJECT, seed::OTHER_PROJECT] {
+        let id = shared::domain::ProjectId::new(project).map_err(anyhow::Error::msg)?;
+        if let Some(team) = directory.team_of(id).await? {
+            println!("project {project}'s team is team {team} (the Team service's own id)");
+        }
+    }
+    db.close().await;
     let claims = token::user_claims(seed::SEED_USER, false, Some(seed::SEED_USER_NAME), 12);
     println!("the sample user {} ({}), whose token is:", seed::SEED_USER_NAME, seed::SEED_USER);
     println!("{}", token::mint(&secret(), &claims));

@@ -112,18 +112,20 @@ async fn start_stub() -> (SocketAddr, Stub) {
         // Stand-ins for what a function reaches besides its database and tables: the management
         // API (every connection is gone) and the Cognito pool's keys.
         .route("/@connections/{id}", post(|| async { StatusCode::GONE }))
-        // The Project and Team services: the samples' project 42 belongs to team 3, whose
-        // members include the samples' user.
+        // The Project and Team services, in their real shapes: the samples' project 42 belongs
+        // to team 3, whose members include the samples' user.
         .route(
             "/projects/{id}/basic",
             get(|| async {
-                axum::Json(serde_json::json!({"success": true, "data": {"project_id": 42, "title": "PortForge 웹", "teamId": 3}}))
+                axum::Json(serde_json::json!({"project_id": 42, "title": "PortForge 웹", "description": "",
+                    "status": "RECRUITING", "start_date": "2026-01-05", "end_date": "2026-06-30"}))
             }),
         )
         .route(
-            "/teams/{id}/members",
+            "/api/v1/teams/by-project/{id}",
             get(|| async {
-                axum::Json(serde_json::json!([{"userId": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "role": "LEADER"}]))
+                axum::Json(serde_json::json!({"status": "success", "data": {"team_id": 3, "project_id": 42,
+                    "members": [{"user_id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "role": "LEADER"}]}}))
             }),
         )
         .route(
