@@ -264,9 +264,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// What API Gateway's JWT authorizer does: a request with a token gets its verified claims in
-/// the request context, a bad token is refused with 401, no token passes on anonymous. On the
-/// routes that run no authorizer in AWS (public reads, health) a token is not even looked at.
 /// API Gateway's payload limit: it refuses larger requests itself.
 const API_GATEWAY_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
@@ -285,6 +282,9 @@ async fn whole_body(request: Request, next: Next) -> Response {
     }
 }
 
+/// What API Gateway's JWT authorizer does: a request with a token gets its verified claims in
+/// the request context, a bad token is refused with 401, no token passes on anonymous. On the
+/// routes that run no authorizer in AWS (public reads, health) a token is not even looked at.
 async fn authorize(State(secret): State<Arc<[u8]>>, mut request: Request, next: Next) -> Response {
     if shared::http::is_public(request.method().as_str(), request.uri().path()) {
         return next.run(request).await;

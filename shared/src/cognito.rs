@@ -87,10 +87,15 @@ impl CognitoVerifier {
         let current = |keys: &Keys| keys.fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
         {
             let keys = self.keys.read().await;
-            if current(&keys)
-                && let Some(key) = keys.by_kid.get(kid)
-            {
-                return Ok(key.clone());
+            if current(&keys) {
+                if let Some(key) = keys.by_kid.get(kid) {
+                    return Ok(key.clone());
+                }
+                // An unknown id within the refresh floor is refused under the read lock: a flood
+                // of forged ids must not queue every other check behind the write lock.
+                if keys.fetched_at.is_some_and(|at| at.elapsed() < REFRESH_FLOOR) {
+                    return Err(VerifyError::Rejected(TokenRejected::UnknownKey));
+                }
             }
         }
         let mut keys = self.keys.write().await;

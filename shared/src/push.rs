@@ -102,22 +102,34 @@ mod management {
 }
 
 /// What one broadcast achieved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FanOutReport {
     pub delivered: usize,
     /// Closed connections found on the way; their rows were deleted.
     pub gone: usize,
     pub failed: usize,
+    /// The connections posted to: who has the frame (the sender's own socket among them, or not).
+    #[serde(skip)]
+    pub reached: Vec<ConnectionId>,
+}
+
+impl FanOutReport {
+    /// Whether the frame reached `connection`.
+    pub fn reached(&self, connection: &ConnectionId) -> bool {
+        self.reached.contains(connection)
+    }
 }
 
 impl std::ops::Add for FanOutReport {
     type Output = Self;
 
-    fn add(self, other: Self) -> Self {
+    fn add(mut self, other: Self) -> Self {
+        self.reached.extend(other.reached);
         Self {
             delivered: self.delivered + other.delivered,
             gone: self.gone + other.gone,
             failed: self.failed + other.failed,
+            reached: self.reached,
         }
     }
 }
@@ -199,7 +211,10 @@ impl FanOut {
         let mut gone = Vec::new();
         for (id, outcome) in outcomes {
             match outcome {
-                Ok(()) => report.delivered += 1,
+                Ok(()) => {
+                    report.delivered += 1;
+                    report.reached.push(id);
+                }
                 Err(PushError::Gone) => gone.push(id),
                 Err(e) => {
                     report.failed += 1;

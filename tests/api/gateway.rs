@@ -65,3 +65,21 @@ async fn identity_comes_only_from_authorizer_claims() {
     let smuggled = app.post("/notices?role=ADMIN", &claims(&[sub]), json!({"title": "t", "content": "c"})).await;
     smuggled.assert_error(403, "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn only_a_body_past_the_limit_is_413_one_that_breaks_off_is_400() {
+    use axum::extract::FromRequest;
+    use shared::http::extract::{JsonBody, MAX_BODY_BYTES};
+
+    let request = |body: axum::body::Body| axum::http::Request::post("/").body(body).unwrap();
+    let broken = futures::stream::iter([
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"message\": ")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client went away")),
+    ]);
+    let read = JsonBody::<serde_json::Value>::from_request(request(axum::body::Body::from_stream(broken)), &()).await;
+    let status = read.err().map(|e| e.status().as_u16());
+    assert_eq!(status, Some(400), "a body that broke off is not JSON");
+    let large = axum::body::Body::from(vec![b' '; MAX_BODY_BYTES + 1]);
+    let read = JsonBody::<serde_json::Value>::from_request(request(large), &()).await;
+    assert_eq!(read.err().map(|e| e.status().as_u16()), Some(413));
+}

@@ -256,3 +256,36 @@ async fn the_local_gateway_guards_its_secret_and_its_management_endpoint() {
         socket.local_addr().ok().map(|a| a.ip()).filter(|ip| !ip.is_loopback())
     }
 }
+
+#[tokio::test]
+async fn a_non_member_gets_403_on_every_send_route_whatever_the_body() {
+    let app = chat(TestEnv::new(TestDb::sqlite()).await).await;
+    let (member, outsider) = (user(), user());
+    app.siblings.members(42, &[member.user_id()]);
+    for body in [
+        json!({"team_id": 42, "project_id": 42}),
+        json!({"team_id": 42, "project_id": 42, "message": ""}),
+        json!({"team_id": 42, "project_id": 42, "message": "x".repeat(2_001)}),
+        json!({"team_id": 42, "project_id": 42, "message": "hi", "message_id": "not ok!"}),
+    ] {
+        app.post("/chat/message", &outsider, body.clone()).await.assert_error(403, "FORBIDDEN");
+        // A member gets the validation answer instead.
+        app.post("/chat/message", &member, body).await.assert_error(422, "VALIDATION_FAILED");
+    }
+    for body in [json!({}), json!({"message": ""}), json!({"message": 5})] {
+        app.post("/chat/42/messages", &outsider, body).await.assert_error(403, "FORBIDDEN");
+    }
+
+    // On the socket: a removed member's frame without a message is refused for membership.
+    let env = TestEnv::new(TestDb::sqlite()).await;
+    let gone = new_user_id();
+    env.siblings.members(8, &[&gone]);
+    let connect = shared::lambda::ws_connect(env.config()).await.unwrap();
+    let message = shared::lambda::ws_message(env.config()).await.unwrap();
+    assert_eq!(connect.handle(&connect_event("Gone01=", "8", &gone)).await.status_code, 200);
+    env.loopback.open("Gone01=");
+    env.siblings.remove_member(8, &gone);
+    message.handle(&service_tests::frame_event("Gone01=", r#"{"action": "sendMessage"}"#)).await;
+    let frames = env.loopback.received("Gone01=");
+    assert_eq!(frames.last().map(|f| f["code"].clone()), Some(json!("FORBIDDEN")), "{frames:?}");
+}

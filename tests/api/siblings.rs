@@ -282,3 +282,53 @@ async fn chat_logs_are_for_sibling_services_with_the_scope_and_bounds_are_checke
     let wrong_type = app.post("/chat/team/31/meeting-logs", &ai, json!({"start_time": 5, "end_time": 6})).await;
     wrong_type.assert_error(422, "VALIDATION_FAILED");
 }
+
+#[tokio::test]
+async fn a_404_from_a_wrong_route_is_a_bad_gateway_never_no_team_or_project_gone() {
+    let app = TestApp::sqlite(Function::Chat).await;
+    let member = user();
+    app.siblings.members(PROJECT, &[member.user_id()]);
+    app.siblings.answer_team(Answer::RouteNotFound);
+    app.get("/chat/7/messages", &member).await.assert_error(502, "BAD_GATEWAY");
+    app.get("/chat/team/70/logs", &minutes_reader()).await.assert_error(502, "BAD_GATEWAY");
+    // The sibling's own 404 is "not found".
+    app.siblings.answer_team(Answer::Status(404));
+    app.get("/chat/team/70/logs", &minutes_reader()).await.assert_error(404, "NOT_FOUND");
+
+    // A decision meeting such a 404 at the Project service is stopped and logged as refused,
+    // not "project gone".
+    let reports = TestApp::sqlite(Function::Reports).await;
+    reports.siblings.project(PROJECT, "경로", &new_user_id(), &[]);
+    let report = file_report(&reports, &user(), PROJECT).await;
+    let uri = format!("/admin/reports/{}", report["report_id"]);
+    reports.siblings.answer_project(Answer::RouteNotFound);
+    reports.patch(&uri, &admin(), json!({"action": "warn"})).await.assert_error(502, "BAD_GATEWAY");
+    reports.siblings.answer_project(Answer::Normal);
+    reports.siblings.answer_delete(Answer::RouteNotFound);
+    reports.patch(&uri, &admin(), json!({"action": "delete"})).await.assert_error(502, "BAD_GATEWAY");
+    let detail = reports.get(&uri, &admin()).await;
+    let outcomes: Vec<&str> = detail.assert_ok(200, "REPORT_FOUND")["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["PROJECT_SERVICE_REFUSED", "PROJECT_SERVICE_REFUSED"]);
+}
+
+#[tokio::test]
+async fn members_of_a_team_formed_a_moment_ago_are_admitted_within_five_seconds() {
+    let env = TestEnv::new(TestDb::sqlite()).await.set("MEMBERSHIP_CACHE_SECONDS", "60");
+    let app = TestApp::over(Function::Chat, env).await;
+    let member = user();
+    app.siblings.project_without_team(PROJECT, "모집 중");
+    app.get("/chat/7/messages", &member).await.assert_error(403, "FORBIDDEN");
+    // Recruiting ends: the team is formed with the member in it.
+    app.siblings.project_in_team(PROJECT, TEAM, "모집 완료", &new_user_id(), &[member.user_id()]);
+    tokio::time::sleep(shared::services::membership::NO_TEAM_CACHE_MAX + std::time::Duration::from_millis(200)).await;
+    app.get("/chat/7/messages", &member).await.assert_ok(200, "MESSAGES_LISTED");
+    // A team, once seen, is trusted for the whole cache time: no further call.
+    let before = app.siblings.calls().len();
+    app.get("/chat/7/messages", &member).await.assert_ok(200, "MESSAGES_LISTED");
+    assert_eq!(app.siblings.calls().len(), before);
+}

@@ -9,7 +9,7 @@ use service_tests::{
 };
 use shared::{
     domain::{ProjectId, UserId, chat::Connection, time::now_ms},
-    push::{FanOutReport, THROTTLE_RETRIES},
+    push::THROTTLE_RETRIES,
     store::ChatStores,
     ws::{ConnectHandler, DisconnectHandler, MessageHandler},
 };
@@ -244,7 +244,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
     let listed = fanout.project_connections(project(5), now).await.unwrap();
     assert_eq!(listed.len(), 200);
     let report = fanout.broadcast(&listed, &json!({"type": "message", "message": "hello"})).await;
-    assert_eq!(report, FanOutReport { delivered: 179, gone: 20, failed: 1 });
+    assert_eq!((report.delivered, report.gone, report.failed), (179, 20, 1));
     assert_eq!(loopback.received("conn000=").len(), 1, "delivered after two 429s");
     // One retry policy: the SDK does not retry LimitExceededException under the fan-out's own.
     assert_eq!(loopback.posts_to("conn000="), 3);
@@ -256,7 +256,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
     let only_002: Vec<_> = listed.iter().filter(|c| c.connection_id.as_str() == "conn002=").cloned().collect();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(60);
     let report = fanout.broadcast_until(&only_002, &json!({"type": "pong"}), deadline).await;
-    assert_eq!(report, FanOutReport { delivered: 0, gone: 0, failed: 1 });
+    assert_eq!((report.delivered, report.gone, report.failed), (0, 0, 1));
     let tried = loopback.posts_to("conn002=") - before;
     assert!(tried <= 2, "{tried} posts within a 60 ms deadline");
     let left = stores.connections.by_project(project(5), now).await.unwrap();
@@ -266,4 +266,26 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
         stores.connections.get(&connection_id("conn001=")).await.unwrap().is_some(),
         "a failing post keeps its row"
     );
+}
+
+#[tokio::test]
+async fn the_sender_is_answered_when_its_own_post_failed_whoever_else_got_the_message() {
+    let ws = setup().await;
+    let bob = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    ws.connect("Send01=", "42", ALICE).await;
+    ws.connect("Hear01=", "42", bob).await;
+    // Every post of the broadcast to the sender fails (the first try and each retry); the
+    // answer after it goes through.
+    ws.loopback.fail("Send01=", 1 + THROTTLE_RETRIES);
+    ws.frame("Send01=", r#"{"action": "sendMessage", "message": "나한테도 와야 해요"}"#).await;
+    let heard: Vec<_> = ws.loopback.received("Hear01=").into_iter().filter(|f| f["type"] == "message").collect();
+    assert_eq!(heard.len(), 1, "the other member got it");
+    let own: Vec<_> = ws.loopback.received("Send01=").into_iter().filter(|f| f["type"] == "message").collect();
+    assert_eq!(own.len(), 1, "the sender got its message once, as the answer: {own:?}");
+    assert_eq!(own[0]["message"], "나한테도 와야 해요");
+
+    // When its own post went through, the sender is not answered twice.
+    ws.frame("Send01=", r#"{"action": "sendMessage", "message": "한 번만"}"#).await;
+    let own = ws.loopback.received("Send01=");
+    assert_eq!(own.iter().filter(|f| f["message"] == "한 번만").count(), 1);
 }

@@ -767,6 +767,9 @@ mod siblings_support {
         Status(u16),
         /// 200 with a body that is not JSON.
         Malformed,
+        /// 404 as FastAPI answers a path no route serves (`{"detail": "Not Found"}`): a wrong
+        /// base URL or prefix, which says nothing about the resource.
+        RouteNotFound,
         /// The normal answer, after a pause (longer than the caller's timeout, to test it).
         Slow(Duration),
     }
@@ -851,6 +854,7 @@ mod siblings_support {
             Answer::Malformed => {
                 (StatusCode::OK, [("content-type", "application/json")], "{\"title\": ").into_response()
             }
+            Answer::RouteNotFound => detail(StatusCode::NOT_FOUND, "Not Found"),
             Answer::Slow(pause) => {
                 tokio::time::sleep(pause).await;
                 normal()

@@ -214,10 +214,11 @@ async fn compat_send(
     let (Some(_), Some(project_id)) = (team, project) else {
         return Err(AppError::Validation(errors));
     };
-    let message = required_message(body.message)?;
-    let client_message_id = key.or_body(body.message_id)?;
+    // Membership before the message: someone outside the team learns nothing about the rest.
     let ctx = request_id.context();
     let sender = chat.admit(&caller, project_id, &ctx).await?;
+    let message = required_message(body.message)?;
+    let client_message_id = key.or_body(body.message_id)?;
     let new = NewMessage { message, client_message_id, is_in_meeting: body.is_in_meeting };
     let outcome = chat.send(&sender, new, &ctx).await?;
     Ok(Json(compat_message(&outcome.message, chat.calendar(), "is_in_meeting")))

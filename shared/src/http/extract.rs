@@ -123,9 +123,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, AppError> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| AppError::PayloadTooLarge(MAX_BODY_BYTES))?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|e| {
+            // Only a body past the limit is 413; one that broke off is not JSON.
+            let too_large =
+                std::error::Error::source(&e).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                AppError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                AppError::MalformedJson(format!("the body could not be read: {e}"))
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(AppError::MalformedJson("the body is empty".into()));
         }
@@ -149,7 +156,8 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
 }
 
 /// A numeric id from the path (`/notices/{id}`, `/chat/{project_id}/messages`): a positive
-/// integer, else 400 naming the parameter. With several parameters it reads the last one.
+/// integer, else 400 naming the parameter. Only for routes with exactly one path parameter: on
+/// any other it is a wiring mistake, answered 500 rather than guessing which one was meant.
 #[derive(Debug, Clone, Copy)]
 pub struct PathId<T>(pub T);
 
@@ -160,7 +168,13 @@ impl<S: Send + Sync, T: NumericId + Send> FromRequestParts<S> for PathId<T> {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::invalid_path("id", "must be a positive integer"))?;
-        let (name, raw) = params.iter().last().ok_or_else(|| AppError::invalid_path("id", "is missing"))?;
+        let mut all = params.iter();
+        let (Some((name, raw)), None) = (all.next(), all.next()) else {
+            return Err(AppError::Internal(format!(
+                "PathId on a route with {} path parameters",
+                params.iter().count()
+            )));
+        };
         T::parse(raw).map(Self).map_err(|m| AppError::invalid_path(name, m))
     }
 }

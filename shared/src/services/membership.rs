@@ -31,35 +31,39 @@ const CACHE_CAPACITY: usize = 10_000;
 /// Answers remembered until they expire. A map behind a lock: a handful of entries per cold
 /// start, so a cache crate would add more code to every chat function than this does.
 struct TtlCache<K, V> {
-    ttl: Duration,
     entries: Mutex<HashMap<K, (V, Instant)>>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    fn new() -> Self {
+        Self { entries: Mutex::new(HashMap::new()) }
     }
 
     fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(value, _)| value.clone())
+        entries.get(key).filter(|(_, until)| Instant::now() < *until).map(|(value, _)| value.clone())
     }
 
-    fn put(&self, key: K, value: V) {
-        if self.ttl.is_zero() {
+    /// Keeps `value` for `ttl` (not at all for zero).
+    fn put(&self, key: K, value: V, ttl: Duration) {
+        if ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CACHE_CAPACITY {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            let now = Instant::now();
+            entries.retain(|_, (_, until)| now < *until);
             if entries.len() >= CACHE_CAPACITY {
                 entries.clear();
             }
         }
-        entries.insert(key, (value, Instant::now()));
+        entries.insert(key, (value, Instant::now() + ttl));
     }
 }
+
+/// How long "this project has no team" is believed at most: a team is formed when a project's
+/// recruiting ends, and its members must not wait out the whole membership cache to get in.
+pub const NO_TEAM_CACHE_MAX: Duration = Duration::from_secs(5);
 
 /// A project's team as the membership check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +81,14 @@ pub struct Membership {
     projects: Arc<dyn ProjectDirectory>,
     teams: Arc<dyn TeamDirectory>,
     project_teams: Arc<TtlCache<ProjectId, ProjectTeam>>,
+    /// How long a team's members are trusted.
+    ttl: Duration,
 }
 
 impl Membership {
     /// `ttl`: how long an answer is trusted; a member removed from a team loses access within it.
     pub fn new(projects: Arc<dyn ProjectDirectory>, teams: Arc<dyn TeamDirectory>, ttl: Duration) -> Self {
-        Self { projects, teams, project_teams: Arc::new(TtlCache::new(ttl)) }
+        Self { projects, teams, project_teams: Arc::new(TtlCache::new()), ttl }
     }
 
     /// The project's team and members: one call to the Team service, then the cache.
@@ -90,14 +96,14 @@ impl Membership {
         if let Some(known) = self.project_teams.get(&project) {
             return Ok(known);
         }
-        let team = match self.teams.team_of_project(project, ctx).await.map_err(fail_closed)? {
-            None => ProjectTeam::NoTeam,
-            Some(team) => ProjectTeam::Team {
-                team_id: team.team_id,
-                members: Arc::new(team.members.into_iter().map(|m| m.user_id).collect()),
-            },
+        let (team, ttl) = match self.teams.team_of_project(project, ctx).await.map_err(fail_closed)? {
+            None => (ProjectTeam::NoTeam, self.ttl.min(NO_TEAM_CACHE_MAX)),
+            Some(team) => {
+                let members = Arc::new(team.members.into_iter().map(|m| m.user_id).collect());
+                (ProjectTeam::Team { team_id: team.team_id, members }, self.ttl)
+            }
         };
-        self.project_teams.put(project, team.clone());
+        self.project_teams.put(project, team.clone(), ttl);
         Ok(team)
     }
 

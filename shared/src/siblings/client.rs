@@ -192,6 +192,18 @@ struct TeamEnvelope {
     data: Option<TeamAnswer>,
 }
 
+/// Whether a 404 is the sibling's own "no such resource": FastAPI's `HTTPException` body,
+/// `{"detail": "<its message>"}`. A path no route serves answers `{"detail": "Not Found"}` from
+/// the framework itself, and a proxy or gateway in front answers something else; neither says
+/// anything about the project or team asked for.
+fn is_own_not_found(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct NotFound {
+        detail: String,
+    }
+    serde_json::from_slice::<NotFound>(body).is_ok_and(|b| !b.detail.trim().is_empty() && b.detail != "Not Found")
+}
+
 impl TeamAnswer {
     fn into_team(self) -> Result<Team, SiblingError> {
         let team_id = TeamId::new(self.team_id).map_err(|m| malformed(TEAM_SERVICE, &format!("team_id {m}")))?;
@@ -236,7 +248,7 @@ impl SiblingClient {
         Ok(format!("{base}{path}"))
     }
 
-    /// One attempt: `Ok(None)` on 404, the body on 2xx, an error otherwise.
+    /// One attempt: `Ok(None)` on the sibling's own 404, the body on 2xx, an error otherwise.
     async fn attempt(
         &self,
         method: Method,
@@ -253,7 +265,16 @@ impl SiblingClient {
         }
         let answer = request.send().await.map_err(|e| unreachable(service, &e))?;
         match answer.status() {
-            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::NOT_FOUND => {
+                let body = answer.bytes().await.unwrap_or_default();
+                if is_own_not_found(&body) {
+                    Ok(None)
+                } else {
+                    // A wrong base URL or path prefix: never to be read as "no such project".
+                    tracing::error!(%service, %url, body = %String::from_utf8_lossy(&body), "a sibling route answered 404 as a route, not a resource");
+                    Err(SiblingError::Refused { service, status: 404 })
+                }
+            }
             status if status.is_success() => answer.bytes().await.map(Some).map_err(|e| unreachable(service, &e)),
             status => Err(SiblingError::Refused { service, status: status.as_u16() }),
         }
@@ -334,5 +355,25 @@ impl TeamDirectory for SiblingClient {
             return Err(malformed(TEAM_SERVICE, &format!("asked for team {team}, got team {}", found.team_id)));
         }
         Ok(Some(found))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_own_not_found;
+
+    #[test]
+    fn only_the_siblings_own_404_means_not_found() {
+        assert!(is_own_not_found(br#"{"detail": "Project not found"}"#));
+        assert!(is_own_not_found("{\"detail\": \"팀을 찾을 수 없습니다.\"}".as_bytes()));
+        for route_or_proxy in [
+            &br#"{"detail": "Not Found"}"#[..],
+            br#"{"message": "Not Found"}"#,
+            b"",
+            b"<html>404</html>",
+            br#"{"detail": ""}"#,
+        ] {
+            assert!(!is_own_not_found(route_or_proxy), "{}", String::from_utf8_lossy(route_or_proxy));
+        }
     }
 }

@@ -309,13 +309,13 @@ impl MessageHandler {
         frame: SendFrame,
         ctx: &CallContext,
     ) -> Result<Option<ServerFrame<'static>>, AppError> {
-        let message = frame.message.ok_or_else(|| invalid_field("message", "is required".into()))?;
         let sender = self.chat.admit_connection(connection, ctx).await?;
+        let message = frame.message.ok_or_else(|| invalid_field("message", "is required".into()))?;
         let new = NewMessage { message, client_message_id: frame.message_id, is_in_meeting: frame.is_in_meeting };
         let outcome = self.chat.send(&sender, new, ctx).await?;
-        // The broadcast reached the sender too; a repeated id gets the stored message back,
-        // and so does a sender whom the broadcast did not reach.
-        let answer = !outcome.created || outcome.fanout.delivered == 0;
+        // The broadcast normally reached the sender too; a repeated id gets the stored message
+        // back, and so does a sender whose own post failed, whoever else it reached.
+        let answer = !outcome.created || !outcome.fanout.reached(&connection.connection_id);
         Ok(answer.then(|| ServerFrame::Message(MessageFrame::from(&outcome.message))))
     }
 }

@@ -634,8 +634,13 @@ impl SqlDb {
         .map_err(|e| self.classify(e))
     }
 
+    /// The first row, read alone: the rest are never fetched.
     pub async fn fetch_optional<T: FromAnyRow>(&self, stmt: &Statement) -> Result<Option<T>, StoreError> {
-        Ok(self.fetch_all(stmt).await?.into_iter().next())
+        self.ready().await?;
+        on_pool!(&self.pool, p => {
+            sqlx::query_as_with::<Db, T, _>(&stmt.sql, arguments::<Db>(&stmt.values)?).fetch_optional(p).await
+        })
+        .map_err(|e| self.classify(e))
     }
 
     pub async fn fetch_count(&self, stmt: &Statement) -> Result<i64, StoreError> {
