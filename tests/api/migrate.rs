@@ -61,13 +61,13 @@ fn custom_resource_json(request_type: &str, response_url: &str) -> Value {
         "RequestId": format!("req-{request_type}"),
         "ResourceType": "Custom::SchemaMigration",
         "LogicalResourceId": "SchemaMigration",
-        "ResourceProperties": {"ServiceToken": "arn:…", "MigrationsVersion": "20261130000003"}
+        "ResourceProperties": {"ServiceToken": "arn:…", "MigrationsVersion": "20261204000001"}
     });
     if request_type != "Create" {
         event["PhysicalResourceId"] = json!(PHYSICAL_RESOURCE_ID);
     }
     if request_type == "Update" {
-        event["OldResourceProperties"] = json!({"ServiceToken": "arn:…", "MigrationsVersion": "20261130000002"});
+        event["OldResourceProperties"] = json!({"ServiceToken": "arn:…", "MigrationsVersion": "20261130000003"});
     }
     event
 }
@@ -150,8 +150,8 @@ async fn a_rollback_to_an_older_release_applies_nothing_and_succeeds() {
     let migrate = MigrateHandler::new(Arc::new(db.sql_db())).unwrap();
     let (cfn, url) = ResponseUrlStandIn::start().await;
     let mut rollback = custom_resource_json("Update", &url);
-    rollback["ResourceProperties"]["MigrationsVersion"] = json!("20261130000002");
-    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261130000003");
+    rollback["ResourceProperties"]["MigrationsVersion"] = json!("20261130000003");
+    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261204000001");
 
     let done = migrate.handle(serde_json::from_value(rollback).unwrap()).await.unwrap();
     assert_eq!(done, Value::Null, "nothing was run");
@@ -201,7 +201,7 @@ async fn an_interrupted_migration_runs_again_without_hand_repair() {
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("ALTER TABLE ws_connections DROP COLUMN admin").execute(&mut conn).await.unwrap();
+    sqlx::query("ALTER TABLE report_actions DROP COLUMN subject_leader").execute(&mut conn).await.unwrap();
 
     let app = TestApp::over(Function::Content, TestEnv::unmigrated(db).await).await;
     app.get("/notices", &Who::Anonymous).await.assert_error(503, "SCHEMA_NOT_READY");
@@ -214,7 +214,7 @@ async fn an_interrupted_migration_runs_again_without_hand_repair() {
     app.get("/notices", &Who::Anonymous).await.assert_ok(200, "NOTICES_LISTED");
     let (columns,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
-         AND table_name = 'ws_connections' AND column_name = 'admin'",
+         AND table_name = 'report_actions' AND column_name = 'subject_leader'",
     )
     .fetch_one(&mut conn)
     .await

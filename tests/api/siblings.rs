@@ -313,7 +313,7 @@ async fn a_404_from_a_wrong_route_is_a_bad_gateway_never_no_team_or_project_gone
         .iter()
         .map(|a| a["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["PROJECT_SERVICE_REFUSED", "PROJECT_SERVICE_REFUSED"]);
+    assert_eq!(outcomes, ["PROJECT_SERVICE_REFUSED", "DELETE_REQUESTED", "PROJECT_SERVICE_REFUSED"]);
 }
 
 #[tokio::test]
@@ -331,4 +331,131 @@ async fn members_of_a_team_formed_a_moment_ago_are_admitted_within_five_seconds(
     let before = app.siblings.calls().len();
     app.get("/chat/7/messages", &member).await.assert_ok(200, "MESSAGES_LISTED");
     assert_eq!(app.siblings.calls().len(), before);
+}
+
+/// The notifications one user holds: their texts, oldest first.
+async fn texts_of(app: &TestApp, user: &str) -> Vec<String> {
+    let user = shared::domain::UserId::parse(user).unwrap();
+    let limit = shared::domain::Limit::new(100).unwrap();
+    let page = app.stores().notifications.list(&user, false, limit, None).await.unwrap();
+    page.items.into_iter().rev().map(|n| n.message).collect()
+}
+
+#[tokio::test]
+async fn titles_with_invisible_and_control_characters_never_stop_a_decision() {
+    let app = TestApp::sqlite(Function::Reports).await;
+    let long = "가".repeat(200);
+    let titles = [
+        ("제로\u{200B}폭", "제로폭"),
+        ("\u{202E}역방향\u{202C} 제목", "역방향 제목"),
+        ("벨\u{0007}소리\u{0000}끝", "벨 소리 끝"),
+        ("\u{200B}\u{2060}", "#"),
+        (long.as_str(), ""),
+    ];
+    let mut project = 300;
+    for action in ["warn", "delete", "dismiss"] {
+        for (title, shown) in titles {
+            project += 1;
+            let (reporter, leader) = (user(), new_user_id());
+            app.siblings.project(project, title, &leader, &[]);
+            let report = file_report(&app, &reporter, project).await;
+            let uri = format!("/admin/reports/{}", report["report_id"]);
+            let decided = app.patch(&uri, &admin(), json!({"action": action})).await;
+            let case = format!("{action} on {title:?}");
+            assert_eq!(decided.status, 200, "{case}: {}", decided.body);
+            let told = texts_of(&app, reporter.user_id()).await;
+            assert_eq!(told.len(), 1, "{case}");
+            let expected = match shown {
+                "#" => format!("'#{project}'"),
+                "" => format!("'{}…'", "가".repeat(99)),
+                shown => format!("'{shown}'"),
+            };
+            assert!(told[0].contains(&expected), "{case}: {}", told[0]);
+            assert_eq!(texts_of(&app, &leader).await.len(), 1, "{case}: the leader heard too");
+        }
+    }
+}
+
+/// Makes every insert into `notifications` fail (a database fault after the Project service has
+/// deleted), or lifts it again.
+async fn fault_on_notifications(db: &TestDb, on: bool) {
+    use sqlx::Connection;
+    let sql = match (db.mariadb_name().is_some(), on) {
+        (true, true) => {
+            "CREATE TRIGGER pf_fault BEFORE INSERT ON notifications FOR EACH ROW \
+                         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'"
+        }
+        (false, true) => {
+            "CREATE TRIGGER pf_fault BEFORE INSERT ON notifications \
+                          BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+        }
+        (_, false) => "DROP TRIGGER pf_fault",
+    };
+    if db.mariadb_name().is_some() {
+        let mut conn = sqlx::MySqlConnection::connect(&db.url()).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn a_delete_that_failed_after_the_project_service_deleted_completes_on_retry(db: TestDb) {
+    let env = TestEnv::new(db).await;
+    let app = TestApp::over(Function::Reports, env).await;
+    let (reporter, leader) = (user(), new_user_id());
+    app.siblings.project_in_team(PROJECT, TEAM, "반쯤\u{200B} 삭제", &leader, &[]);
+    let report = file_report(&app, &reporter, PROJECT).await;
+    let uri = format!("/admin/reports/{}", report["report_id"]);
+
+    fault_on_notifications(&app.env.db, true).await;
+    let failed = app.patch(&uri, &admin(), json!({"action": "delete", "note": "삭제"})).await;
+    assert!(failed.status >= 500, "{}", failed.body);
+    assert_eq!(failed.body["success"], false);
+    assert!(!app.siblings.has_project(PROJECT), "the Project service did delete it");
+    let detail = app.get(&uri, &admin()).await;
+    assert_eq!(detail.assert_ok(200, "REPORT_FOUND")["status"], "PENDING");
+    fault_on_notifications(&app.env.db, false).await;
+
+    // The retry finds the project gone and an unfinished delete: it completes, telling both.
+    let retried = app.patch(&uri, &admin(), json!({"action": "delete", "note": "삭제"})).await;
+    let data = retried.assert_ok(200, "REPORT_DECIDED");
+    assert_eq!(data["outcome"], "APPLIED");
+    assert_eq!(data["report"]["status"], "RESOLVED");
+    assert_eq!(data["notified"], json!({"reporter": true, "leader": true}));
+    let to_leader = texts_of(&app, &leader).await;
+    assert_eq!(to_leader.len(), 1);
+    assert!(to_leader[0].contains("'반쯤 삭제'"), "{}", to_leader[0]);
+    assert_eq!(texts_of(&app, reporter.user_id()).await.len(), 1);
+    let outcomes: Vec<String> = app.get(&uri, &admin()).await.body["data"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["DELETE_REQUESTED", "APPLIED"]);
+    // Only one DELETE reached the Project service.
+    assert_eq!(app.siblings.calls().iter().filter(|c| c.method == "DELETE").count(), 1);
+
+    // A timed-out delete that landed later completes the same way.
+    let (reporter, leader) = (user(), new_user_id());
+    app.siblings.project(8, "늦은 삭제", &leader, &[]);
+    let report = file_report(&app, &reporter, 8).await;
+    let uri = format!("/admin/reports/{}", report["report_id"]);
+    app.siblings.answer_next(Route::Delete, Answer::Slow(std::time::Duration::from_millis(700)));
+    app.patch(&uri, &admin(), json!({"action": "delete"})).await.assert_error(503, "SERVICE_UNAVAILABLE");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert!(!app.siblings.has_project(8), "the slow delete went through after all");
+    app.patch(&uri, &admin(), json!({"action": "delete"})).await.assert_ok(200, "REPORT_DECIDED");
+    assert_eq!(texts_of(&app, &leader).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_interrupted_delete_completes_on_retry_on_mariadb() {
+    a_delete_that_failed_after_the_project_service_deleted_completes_on_retry(TestDb::mariadb().await).await;
+}
+
+#[tokio::test]
+async fn an_interrupted_delete_completes_on_retry_on_the_embedded_store() {
+    a_delete_that_failed_after_the_project_service_deleted_completes_on_retry(TestDb::sqlite()).await;
 }

@@ -832,19 +832,16 @@ mod siblings_support {
         (status, axum::Json(json!({ "detail": text }))).into_response()
     }
 
-    async fn answer(
-        state: &Arc<Mutex<Siblings>>,
-        route: Route,
-        standing: Option<Answer>,
-        normal: impl FnOnce() -> Response,
-    ) -> Response {
-        let answer = {
-            let mut s = lock(state);
-            match s.queued.get_mut(&route) {
-                Some(queue) if !queue.is_empty() => queue.remove(0),
-                _ => standing.unwrap_or(Answer::Normal),
-            }
-        };
+    /// The answer the next call of `route` gets: a queued one first, else the standing one.
+    fn choose(state: &Arc<Mutex<Siblings>>, route: Route, standing: Option<Answer>) -> Answer {
+        let mut s = lock(state);
+        match s.queued.get_mut(&route) {
+            Some(queue) if !queue.is_empty() => queue.remove(0),
+            _ => standing.unwrap_or(Answer::Normal),
+        }
+    }
+
+    async fn respond(answer: Answer, normal: impl FnOnce() -> Response) -> Response {
         match answer {
             Answer::Normal => normal(),
             Answer::Status(code) => {
@@ -860,6 +857,15 @@ mod siblings_support {
                 normal()
             }
         }
+    }
+
+    async fn answer(
+        state: &Arc<Mutex<Siblings>>,
+        route: Route,
+        standing: Option<Answer>,
+        normal: impl FnOnce() -> Response,
+    ) -> Response {
+        respond(choose(state, route, standing), normal).await
     }
 
     fn record(state: &Arc<Mutex<Siblings>>, method: &Method, path: String, headers: &HeaderMap) {
@@ -890,7 +896,9 @@ mod siblings_support {
         .await
     }
 
-    /// `DELETE /projects/{id}`: 200 `{"status": "success", "message"}` (its team goes too), or 404.
+    /// `DELETE /projects/{id}`: 200 `{"status": "success", "message"}` (its team goes too), or
+    /// 404. A slow answer deletes first and answers late, as a service whose reply is held up
+    /// after the work is done: the caller gives up, the project is gone all the same.
     async fn delete_project(
         State(state): State<Arc<Mutex<Siblings>>>,
         Path(id): Path<i64>,
@@ -898,12 +906,15 @@ mod siblings_support {
     ) -> Response {
         record(&state, &Method::DELETE, format!("/projects/{id}"), &headers);
         let standing = lock(&state).delete_answer.clone();
-        // A normal or slow answer deletes (a slow one after the pause), when the project exists.
-        let state2 = state.clone();
-        answer(&state, Route::Delete, standing, move || {
-            let mut s = lock(&state2);
-            if s.projects.remove(&id).is_some() {
-                s.teams.retain(|_, (project, _)| *project != id);
+        let chosen = choose(&state, Route::Delete, standing);
+        let deleted = matches!(chosen, Answer::Normal | Answer::Slow(_)) && {
+            let mut s = lock(&state);
+            let existed = s.projects.remove(&id).is_some();
+            s.teams.retain(|_, (project, _)| *project != id);
+            existed
+        };
+        respond(chosen, move || {
+            if deleted {
                 axum::Json(json!({"status": "success", "message": "프로젝트가 삭제되었습니다."})).into_response()
             } else {
                 detail(StatusCode::NOT_FOUND, "프로젝트를 찾을 수 없습니다.")

@@ -197,17 +197,22 @@ pub enum Outcome {
     ProjectNotFound,
     /// The Project service answered with an error.
     ProjectServiceRefused,
-    /// The Project service did not answer in time.
+    /// The Project service did not answer in time, or failed (5xx).
     ProjectServiceUnavailable,
+    /// Written just before the Project service is asked to delete, with what the decision will
+    /// tell: if nothing follows it (the delete went through and a later step failed), a retry
+    /// finds the project gone and completes the decision.
+    DeleteRequested,
 }
 
 impl Outcome {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Applied,
         Self::Unchanged,
         Self::ProjectNotFound,
         Self::ProjectServiceRefused,
         Self::ProjectServiceUnavailable,
+        Self::DeleteRequested,
     ];
 
     pub fn code(self) -> &'static str {
@@ -217,6 +222,7 @@ impl Outcome {
             Self::ProjectNotFound => "PROJECT_NOT_FOUND",
             Self::ProjectServiceRefused => "PROJECT_SERVICE_REFUSED",
             Self::ProjectServiceUnavailable => "PROJECT_SERVICE_UNAVAILABLE",
+            Self::DeleteRequested => "DELETE_REQUESTED",
         }
     }
 
@@ -239,6 +245,15 @@ pub struct ReportAction {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a decision tells, and whom, as found before it acts: kept with a delete's log entries
+/// so that a retry after the project is gone can still tell them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionSubject {
+    /// The project's title, cleaned ([`super::text::clean_sibling_text`]).
+    pub title: String,
+    pub leader: Option<UserId>,
+}
+
 /// An entry to append to the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAction {
@@ -248,6 +263,8 @@ pub struct NewAction {
     pub action: ActionKind,
     pub note: Option<String>,
     pub outcome: Outcome,
+    /// For a delete decision's entries: the title and leader it found.
+    pub subject: Option<DecisionSubject>,
 }
 
 /// A validated report to file.

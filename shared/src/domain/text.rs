@@ -65,6 +65,16 @@ pub fn strip_invisible(raw: &str) -> String {
     raw.chars().filter(|c| !is_invisible_format(*c)).collect()
 }
 
+/// Text a sibling service sent, made fit to show inside this service's own texts: without
+/// control characters and the characters [`is_invisible_format`] names (a title pasted with a
+/// zero-width space or a bidi mark would otherwise make the composed text invalid), runs of
+/// whitespace as one space, trimmed. Never refused: the sibling's data is what it is.
+pub fn clean_sibling_text(raw: &str) -> String {
+    let visible: String =
+        raw.chars().filter(|c| !is_invisible_format(*c)).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    visible.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Where a link may point: a path inside the PortForge app (`/projects/12`) or an https URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link(String);

@@ -17,9 +17,10 @@ use crate::domain::{
     BoundedText, Cursor, Limit, Link, Page, ProjectId, ReportId, UserId,
     notification::NewNotification,
     report::{
-        ActionKind, CreateReportBody, DecideBody, Decision, NewAction, Outcome, Report, ReportAction, ReportFilter,
-        ReportSummary, decision_texts, leader_link, reporter_link,
+        ActionKind, CreateReportBody, DecideBody, Decision, DecisionSubject, NewAction, Outcome, Report, ReportAction,
+        ReportFilter, ReportSummary, decision_texts, leader_link, reporter_link,
     },
+    text::clean_sibling_text,
     time::now_ms,
 };
 use crate::error::{AppError, AppResult};
@@ -72,8 +73,49 @@ type LogEntry<'a> = dyn Fn(Outcome) -> NewAction + Send + Sync + 'a;
 
 /// The project as a decision needs it: its title for the texts, its leader if one is found.
 struct Subject {
+    /// Cleaned: fit to compose into a notification.
     title: String,
     leader: Result<UserId, String>,
+    /// An earlier delete of this report removed the project (or may have): this decision only
+    /// completes it.
+    already_deleted: bool,
+}
+
+impl Subject {
+    /// What a delete keeps in its log entries for a retry.
+    fn kept(&self) -> DecisionSubject {
+        DecisionSubject { title: self.title.clone(), leader: self.leader.as_ref().ok().cloned() }
+    }
+}
+
+/// The title a decision's texts show: the Project service's, cleaned of what a notification
+/// refuses; the project's id when nothing is left.
+fn shown_title(raw: &str, project: ProjectId) -> String {
+    let title = clean_sibling_text(raw);
+    if title.is_empty() { format!("#{project}") } else { title }
+}
+
+/// Whom a decision tells and what: composed (and validated) before it acts.
+struct Told {
+    notifications: Vec<NewNotification>,
+    notified: Notified,
+}
+
+impl Told {
+    fn compose(report: &Report, decision: Decision, subject: &Subject) -> AppResult<Self> {
+        let (reporter_text, leader_text) = decision_texts(decision, &subject.title);
+        let mut notifications = vec![notification(&report.user_id, &reporter_text, &reporter_link(report.report_id))?];
+        let (leader, leader_problem) = match &subject.leader {
+            // A reporter who leads the project hears once, as the reporter.
+            Ok(leader) if *leader == report.user_id => (false, Some("the leader is the reporter, told once".into())),
+            Ok(leader) => {
+                notifications.push(notification(leader, &leader_text, &leader_link(decision, report.project_id))?);
+                (true, None)
+            }
+            Err(problem) => (false, Some(problem.clone())),
+        };
+        Ok(Self { notifications, notified: Notified { reporter: true, leader, leader_problem } })
+    }
 }
 
 impl ReportService {
@@ -161,57 +203,51 @@ impl ReportService {
             action: decision.into(),
             note: note.clone(),
             outcome,
+            subject: None,
         };
-        let repeated = report.decision == Some(decision) && report.status == decision.status();
-        let subject = if repeated { None } else { Some(self.subject(report, decision, &log, ctx).await?) };
-        let subject = match subject {
-            Some(subject) => subject,
-            None => {
-                // The same decision again: the note may change; nobody is told twice.
-                let change = ReportChange {
-                    status: report.status,
-                    decision,
-                    note: note.clone().or_else(|| report.resolution_note.clone()),
-                };
-                let (report, _) = self.apply(report, token, &change, &log(Outcome::Unchanged), &[]).await?;
-                let notified = Notified { reporter: false, leader: false, leader_problem: None };
-                return Ok(DecisionOutcome { report, outcome: Outcome::Unchanged, notified });
-            }
-        };
-        if decision == Decision::Delete {
+        if report.decision == Some(decision) && report.status == decision.status() {
+            return self.repeat(report, token, decision, note.clone(), &log).await;
+        }
+        let subject = self.subject(report, decision, &log, ctx).await?;
+        // Everything that can fail without side effects comes before the delete.
+        let told = Told::compose(report, decision, &subject)?;
+        if decision == Decision::Delete && !subject.already_deleted {
+            let kept = subject.kept();
+            let log = |outcome: Outcome| NewAction { subject: Some(kept.clone()), ..log(outcome) };
+            // If the delete goes through and a later step fails, a retry finds this entry.
+            self.reports.log(&log(Outcome::DeleteRequested), now_ms()).await?;
             self.delete(report.project_id, ctx, &log(Outcome::ProjectServiceRefused)).await?;
         }
-        let (reporter_text, leader_text) = decision_texts(decision, &subject.title);
-        let mut notify = vec![notification(&report.user_id, &reporter_text, &reporter_link(report.report_id))?];
-        let leader = match &subject.leader {
-            // A reporter who leads the project hears once, as the reporter.
-            Ok(leader) if *leader != report.user_id => {
-                notify.push(notification(leader, &leader_text, &leader_link(decision, report.project_id))?);
-                true
-            }
-            _ => false,
-        };
         let change = ReportChange { status: decision.status(), decision, note: note.clone() };
-        let (stored, notifications) = self.apply(report, token, &change, &log(Outcome::Applied), &notify).await?;
+        let (stored, notifications) =
+            self.apply(report, token, &change, &log(Outcome::Applied), &told.notifications).await?;
         for notification in &notifications {
             self.notifications.push(notification).await;
         }
-        let leader_problem = match subject.leader {
-            Ok(_) if leader => None,
-            Ok(_) => Some("the leader is the reporter, told once".into()),
-            Err(problem) => Some(problem),
-        };
-        Ok(DecisionOutcome {
-            report: stored,
-            outcome: Outcome::Applied,
-            notified: Notified { reporter: true, leader, leader_problem },
-        })
+        Ok(DecisionOutcome { report: stored, outcome: Outcome::Applied, notified: told.notified })
+    }
+
+    /// The same decision again: the note may change; nobody is told twice.
+    async fn repeat(
+        &self,
+        report: &Report,
+        token: &str,
+        decision: Decision,
+        note: Option<String>,
+        log: &LogEntry<'_>,
+    ) -> AppResult<DecisionOutcome> {
+        let change =
+            ReportChange { status: report.status, decision, note: note.or_else(|| report.resolution_note.clone()) };
+        let (report, _) = self.apply(report, token, &change, &log(Outcome::Unchanged), &[]).await?;
+        let notified = Notified { reporter: false, leader: false, leader_problem: None };
+        Ok(DecisionOutcome { report, outcome: Outcome::Unchanged, notified })
     }
 
     /// The project's title (Project service) and leader (Team service), asked at once. A project
     /// the Project service does not know can be dismissed or resolved (under its id), not warned
-    /// or deleted: 409, logged. A leader that cannot be found is said in the answer; it never
-    /// stops the decision.
+    /// or deleted: 409, logged; unless an earlier delete of this report may have removed it
+    /// without finishing, which this one then completes with what that one found. A leader that
+    /// cannot be found is said in the answer; it never stops the decision.
     async fn subject(
         &self,
         report: &Report,
@@ -228,11 +264,7 @@ impl ReportService {
             Err(e) => return Err(self.failed(e, log).await),
         };
         let Some(ProjectInfo { title, .. }) = project else {
-            if matches!(decision, Decision::Dismiss | Decision::Resolve) {
-                let leader = Err(format!("project {} no longer exists", report.project_id));
-                return Ok(Subject { title: format!("#{}", report.project_id), leader });
-            }
-            return Err(self.gone(report.project_id, log).await);
+            return self.subject_of_gone(report, decision, log).await;
         };
         let leader = match team {
             Ok(Some(team)) => team
@@ -242,7 +274,26 @@ impl ReportService {
             Ok(None) => Err("the project has no team".to_owned()),
             Err(e) => Err(e.to_string()),
         };
-        Ok(Subject { title, leader })
+        Ok(Subject { title: shown_title(&title, report.project_id), leader, already_deleted: false })
+    }
+
+    /// A project the Project service no longer knows (see [`Self::subject`]).
+    async fn subject_of_gone(&self, report: &Report, decision: Decision, log: &LogEntry<'_>) -> AppResult<Subject> {
+        match decision {
+            Decision::Dismiss | Decision::Resolve => {
+                let leader = Err(format!("project {} no longer exists", report.project_id));
+                Ok(Subject { title: format!("#{}", report.project_id), leader, already_deleted: false })
+            }
+            Decision::Delete => match self.reports.unfinished_delete(report.report_id).await? {
+                Some(DecisionSubject { title, leader }) => Ok(Subject {
+                    title,
+                    leader: leader.ok_or_else(|| "the leader was not known when the delete was requested".to_owned()),
+                    already_deleted: true,
+                }),
+                None => Err(self.gone(report.project_id, log).await),
+            },
+            Decision::Warn => Err(self.gone(report.project_id, log).await),
+        }
     }
 
     /// Deletes through the Project service; anything but its confirmation stops the decision.
@@ -309,6 +360,7 @@ impl ReportService {
             action: ActionKind::DeleteProject,
             note: None,
             outcome: Outcome::Applied,
+            subject: None,
         };
         self.delete(project_id, ctx, &log).await?;
         self.reports.log(&log, now_ms()).await?;

@@ -19,7 +19,10 @@ use crate::domain::{
     content::{Banner, BannerDraft, Notice, NoticeDraft},
     event::{Event, EventDraft, EventFilter},
     notification::{MarkRead, NewNotification, Notification},
-    report::{Decision, NewAction, NewReport, Report, ReportAction, ReportFilter, ReportStatus, ReportSummary},
+    report::{
+        Decision, DecisionSubject, NewAction, NewReport, Report, ReportAction, ReportFilter, ReportStatus,
+        ReportSummary,
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +185,10 @@ pub trait ReportStore: Send + Sync {
     ) -> Result<Option<(Report, Vec<Notification>)>, StoreError>;
     /// Appends to the action log an attempt that changed no report.
     async fn log(&self, action: &NewAction, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// What the report's last delete attempt was to tell, when that attempt may have deleted the
+    /// project without finishing (its last entry is `DELETE_REQUESTED`, or the Project service
+    /// did not answer the delete in time).
+    async fn unfinished_delete(&self, id: ReportId) -> Result<Option<DecisionSubject>, StoreError>;
 }
 
 /// Every relational port (seeding and tests reach them all at once).

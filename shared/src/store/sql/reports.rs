@@ -10,8 +10,8 @@ use crate::domain::{
     Cursor, Limit, NotificationId, Page, ProjectId, ReportId, UserId,
     notification::{NewNotification, Notification},
     report::{
-        ActionKind, Decision, NewAction, NewReport, Outcome, Report, ReportAction, ReportFilter, ReportStatus,
-        ReportSummary, ReportType,
+        ActionKind, Decision, DecisionSubject, NewAction, NewReport, Outcome, Report, ReportAction, ReportFilter,
+        ReportStatus, ReportSummary, ReportType,
     },
 };
 use crate::store::{Claim, ReportChange, ReportStore, StoreError};
@@ -103,9 +103,11 @@ fn open_slot(status: ReportStatus) -> Option<i64> {
 }
 
 fn insert_action(action: &NewAction, at: DateTime<Utc>) -> Statement {
+    let subject = action.subject.as_ref();
     Statement::new(
-        "INSERT INTO report_actions (report_id, project_id, admin_id, action, note, outcome, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO report_actions \
+         (report_id, project_id, admin_id, action, note, outcome, subject_title, subject_leader, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(action.report_id.map(|id| id.get()))
     .bind(action.project_id)
@@ -113,7 +115,16 @@ fn insert_action(action: &NewAction, at: DateTime<Utc>) -> Statement {
     .bind(action.action.code())
     .bind(action.note.as_deref())
     .bind(action.outcome.code())
+    .bind(subject.map(|s| s.title.as_str()))
+    .bind(subject.and_then(|s| s.leader.as_ref()).map(UserId::as_str))
     .bind(at)
+}
+
+#[derive(sqlx::FromRow)]
+struct DeleteAttemptRow {
+    outcome: String,
+    subject_title: Option<String>,
+    subject_leader: Option<String>,
 }
 
 fn insert_notification(new: &NewNotification, at: DateTime<Utc>) -> Statement {
@@ -335,5 +346,27 @@ impl ReportStore for SqlDb {
 
     async fn log(&self, action: &NewAction, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.execute(&insert_action(action, at)).await.map(|_| ())
+    }
+
+    async fn unfinished_delete(&self, id: ReportId) -> Result<Option<DecisionSubject>, StoreError> {
+        let last: Option<DeleteAttemptRow> = self
+            .fetch_optional(
+                &Statement::new(
+                    "SELECT outcome, subject_title, subject_leader FROM report_actions \
+                     WHERE report_id = ? AND action = ? ORDER BY action_id DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(ActionKind::Delete.code()),
+            )
+            .await?;
+        let Some(last) = last else { return Ok(None) };
+        let outcome = Outcome::parse(&last.outcome).ok_or_else(|| corrupt("outcome", &last.outcome))?;
+        let unfinished = matches!(outcome, Outcome::DeleteRequested | Outcome::ProjectServiceUnavailable);
+        Ok(match (unfinished, last.subject_title) {
+            (true, Some(title)) => {
+                Some(DecisionSubject { title, leader: last.subject_leader.map(UserId::from_stored) })
+            }
+            _ => None,
+        })
     }
 }
