@@ -163,7 +163,7 @@ impl Gateway {
         let fanout = FanOut::new(
             Arc::new(ApiGatewayPusher::new(&aws, &endpoint)),
             chat.connections.clone(),
-            FanOut::DEFAULT_CONCURRENCY,
+            config.fanout_concurrency,
         );
         let membership = shared::lambda::membership(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let chat_service = ChatService::new(

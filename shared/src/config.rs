@@ -123,6 +123,9 @@ pub struct Config {
     /// OAuth scope a sibling service's client-credentials token must carry to read a team's chat
     /// logs, as the AI service does for meeting minutes (`CHAT_READ_SCOPE`).
     pub chat_read_scope: String,
+    /// Posts in flight at once per broadcast (`FANOUT_CONCURRENCY`, default
+    /// [`crate::push::FanOut::DEFAULT_CONCURRENCY`], 1–1,000).
+    pub fanout_concurrency: usize,
     /// The calendar the service speaks: event status (upcoming, ongoing, past), chat date
     /// filters and "HH:MM" times (`CALENDAR_UTC_OFFSET_MINUTES`, default 540 = KST).
     pub calendar: Calendar,
@@ -152,6 +155,10 @@ pub struct ConfigError {
 impl Config {
     pub const DEFAULT_NOTIFY_SCOPE: &'static str = "portforge-support/notifications.write";
     pub const DEFAULT_CHAT_READ_SCOPE: &'static str = "portforge-support/chat.read";
+    /// API Gateway's default account rate is 10,000 requests/s; a post to a socket takes about
+    /// 20 ms from a Lambda function, so 200 posts in flight are what that rate allows: 1,000
+    /// connections in about 100 ms. More would only meet throttling (429, retried).
+    pub const DEFAULT_FANOUT_CONCURRENCY: usize = 200;
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -228,6 +235,8 @@ impl Config {
             secrets_extension_url: url("SECRETS_EXTENSION_URL")?.unwrap_or_else(|| "http://localhost:2773".into()),
             internal_notify_scope: get("INTERNAL_NOTIFY_SCOPE").unwrap_or_else(|| Self::DEFAULT_NOTIFY_SCOPE.into()),
             chat_read_scope: get("CHAT_READ_SCOPE").unwrap_or_else(|| Self::DEFAULT_CHAT_READ_SCOPE.into()),
+            fanout_concurrency: number("FANOUT_CONCURRENCY", Self::DEFAULT_FANOUT_CONCURRENCY as i64, 1..=1_000)?
+                as usize,
             calendar: Calendar::from_offset_minutes(number(
                 "CALENDAR_UTC_OFFSET_MINUTES",
                 Calendar::KST_OFFSET_MINUTES.into(),

@@ -35,7 +35,7 @@ async fn dynamo_and_fanout(
     let aws = crate::aws::AwsContext::new(config)?;
     let store = crate::aws::dynamo_store(&aws, config);
     let pusher = Arc::new(ApiGatewayPusher::new(&aws, endpoint));
-    let fanout = FanOut::new(pusher, Arc::new(store.clone()), FanOut::DEFAULT_CONCURRENCY);
+    let fanout = FanOut::new(pusher, Arc::new(store.clone()), config.fanout_concurrency);
     Ok((store, fanout))
 }
 

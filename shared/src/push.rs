@@ -150,15 +150,20 @@ pub struct FanOut {
 pub const THROTTLE_RETRIES: u32 = 4;
 const THROTTLE_BASE_DELAY: Duration = Duration::from_millis(25);
 
+/// How long after `$connect` stored a connection's row a 410 Gone may only mean that API Gateway
+/// has not finished the handshake: such a post is retried (as a throttled one is) and the row is
+/// never deleted for it, so a socket that has just connected is not orphaned.
+pub const HANDSHAKE_GRACE: chrono::Duration = chrono::Duration::seconds(5);
+
 /// How long a broadcast may take when its caller gives no deadline: well inside the 10 s timeout
 /// of every function that broadcasts, so a throttled broadcast ends (and says what it missed)
 /// before Lambda would cut it off.
 pub const BROADCAST_BUDGET: Duration = Duration::from_secs(5);
 
 impl FanOut {
-    /// Posts in flight at once per broadcast: enough to reach 1,000 connections well within a
-    /// second, few enough to stay under API Gateway's per-account rate.
-    pub const DEFAULT_CONCURRENCY: usize = 64;
+    /// Posts in flight at once per broadcast unless configured (`FANOUT_CONCURRENCY`): sized to
+    /// API Gateway's default account rate (see [`crate::Config::DEFAULT_FANOUT_CONCURRENCY`]).
+    pub const DEFAULT_CONCURRENCY: usize = crate::config::Config::DEFAULT_FANOUT_CONCURRENCY;
 
     pub fn new(pusher: Arc<dyn Pusher>, connections: Arc<dyn ConnectionStore>, concurrency: usize) -> Self {
         Self { pusher, connections, concurrency: concurrency.max(1) }
@@ -195,12 +200,13 @@ impl FanOut {
             }
         };
         // Each post owns what it needs, so the stream's futures are 'static and Send.
-        let ids: Vec<ConnectionId> = targets.iter().map(|t| t.connection_id.clone()).collect();
-        let outcomes: Vec<(ConnectionId, Result<(), PushError>)> = stream::iter(ids)
-            .map(|id| {
+        let posts: Vec<(ConnectionId, DateTime<Utc>)> =
+            targets.iter().map(|t| (t.connection_id.clone(), t.connected_at + HANDSHAKE_GRACE)).collect();
+        let outcomes: Vec<(ConnectionId, Result<(), PushError>)> = stream::iter(posts)
+            .map(|(id, fresh_until)| {
                 let (this, frame) = (self.clone(), frame.clone());
                 async move {
-                    let outcome = this.post_with_retry(&id, frame, deadline).await;
+                    let outcome = this.post_with_retry(&id, frame, deadline, Some(fresh_until)).await;
                     (id, outcome)
                 }
             })
@@ -249,7 +255,7 @@ impl FanOut {
     /// sender, e.g. error frames).
     pub async fn send_to(&self, connection_id: &ConnectionId, frame: &impl Serialize) -> Result<(), PushError> {
         let frame = encode(frame).map_err(|e| PushError::Failed(format!("encoding the frame: {e}")))?;
-        let outcome = self.post_with_retry(connection_id, frame, Instant::now() + BROADCAST_BUDGET).await;
+        let outcome = self.post_with_retry(connection_id, frame, Instant::now() + BROADCAST_BUDGET, None).await;
         if outcome == Err(PushError::Gone)
             && let Err(e) = self.connections.remove(connection_id).await
         {
@@ -258,11 +264,15 @@ impl FanOut {
         outcome
     }
 
+    /// One post under the retry policy. Until `fresh_until` (the connection's handshake grace) a
+    /// 410 is retried too, and if it stays 410 the post failed without the connection being
+    /// called gone (its row stays).
     async fn post_with_retry(
         &self,
         connection_id: &ConnectionId,
         frame: Bytes,
         deadline: Instant,
+        fresh_until: Option<DateTime<Utc>>,
     ) -> Result<(), PushError> {
         // Spread by connection, so the posts throttled together do not all come back together.
         let spread = Duration::from_millis(
@@ -274,6 +284,12 @@ impl FanOut {
             let Ok(outcome) = tokio::time::timeout_at(deadline, self.pusher.post(connection_id, frame.clone())).await
             else {
                 return Err(PushError::Failed("the broadcast's deadline passed".into()));
+            };
+            let outcome = match outcome {
+                Err(PushError::Gone) if fresh_until.is_some_and(|until| Utc::now() < until) => Err(
+                    PushError::Transient("410 Gone within the handshake grace: the socket may still be opening".into()),
+                ),
+                outcome => outcome,
             };
             match outcome {
                 Err(PushError::Throttled | PushError::Transient(_)) if attempt < THROTTLE_RETRIES => {

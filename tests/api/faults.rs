@@ -118,7 +118,9 @@ async fn management_endpoint_failures_follow_the_fan_out_rules() {
     let now = now_ms();
     let mut targets = Vec::new();
     for id in ["ok=", "gone=", "throttled=", "broken=", "flaky="] {
-        let c = open_connection(id, &UserId::parse(&new_user_id()).unwrap(), ProjectId::new(9).unwrap(), false);
+        let mut c = open_connection(id, &UserId::parse(&new_user_id()).unwrap(), ProjectId::new(9).unwrap(), false);
+        // Past the handshake grace: a 410 means gone.
+        c.connected_at = now - chrono::Duration::minutes(1);
         stores.connections.put(&c).await.unwrap();
         if id != "gone=" {
             loopback.open(id);

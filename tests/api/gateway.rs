@@ -83,3 +83,29 @@ async fn only_a_body_past_the_limit_is_413_one_that_breaks_off_is_400() {
     let read = JsonBody::<serde_json::Value>::from_request(request(large), &()).await;
     assert_eq!(read.err().map(|e| e.status().as_u16()), Some(413));
 }
+
+#[tokio::test]
+async fn a_burst_of_health_checks_probes_each_backend_once() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tower::ServiceExt;
+
+    struct Counting(AtomicUsize);
+    #[async_trait::async_trait]
+    impl shared::store::HealthProbe for Counting {
+        async fn ping(&self) -> Result<(), shared::store::StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok(())
+        }
+    }
+    let probe = Arc::new(Counting(AtomicUsize::new(0)));
+    let router = shared::http::Health::new().probe("chat_storage", probe.clone()).routes(&["chat"]);
+    let request = |uri: &str| axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+    let burst = (0..200).map(|i| router.clone().oneshot(request(if i % 2 == 0 { "/health" } else { "/chat/health" })));
+    let answers = futures::future::join_all(burst).await;
+    assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|r| r.status() == 200)));
+    assert_eq!(probe.0.load(Ordering::SeqCst), 1, "one probe for the whole burst");
+}

@@ -229,7 +229,8 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
             project_id: project(5),
             notifications: false,
             admin: false,
-            connected_at: now,
+            // Past the handshake grace: a 410 means gone.
+            connected_at: now - Duration::minutes(1),
             expires_at: now + Duration::hours(2),
         };
         stores.connections.put(&c).await.unwrap();
@@ -288,4 +289,34 @@ async fn the_sender_is_answered_when_its_own_post_failed_whoever_else_got_the_me
     ws.frame("Send01=", r#"{"action": "sendMessage", "message": "한 번만"}"#).await;
     let own = ws.loopback.received("Send01=");
     assert_eq!(own.iter().filter(|f| f["message"] == "한 번만").count(), 1);
+}
+
+#[tokio::test]
+async fn a_410_right_after_connect_never_orphans_the_socket() {
+    let ws = setup().await;
+    let fanout = fanout(&ws.stores, &ws.loopback).await;
+    let alice = UserId::parse(ALICE).unwrap();
+    let mut stale = service_tests::open_connection("Stale01=", &alice, project(42), false);
+    stale.connected_at = now_ms() - Duration::minutes(3);
+    // Just stored by $connect; API Gateway still finishing the handshake (410 to every post).
+    let fresh = service_tests::open_connection("Fresh01=", &alice, project(42), false);
+    // Stored a moment ago; its handshake finishes while the broadcast retries.
+    let opening = service_tests::open_connection("Opening1=", &alice, project(42), false);
+    for c in [&stale, &fresh, &opening] {
+        ws.stores.connections.put(c).await.unwrap();
+    }
+    let loopback = ws.loopback.clone();
+    let opens = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        loopback.open("Opening1=");
+    });
+    let targets = vec![stale.clone(), fresh.clone(), opening.clone()];
+    let report = fanout.broadcast(&targets, &json!({"type": "pong"})).await;
+    opens.await.unwrap();
+    assert_eq!((report.delivered, report.gone, report.failed), (1, 1, 1), "{report:?}");
+    assert!(report.reached(&opening.connection_id));
+    assert_eq!(ws.loopback.received("Opening1=").len(), 1);
+    // Only the old connection's row went; the fresh one is still there for its next frame.
+    assert_eq!(ws.stores.connections.get(&stale.connection_id).await.unwrap(), None);
+    assert!(ws.stores.connections.get(&fresh.connection_id).await.unwrap().is_some());
 }
