@@ -30,6 +30,23 @@ const USAGE: &str = "usage:
                                                           set who is in a project's team (the stand-ins
                                                           for the Project and Team services)";
 
+/// `println!` for a command whose output may be piped into a reader that stops early
+/// (`local-gateway seed | head -1`): a closed pipe ends the command quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => { say(format_args!($($arg)*)) };
+}
+
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("could not write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn secret() -> Vec<u8> {
     std::env::var("LOCAL_JWT_SECRET").unwrap_or_else(|_| token::DEFAULT_SECRET.into()).into_bytes()
 }
@@ -68,7 +85,7 @@ fn mint(args: &[String]) -> anyhow::Result<()> {
             bail!("--service mints a sibling service's token: --user, --admin and --name do not apply");
         }
         let client_id = token::ServiceClientId::parse(&client_id).map_err(|e| anyhow::anyhow!("--service {e}"))?;
-        println!("{}", token::mint(&secret(), &token::service_claims(&client_id, &scopes, hours)));
+        say!("{}", token::mint(&secret(), &token::service_claims(&client_id, &scopes, hours)));
         return Ok(());
     }
     if !scopes.is_empty() {
@@ -82,7 +99,7 @@ fn mint(args: &[String]) -> anyhow::Result<()> {
             user
         }
     };
-    println!("{}", token::mint(&secret(), &token::user_claims(&user, admin, name.as_deref(), hours)));
+    say!("{}", token::mint(&secret(), &token::user_claims(&user, admin, name.as_deref(), hours)));
     Ok(())
 }
 
@@ -100,10 +117,17 @@ async fn seed_samples() -> anyhow::Result<()> {
     };
     let directory = Directory::open(db.clone()).await?;
     let seeded = seed::seed(&Stores::sql(db.clone()), &chat, &directory, config.calendar).await?;
+    let mut teams = Vec::new();
+    for project in [seed::SEED_PROJECT, seed::OTHER_PROJECT] {
+        let id = shared::domain::ProjectId::new(project).map_err(anyhow::Error::msg)?;
+        teams.push((project, directory.team_of(id).await?));
+    }
+    // Everything is written before anything is printed: a reader that stops early loses nothing.
+    db.close().await;
     if seeded == seed::Seeded::default() {
-        println!("the database already has notices; nothing seeded");
+        say!("the database already has notices; nothing seeded");
     } else {
-        println!(
+        say!(
             "seeded {} notices, {} banners, {} events, {} chat messages in project {} and {} notifications",
             seeded.notices,
             seeded.banners,
@@ -113,16 +137,14 @@ async fn seed_samples() -> anyhow::Result<()> {
             seeded.notifications
         );
     }
-    for project in [seed::SEED_PROJECT, seed::OTHER_PROJECT] {
-        let id = shared::domain::ProjectId::new(project).map_err(anyhow::Error::msg)?;
-        if let Some(team) = directory.team_of(id).await? {
-            println!("project {project}'s team is team {team} (the Team service's own id)");
+    for (project, team) in teams {
+        if let Some(team) = team {
+            say!("project {project}'s team is team {team} (the Team service's own id)");
         }
     }
-    db.close().await;
     let claims = token::user_claims(seed::SEED_USER, false, Some(seed::SEED_USER_NAME), 12);
-    println!("the sample user {} ({}), whose token is:", seed::SEED_USER_NAME, seed::SEED_USER);
-    println!("{}", token::mint(&secret(), &claims));
+    say!("the sample user {} ({}), whose token is:", seed::SEED_USER_NAME, seed::SEED_USER);
+    say!("{}", token::mint(&secret(), &claims));
     Ok(())
 }
 
@@ -152,7 +174,7 @@ async fn member(args: &[String]) -> anyhow::Result<()> {
     let directory = Directory::open(db.clone()).await?;
     if remove {
         let removed = directory.remove_member(project, &user).await?;
-        println!("{}", if removed { "removed from the team" } else { "was not in the team" });
+        say!("{}", if removed { "removed from the team" } else { "was not in the team" });
     } else {
         if let Some(title) = title {
             directory.put_project(project, &title).await?;
@@ -160,7 +182,7 @@ async fn member(args: &[String]) -> anyhow::Result<()> {
             directory.put_project(project, &format!("프로젝트 {project}")).await?;
         }
         let team = directory.put_member(project, &user, &role).await?;
-        println!("{user} is a {role} of project {project}'s team (team {team})");
+        say!("{user} is a {role} of project {project}'s team (team {team})");
     }
     db.close().await;
     Ok(())
@@ -181,9 +203,9 @@ async fn create_tables() -> anyhow::Result<()> {
             TableOutcome::Created => "created",
             TableOutcome::Existing => "already there, as template.yaml declares it",
         };
-        println!("{table}: {what}");
+        say!("{table}: {what}");
     }
-    println!("chat tables ready at {endpoint}");
+    say!("chat tables ready at {endpoint}");
     Ok(())
 }
 
@@ -200,7 +222,7 @@ async fn bootstrap_database() -> anyhow::Result<()> {
         [] => "no migration pending".to_owned(),
         applied => format!("applied {applied:?}"),
     };
-    println!("database {}: {created}{applied}; schema at {}", done.database, done.migrations.schema_version);
+    say!("database {}: {created}{applied}; schema at {}", done.database, done.migrations.schema_version);
     Ok(())
 }
 
@@ -224,14 +246,14 @@ async fn serve() -> anyhow::Result<()> {
     let options = Options { database: database(&config), config, secret: secret(), addr: SocketAddr::new(host, port) };
     let gateway = Gateway::start(options).await?;
     let addr = gateway.addr;
-    println!("PortForge support service (local gateway)");
-    println!("  HTTP API    http://{addr}              try: curl http://{addr}/health");
-    println!("  WebSocket   ws://{addr}/?project_id=1&token=TOKEN   or ws://{addr}/ws/chat/1?token=TOKEN");
-    println!("  token       cargo run -p local-gateway -- token [--admin]   (send as Authorization: Bearer TOKEN)");
-    println!("  storage     {}", gateway.storage);
-    println!("  stop        Ctrl-C");
+    say!("PortForge support service (local gateway)");
+    say!("  HTTP API    http://{addr}              try: curl http://{addr}/health");
+    say!("  WebSocket   ws://{addr}/?project_id=1&token=TOKEN   or ws://{addr}/ws/chat/1?token=TOKEN");
+    say!("  token       cargo run -p local-gateway -- token [--admin]   (send as Authorization: Bearer TOKEN)");
+    say!("  storage     {}", gateway.storage);
+    say!("  stop        Ctrl-C");
     tokio::signal::ctrl_c().await?;
-    println!("shutting down");
+    say!("shutting down");
     gateway.stop().await
 }
 
@@ -255,7 +277,7 @@ async fn main() -> anyhow::Result<()> {
         },
         Some("member") => member(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             Ok(())
         }
         Some(other) => bail!("unknown command {other}\n{USAGE}"),

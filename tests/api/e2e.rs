@@ -242,11 +242,13 @@ async fn notifications_reach_only_the_sockets_that_asked_for_them() {
 async fn preflights_name_the_allowed_headers_and_methods() {
     let db = TestDb::sqlite();
     let gateway = start(&db).await;
+    // What a browser asks before the README's idempotent send: every header a client is told
+    // to send.
     let preflight = reqwest::Client::new()
-        .request(reqwest::Method::OPTIONS, format!("http://{}/notifications", gateway.addr))
+        .request(reqwest::Method::OPTIONS, format!("http://{}/chat/42/messages", gateway.addr))
         .header("origin", "http://localhost:8004")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
+        .header("access-control-request-headers", "authorization, content-type, idempotency-key, x-request-id")
         .send()
         .await
         .unwrap();
@@ -256,6 +258,9 @@ async fn preflights_name_the_allowed_headers_and_methods() {
     let allowed_headers = header("access-control-allow-headers").unwrap();
     assert!(!allowed_headers.contains('*'), "{allowed_headers}");
     for name in shared::http::cors::ALLOWED_HEADERS {
+        assert!(allowed_headers.contains(name), "{name} in {allowed_headers}");
+    }
+    for name in ["idempotency-key", "x-request-id"] {
         assert!(allowed_headers.contains(name), "{name} in {allowed_headers}");
     }
     let methods = header("access-control-allow-methods").unwrap();

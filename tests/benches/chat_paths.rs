@@ -1,9 +1,11 @@
 //! Chat path benchmarks against DynamoDB on the emulator and a loopback `@connections` server
 //! (run through `scripts/bench`, which starts the emulator). Prints the figures recorded in
 //! BENCHMARKS.md and exits non-zero when a target is missed:
-//! 1. fan-out to 1,000 connections of one project (every post, awaited) < 1 s, with each post
-//!    answered after 20 ms (a latency-injecting proxy in front of `@connections`, as API Gateway
-//!    from a Lambda); the emulator's connection query is reported beside it;
+//! 1. fan-out to 1,000 connections of one project (every post, awaited) within 1.3 × the 100 ms
+//!    that API Gateway's default rate (10,000 posts/s) allows, with each post answered after
+//!    20 ms (a latency-injecting proxy in front of `@connections`, as API Gateway from a Lambda),
+//!    at the default posts in flight (`FANOUT_CONCURRENCY`); the emulator's connection query is
+//!    reported beside it;
 //! 2. the store-then-send path of one message ≤ 1.3 × a raw PutItem plus one post, both through
 //!    proxies that add 5 ms to every DynamoDB call (served concurrently, as DynamoDB does; the
 //!    emulator alone serves calls one at a time) and 20 ms to every post.
@@ -31,6 +33,8 @@ const SEND_RUNS: usize = 200;
 /// What a DynamoDB call and a management API post take from a Lambda function, roughly.
 const DYNAMODB_LATENCY: Duration = Duration::from_millis(5);
 const POST_LATENCY: Duration = Duration::from_millis(20);
+/// 1,000 posts at API Gateway's default 10,000 requests/s take 100 ms; the target is 1.3 × that.
+const FANOUT_TARGET: Duration = Duration::from_millis(130);
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -100,18 +104,21 @@ async fn main() {
         }
     }
     let (best, worst) = (*posts.iter().min().unwrap(), *posts.iter().max().unwrap());
+    let middle = median(posts);
     println!(
-        "fanout_1000: broadcast median {:.1} ms, min {:.1} ms, max {:.1} ms over {FANOUT_RUNS} runs, 20 ms per post (target < 1000 ms)",
-        ms(median(posts)),
+        "fanout_1000: broadcast median {:.1} ms, min {:.1} ms, max {:.1} ms over {FANOUT_RUNS} runs, 20 ms per post, {} in flight (target: median < {} ms)",
+        ms(middle),
         ms(best),
-        ms(worst)
+        ms(worst),
+        shared::push::FanOut::DEFAULT_CONCURRENCY,
+        ms(FANOUT_TARGET)
     );
     println!(
         "fanout_1000: connection query on the emulator (not DynamoDB's speed) median {:.1} ms",
         ms(median(queries))
     );
-    if worst >= Duration::from_secs(1) {
-        missed.push("fan-out to 1,000 connections took 1 s or more");
+    if middle >= FANOUT_TARGET {
+        missed.push("fan-out to 1,000 connections took 1.3 × what API Gateway's default rate allows, or more");
     }
 
     // 2. One message: our store-then-send path against a raw PutItem plus one post. Fresh

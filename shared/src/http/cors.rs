@@ -3,6 +3,8 @@
 //! named one by one: by the Fetch standard a `*` does not cover `Authorization`.
 
 pub const ALLOWED_METHODS: [&str; 5] = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"];
-pub const ALLOWED_HEADERS: [&str; 2] = ["authorization", "content-type"];
+/// `Idempotency-Key` makes a send safe to retry (README, "Chat"); `X-Request-Id` is passed on to
+/// the sibling services. Both are headers the README tells clients to send.
+pub const ALLOWED_HEADERS: [&str; 4] = ["authorization", "content-type", "idempotency-key", "x-request-id"];
 /// How long a browser may reuse a preflight's answer.
 pub const MAX_AGE_SECONDS: u64 = 600;
