@@ -177,7 +177,10 @@ impl Gateway {
         let ws_routes = Arc::new(WsRoutes {
             connect: ConnectHandler::new(chat.connections.clone(), membership),
             disconnect: DisconnectHandler::new(chat.connections.clone()),
-            message: MessageHandler::new(chat_service.clone()),
+            message: MessageHandler::new(
+                chat_service.clone(),
+                Arc::new(token::LocalTokens::new(options.secret.clone().into())),
+            ),
         });
         let directory = Directory::open(db.clone()).await.context("creating the stand-ins' tables")?;
         let siblings = shared::lambda::siblings(&config).map_err(|e| anyhow::anyhow!("{e}"))?;

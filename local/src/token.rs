@@ -74,6 +74,24 @@ pub fn service_claims(client: &ServiceClientId, scopes: &[String], valid_hours: 
     claims
 }
 
+/// The gateway's tokens, checked for a socket's `refresh` as `$connect` checks them.
+pub struct LocalTokens {
+    secret: std::sync::Arc<[u8]>,
+}
+
+impl LocalTokens {
+    pub fn new(secret: std::sync::Arc<[u8]>) -> Self {
+        Self { secret }
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::ws::TokenVerifier for LocalTokens {
+    async fn claims(&self, token: &str) -> Result<HashMap<String, String>, shared::ws::TokenCheckError> {
+        verify(&self.secret, token).map_err(|e| shared::ws::TokenCheckError::Rejected(e.to_string()))
+    }
+}
+
 pub fn mint(secret: &[u8], claims: &Map<String, Value>) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
         .expect("HS256 signs any claims map")

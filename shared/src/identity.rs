@@ -37,6 +37,8 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// A name to show with the user's chat messages, from the token's name claims.
     pub display_name: Option<String>,
+    /// When the token expires (`exp`), where the claims say: an open socket lives no longer.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Splits a claim API Gateway flattened to a string: `[ADMIN USER]`, `["ADMIN","USER"]` or `ADMIN,USER`.
@@ -62,7 +64,11 @@ impl Identity {
             .map(|name| name.trim())
             .find(|name| !name.is_empty())
             .map(str::to_owned);
-        Some(Self { subject: subject.to_owned(), is_admin: in_admin_group, scopes, display_name })
+        let expires_at = claims
+            .get("exp")
+            .and_then(|exp| exp.trim().parse::<i64>().ok())
+            .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0));
+        Some(Self { subject: subject.to_owned(), is_admin: in_admin_group, scopes, display_name, expires_at })
     }
 
     /// The caller as a PortForge user; a service token (whose subject is a client id) is refused.

@@ -171,15 +171,16 @@ pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandle
 }
 
 /// `ws-message`: chat over the socket on DynamoDB for the project's team, fanned out through
-/// the management API.
-#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api", feature = "siblings"))]
+/// the management API; the tokens sockets renew themselves with checked against the user pool.
+#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api", feature = "siblings", feature = "cognito"))]
 pub async fn ws_message(config: Config) -> Result<crate::ws::MessageHandler, StartupError> {
     use crate::services::chat::ChatService;
+    let tokens = Arc::new(crate::cognito::CognitoVerifier::from_config(&config)?);
     let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
     let store = Arc::new(dynamo);
     let membership = membership(&config)?;
     let chat = ChatService::new(store.clone(), store, fanout, membership, config.calendar, &config.chat_read_scope);
-    Ok(crate::ws::MessageHandler::new(chat))
+    Ok(crate::ws::MessageHandler::new(chat, tokens))
 }
 
 /// Runs an HTTP function behind API Gateway's HTTP API until the runtime stops the process.

@@ -34,10 +34,13 @@ pub enum PushError {
     Failed(String),
 }
 
-/// Posts one frame to one connection.
+/// Posts one frame to one connection, or closes it.
 #[async_trait]
 pub trait Pusher: Send + Sync {
     async fn post(&self, connection_id: &ConnectionId, frame: Bytes) -> Result<(), PushError>;
+    /// `DELETE /@connections/{id}`: API Gateway closes the socket (and runs `$disconnect`).
+    /// A connection already gone is closed.
+    async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError>;
 }
 
 #[cfg(feature = "management-api")]
@@ -95,6 +98,27 @@ mod management {
                         (Some(500..), _) | (None, _) => PushError::Transient(detail),
                         _ => PushError::Failed(detail),
                     })
+                }
+            }
+        }
+
+        async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {
+            let closed = self.client.delete_connection().connection_id(connection_id.as_str()).send().await;
+            match closed {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let gone = match &e {
+                        SdkError::ServiceError(service) => {
+                            service.raw().status().as_u16() == 410 || service.err().code() == Some("GoneException")
+                        }
+                        SdkError::ResponseError(response) => response.raw().status().as_u16() == 410,
+                        _ => false,
+                    };
+                    if gone {
+                        Ok(())
+                    } else {
+                        Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string()))
+                    }
                 }
             }
         }
@@ -305,18 +329,32 @@ impl FanOut {
         }
     }
 
-    /// Live connections of a project, for a broadcast.
+    /// Live connections of a project, for a broadcast: none whose token has expired.
     pub async fn project_connections(
         &self,
         project_id: ProjectId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Connection>, StoreError> {
-        self.connections.by_project(project_id, now).await
+        let mut live = self.connections.by_project(project_id, now).await?;
+        live.retain(|c| !c.token_expired(now));
+        Ok(live)
     }
 
-    /// Live connections of a user, for a personal push.
+    /// Live connections of a user, for a personal push: none whose token has expired.
     pub async fn user_connections(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
-        self.connections.by_user(user_id, now).await
+        let mut live = self.connections.by_user(user_id, now).await?;
+        live.retain(|c| !c.token_expired(now));
+        Ok(live)
+    }
+
+    /// Closes a connection and deletes its row: the row goes even when the close fails, so
+    /// nothing is posted to it again.
+    pub async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {
+        let closed = self.pusher.close(connection_id).await;
+        if let Err(e) = self.connections.remove(connection_id).await {
+            tracing::warn!(%connection_id, error = %e, "could not delete a closed connection");
+        }
+        closed
     }
 }
 

@@ -25,6 +25,7 @@ fn connection(id: &str, user: &str, project: i64, notifications: bool) -> Connec
         admin: false,
         connected_at: now,
         expires_at: now + Duration::hours(2),
+        token_expires_at: None,
     }
 }
 

@@ -390,6 +390,7 @@ mod chat {
             admin: false,
             connected_at: now,
             expires_at: now + Duration::minutes(expires_in),
+            token_expires_at: None,
         };
         for c in [
             conn("c1=", JIMIN, 10, 120),

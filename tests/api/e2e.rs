@@ -540,3 +540,45 @@ async fn the_stand_ins_answer_as_the_platform_does_and_the_ai_service_reads_minu
     }
     gateway.stop().await.unwrap();
 }
+
+/// A token valid for `seconds` more (the gateway allows no leeway).
+fn short_token(user: &str, seconds: i64) -> String {
+    let mut claims = token::user_claims(user, false, Some("짧은"), 1);
+    claims.insert("exp".into(), json!(chrono::Utc::now().timestamp() + seconds));
+    token::mint(SECRET, &claims)
+}
+
+/// Through the gateway: a socket whose token expires is told so at its next frame and closed;
+/// one refreshed in time keeps working past the old expiry.
+#[tokio::test]
+async fn sockets_end_with_their_token_unless_refreshed() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (alice, bob) = (user(), user());
+    members(&db, 7, &[&alice, &bob]).await;
+    let mut expiring = connect(&gateway, &format!("/?project_id=7&token={}", short_token(&alice, 2))).await;
+    let mut renewed = connect(&gateway, &format!("/?project_id=7&token={}", short_token(&bob, 2))).await;
+    send(&mut renewed, json!({"action": "refresh", "token": token_for(&bob, false, "bob")})).await;
+    let answer = next_frame(&mut renewed).await;
+    assert_eq!(answer["type"], "refreshed", "{answer}");
+
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    send(&mut expiring, json!({"action": "ping"})).await;
+    let told = next_frame(&mut expiring).await;
+    assert_eq!((told["type"].as_str(), told["code"].as_str()), (Some("error"), Some("TOKEN_EXPIRED")), "{told}");
+    // Then the gateway closes it, as API Gateway does on DELETE @connections.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match expiring.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the expired socket was closed");
+
+    send(&mut renewed, json!({"action": "ping"})).await;
+    assert_eq!(next_frame(&mut renewed).await, json!({"type": "pong"}), "refreshed: still open");
+    gateway.stop().await.unwrap();
+}

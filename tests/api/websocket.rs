@@ -232,6 +232,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
             // Past the handshake grace: a 410 means gone.
             connected_at: now - Duration::minutes(1),
             expires_at: now + Duration::hours(2),
+            token_expires_at: None,
         };
         stores.connections.put(&c).await.unwrap();
         if i % 10 != 3 {
@@ -319,4 +320,107 @@ async fn a_410_right_after_connect_never_orphans_the_socket() {
     // Only the old connection's row went; the fresh one is still there for its next frame.
     assert_eq!(ws.stores.connections.get(&stale.connection_id).await.unwrap(), None);
     assert!(ws.stores.connections.get(&fresh.connection_id).await.unwrap().is_some());
+}
+
+/// A `$connect` event whose authorizer context carries the token's `exp`, as the authorizer
+/// passes every claim on.
+fn connect_with_exp(
+    id: &str,
+    project: &str,
+    user: &str,
+    exp: i64,
+) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
+    let mut e = fixture("ws-connect.json");
+    e["requestContext"]["connectionId"] = json!(id);
+    e["queryStringParameters"] = json!({ "project_id": project });
+    e["requestContext"]["authorizer"]["principalId"] = json!(user);
+    e["requestContext"]["authorizer"]["sub"] = json!(user);
+    e["requestContext"]["authorizer"]["exp"] = json!(exp.to_string());
+    event(e)
+}
+
+#[tokio::test]
+async fn a_socket_lives_no_longer_than_its_token() {
+    let ws = setup().await;
+    let bob = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    ws.members(42, &[ALICE, bob]);
+    let exp = chrono::Utc::now().timestamp() + 1;
+    assert_eq!(ws.connect.handle(&connect_with_exp("Short01=", "42", ALICE, exp)).await.status_code, 200);
+    ws.loopback.open("Short01=");
+    ws.connect("Bob01=", "42", bob).await;
+    ws.frame("Short01=", r#"{"action": "ping"}"#).await;
+    assert_eq!(ws.loopback.received("Short01=").last().unwrap()["type"], "pong");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // A broadcast after the expiry skips the socket...
+    ws.frame("Bob01=", r#"{"action": "sendMessage", "message": "아직 있어요?"}"#).await;
+    assert!(ws.loopback.received("Short01=").iter().all(|f| f["type"] != "message"));
+    // ...and its next frame is answered TOKEN_EXPIRED, then the socket is closed and its row gone.
+    ws.frame("Short01=", r#"{"action": "sendMessage", "message": "만료 후"}"#).await;
+    let last = ws.loopback.received("Short01=").last().cloned().unwrap();
+    assert_eq!((last["type"].as_str(), last["code"].as_str()), (Some("error"), Some("TOKEN_EXPIRED")), "{last}");
+    assert!(!ws.loopback.is_open("Short01="), "closed through the management API");
+    assert_eq!(ws.stores.connections.get(&connection_id("Short01=")).await.unwrap(), None);
+    let history = ws.stores.messages.history(project(42), &shared::domain::chat::HistoryQuery::latest(10)).await;
+    assert!(history.unwrap().messages.iter().all(|m| m.message != "만료 후"), "nothing sent after the expiry");
+}
+
+#[tokio::test]
+async fn a_refreshed_socket_keeps_working_past_the_old_expiry() {
+    use service_tests::cognito::id_token;
+    let ws = setup().await;
+    ws.members(42, &[ALICE]);
+    let exp = chrono::Utc::now().timestamp() + 2;
+    assert_eq!(ws.connect.handle(&connect_with_exp("Renew01=", "42", ALICE, exp)).await.status_code, 200);
+    ws.loopback.open("Renew01=");
+    let last = |ws: &Ws| ws.loopback.received("Renew01=").last().cloned().unwrap();
+
+    // Refused, and nothing changes: another user's token, an expired one, a forged one, none.
+    for (token, why) in [
+        (json!(id_token("9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", 600, false)), "another user's"),
+        (json!(id_token(ALICE, -60, false)), "expired"),
+        (json!("not.a.token"), "malformed"),
+    ] {
+        ws.frame("Renew01=", &json!({"action": "refresh", "token": token}).to_string()).await;
+        assert_eq!(last(&ws)["code"], "TOKEN_REJECTED", "{why}: {}", last(&ws));
+    }
+    ws.frame("Renew01=", r#"{"action": "refresh"}"#).await;
+    assert_eq!(last(&ws)["code"], "VALIDATION_FAILED");
+    let row = ws.stores.connections.get(&connection_id("Renew01=")).await.unwrap().unwrap();
+    assert_eq!(row.token_expires_at.map(|t| t.timestamp()), Some(exp), "nothing changed");
+
+    let renewed = id_token(ALICE, 600, false);
+    ws.frame("Renew01=", &json!({"action": "refresh", "token": renewed}).to_string()).await;
+    let answer = last(&ws);
+    assert_eq!(answer["type"], "refreshed", "{answer}");
+    let until = shared::domain::time::parse_instant(answer["expires_at"].as_str().unwrap()).unwrap();
+    assert!((until - now_ms()).num_seconds() > 500, "{answer}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    ws.frame("Renew01=", r#"{"action": "ping"}"#).await;
+    assert_eq!(last(&ws)["type"], "pong", "past the old expiry, the socket still works");
+    assert!(ws.loopback.is_open("Renew01="));
+}
+
+#[tokio::test]
+async fn administrator_rights_on_a_socket_follow_its_token() {
+    use service_tests::cognito::id_token;
+    let ws = setup().await;
+    let admin_user = new_user_id();
+    ws.members(42, &[ALICE]);
+    let mut e = fixture("ws-connect.json");
+    e["requestContext"]["connectionId"] = json!("Admin01=");
+    e["queryStringParameters"] = json!({ "project_id": "42" });
+    e["requestContext"]["authorizer"] = json!({"principalId": admin_user, "sub": admin_user,
+        "cognito:groups": "[ADMIN USER]", "exp": (chrono::Utc::now().timestamp() + 600).to_string()});
+    assert_eq!(ws.connect.handle(&event(e)).await.status_code, 200);
+    ws.loopback.open("Admin01=");
+    ws.frame("Admin01=", r#"{"action": "history"}"#).await;
+    assert_eq!(ws.loopback.received("Admin01=").last().unwrap()["type"], "history");
+
+    // Removed from the ADMIN group: the renewed token no longer admits them.
+    ws.frame("Admin01=", &json!({"action": "refresh", "token": id_token(&admin_user, 600, false)}).to_string()).await;
+    assert_eq!(ws.loopback.received("Admin01=").last().unwrap()["code"], "FORBIDDEN");
+    ws.frame("Admin01=", r#"{"action": "history"}"#).await;
+    assert_eq!(ws.loopback.received("Admin01=").last().unwrap()["code"], "FORBIDDEN");
 }

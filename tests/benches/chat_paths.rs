@@ -62,6 +62,7 @@ fn connection(id: String, project_id: i64) -> Connection {
         admin: false,
         connected_at: now,
         expires_at: now + chrono::Duration::hours(2),
+        token_expires_at: None,
     }
 }
 

@@ -314,6 +314,8 @@ pub struct TestEnv {
     pub dynamo: TestDynamo,
     pub loopback: LoopbackConnections,
     pub siblings: SiblingStandIn,
+    /// The user pool's keys (`COGNITO_JWKS_URL`): the test key of `tests/fixtures`.
+    pub jwks_url: String,
     /// Extra or overriding environment variables for the functions.
     pub vars: HashMap<String, String>,
 }
@@ -333,6 +335,7 @@ impl TestEnv {
             dynamo: TestDynamo::new().await,
             loopback: LoopbackConnections::start().await,
             siblings: SiblingStandIn::start().await,
+            jwks_url: cognito::jwks_server().await,
             vars: HashMap::new(),
         }
     }
@@ -358,6 +361,10 @@ impl TestEnv {
             // Memberships a test changes take effect at once; the cache has its own test.
             ("MEMBERSHIP_CACHE_SECONDS".to_owned(), "0".to_owned()),
             ("SIBLING_CONNECT_TIMEOUT_MS".to_owned(), "300".to_owned()),
+            // The user pool whose tokens sockets renew themselves with (ws-message).
+            ("COGNITO_ISSUER".to_owned(), cognito::ISSUER.to_owned()),
+            ("COGNITO_AUDIENCES".to_owned(), cognito::WEB_CLIENT.to_owned()),
+            ("COGNITO_JWKS_URL".to_owned(), self.jwks_url.clone()),
         ]);
         vars.extend(self.vars.clone());
         Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
@@ -674,6 +681,11 @@ mod chat_support {
             self.state.lock().expect("lock").fail.insert(id.to_owned(), times);
         }
 
+        /// Whether the socket is open (not closed by a `DELETE /@connections/{id}`).
+        pub fn is_open(&self, id: &str) -> bool {
+            self.state.lock().expect("lock").open.contains(id)
+        }
+
         pub fn received(&self, id: &str) -> Vec<Value> {
             self.state.lock().expect("lock").received.get(id).cloned().unwrap_or_default()
         }
@@ -733,6 +745,7 @@ mod chat_support {
             admin,
             connected_at: now,
             expires_at: now + chrono::Duration::hours(2),
+            token_expires_at: None,
         }
     }
 }
@@ -1491,5 +1504,49 @@ mod processes {
         fn drop(&mut self) {
             self.stop();
         }
+    }
+}
+
+pub mod cognito {
+    //! A user pool for the tests: its keys served on loopback (the test-only RSA key of
+    //! `tests/fixtures`, never used anywhere else) and ID tokens signed with it.
+
+    use axum::{Router, routing::get};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    use serde_json::json;
+
+    pub const ISSUER: &str = "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_TEST";
+    pub const WEB_CLIENT: &str = "webclient123";
+
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+        std::fs::read_to_string(path).expect("fixture")
+    }
+
+    /// Serves the pool's JWKS; returns its URL.
+    pub async fn jwks_server() -> String {
+        let jwks = fixture("test-cognito-jwks.json");
+        let app = Router::new().route("/.well-known/jwks.json", get(move || async move { jwks.clone() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    /// An ID token of the pool for `user`, valid for `valid_seconds` (negative: expired), in the
+    /// ADMIN group or not.
+    pub fn id_token(user: &str, valid_seconds: i64, admin: bool) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let groups = if admin { json!(["ADMIN", "USER"]) } else { json!(["USER"]) };
+        let claims = json!({
+            "sub": user, "aud": WEB_CLIENT, "iss": ISSUER, "token_use": "id", "cognito:groups": groups,
+            "nickname": "tester", "iat": now, "exp": now + valid_seconds,
+        });
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("test-key-1".to_owned());
+        let key = EncodingKey::from_rsa_pem(fixture("test-cognito-key.pem").as_bytes()).expect("test key");
+        encode(&header, &claims, &key).expect("signs")
     }
 }

@@ -230,6 +230,16 @@ pub struct Connection {
     pub connected_at: DateTime<Utc>,
     /// API Gateway closes connections after 2 hours; the row expires (TTL) a little later.
     pub expires_at: DateTime<Utc>,
+    /// When the token the socket connected (or last refreshed) with expires: its next frame after
+    /// that closes it, and broadcasts skip it. `None` for rows from before tokens were kept.
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Connection {
+    /// Whether the socket's token has expired at `now`.
+    pub fn token_expired(&self, now: DateTime<Utc>) -> bool {
+        self.token_expires_at.is_some_and(|until| until <= now)
+    }
 }
 
 /// How long a connection row outlives its connection: API Gateway's 2 h cap plus a margin.

@@ -137,7 +137,7 @@ fn message_from(item: &Item) -> Result<ChatMessage, StoreError> {
 }
 
 fn connection_item(c: &Connection) -> Item {
-    HashMap::from([
+    let mut item: Item = HashMap::from([
         ("connection_id".into(), s(c.connection_id.as_str())),
         ("user_id".into(), s(c.user_id.as_str())),
         ("display_name".into(), s(&c.display_name)),
@@ -146,7 +146,11 @@ fn connection_item(c: &Connection) -> Item {
         ("admin".into(), AttributeValue::Bool(c.admin)),
         ("connected_at".into(), s(format_iso(&c.connected_at))),
         ("expires_at".into(), n(c.expires_at.timestamp())),
-    ])
+    ]);
+    if let Some(at) = c.token_expires_at {
+        item.insert("token_expires_at".into(), n(at.timestamp_millis()));
+    }
+    item
 }
 
 fn connection_from(item: &Item) -> Result<Connection, StoreError> {
@@ -162,6 +166,16 @@ fn connection_from(item: &Item) -> Result<Connection, StoreError> {
         connected_at: get_time(item, "connected_at")?,
         expires_at: DateTime::from_timestamp(expires, 0)
             .ok_or_else(|| StoreError::Internal(format!("expires_at out of range: {expires}")))?,
+        token_expires_at: match item.get("token_expires_at") {
+            None => None,
+            Some(_) => {
+                let ms = get_n(item, "token_expires_at")?;
+                Some(
+                    DateTime::from_timestamp_millis(ms)
+                        .ok_or_else(|| StoreError::Internal(format!("token_expires_at out of range: {ms}")))?,
+                )
+            }
+        },
     })
 }
 
@@ -579,6 +593,30 @@ impl ConnectionStore for DynamoStore {
             .update_expression("SET notifications = :on")
             .condition_expression("attribute_exists(connection_id)")
             .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn refresh(
+        &self,
+        connection_id: &ConnectionId,
+        token_expires_at: DateTime<Utc>,
+        admin: bool,
+    ) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.connections)
+            .key("connection_id", s(connection_id.as_str()))
+            .update_expression("SET token_expires_at = :until, admin = :admin")
+            .condition_expression("attribute_exists(connection_id)")
+            .expression_attribute_values(":until", n(token_expires_at.timestamp_millis()))
+            .expression_attribute_values(":admin", AttributeValue::Bool(admin))
             .send()
             .await;
         match updated {

@@ -271,6 +271,14 @@ pub trait ConnectionStore: Send + Sync {
     async fn remove(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
     /// Turns the connection's notification frames on or off; `false` when there is no such row.
     async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError>;
+    /// Records a renewed token on an open socket: its expiry and whether it admits as an
+    /// administrator; `false` when there is no such row.
+    async fn refresh(
+        &self,
+        connection_id: &ConnectionId,
+        token_expires_at: DateTime<Utc>,
+        admin: bool,
+    ) -> Result<bool, StoreError>;
     /// Live connections of a project (rows past `expires_at` are skipped even before TTL).
     async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
     async fn by_user(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;

@@ -21,6 +21,8 @@ pub enum Action {
     History,
     #[serde(rename = "subscribe")]
     Subscribe,
+    #[serde(rename = "refresh")]
+    Refresh,
     /// Any other action: answered with an `UNKNOWN_ACTION` error frame.
     #[serde(other)]
     Unknown,
@@ -35,6 +37,7 @@ pub enum ClientFrame {
     Ping,
     History(HistoryFrame),
     Subscribe(SubscribeFrame),
+    Refresh(RefreshFrame),
     Unknown(String),
 }
 
@@ -85,6 +88,14 @@ pub struct SubscribeFrame {
     pub notifications: Option<bool>,
 }
 
+/// `{"action": "refresh", "token": "<id token>"}`: renews the socket's token in place, before
+/// the one it connected with expires. The token must be the same user's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RefreshFrame {
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
 impl ClientFrame {
     /// Decodes a text frame's body.
     pub fn decode(body: &str) -> Result<Self, FrameError> {
@@ -102,6 +113,7 @@ impl ClientFrame {
             Action::Ping => Self::Ping,
             Action::History => Self::History(payload(&value)?),
             Action::Subscribe => Self::Subscribe(payload(&value)?),
+            Action::Refresh => Self::Refresh(payload(&value)?),
             Action::Unknown => Self::Unknown(value["action"].as_str().unwrap_or_default().to_owned()),
         })
     }
@@ -133,6 +145,10 @@ pub enum ServerFrame<'a> {
     /// The answer to `subscribe`: what this socket now receives besides its project's chat.
     Subscribed {
         notifications: bool,
+    },
+    /// The answer to `refresh`: the socket lives until the new token expires.
+    Refreshed {
+        expires_at: String,
     },
     /// To the sender only: what was wrong with its frame, or that the service could not act.
     Error {

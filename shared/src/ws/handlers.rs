@@ -12,12 +12,14 @@ use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 
 use super::frames::{
-    ClientFrame, FrameError, HistoryFrame, MessageFrame, SendFrame, ServerFrame, SubscribeFrame, history_frames,
+    ClientFrame, FrameError, HistoryFrame, MessageFrame, RefreshFrame, SendFrame, ServerFrame, SubscribeFrame,
+    history_frames,
 };
+use super::tokens::{TokenCheckError, TokenVerifier};
 use crate::domain::{
     ConnectionId, Limit, ProjectId,
     chat::{CONNECTION_TTL, ChatCursor, Connection, HistoryPosition, HistoryQuery, sender_name},
-    time::now_ms,
+    time::{format_iso, now_ms},
 };
 use crate::error::AppError;
 use crate::identity::Identity;
@@ -125,6 +127,7 @@ impl ConnectHandler {
             admin: access == ChatAccess::Administrator,
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
+            token_expires_at: identity.expires_at,
         };
         match self.connections.put(&connection).await {
             Ok(()) => response(200, None),
@@ -161,6 +164,8 @@ impl DisconnectHandler {
 /// `$default` and the actions (`sendMessage`, `ping`, `history`).
 pub struct MessageHandler {
     chat: ChatService,
+    /// Checks the tokens clients renew their socket with (`refresh`).
+    tokens: Arc<dyn TokenVerifier>,
 }
 
 fn error_frame(code: &str, message: String) -> ServerFrame<'_> {
@@ -168,8 +173,22 @@ fn error_frame(code: &str, message: String) -> ServerFrame<'_> {
 }
 
 impl MessageHandler {
-    pub fn new(chat: ChatService) -> Self {
-        Self { chat }
+    pub fn new(chat: ChatService, tokens: Arc<dyn TokenVerifier>) -> Self {
+        Self { chat, tokens }
+    }
+
+    /// A frame after the socket's token expired: told why, then closed (its row deleted).
+    async fn expire(&self, connection: &Connection) {
+        let frame = error_frame(
+            "TOKEN_EXPIRED",
+            "the token this socket was opened or refreshed with has expired; reconnect with a new one \
+             (refresh before it expires to keep the socket)"
+                .into(),
+        );
+        self.reply(&connection.connection_id, &frame).await;
+        if let Err(e) = self.chat.fanout().close(&connection.connection_id).await {
+            tracing::warn!(connection_id = %connection.connection_id, error = %e, "could not close an expired socket");
+        }
     }
 
     /// Always 200: whatever goes wrong is told to the sender as an error frame.
@@ -208,6 +227,10 @@ impl MessageHandler {
                 return Err(e.into());
             }
         };
+        if connection.token_expired(now_ms()) {
+            self.expire(&connection).await;
+            return Ok(());
+        }
         let frame = if event.is_base64_encoded {
             Err(FrameError { code: "BINARY_NOT_SUPPORTED", field: None, message: "send text frames with JSON".into() })
         } else {
@@ -258,9 +281,10 @@ impl MessageHandler {
             ClientFrame::History(history) => self.history(connection, history, ctx).await.map(Some),
             ClientFrame::SendMessage(send) => self.send(connection, send, ctx).await,
             ClientFrame::Subscribe(subscribe) => self.subscribe(connection, subscribe).await.map(Some),
+            ClientFrame::Refresh(refresh) => self.refresh(connection, refresh, ctx).await.map(Some),
             ClientFrame::Unknown(action) => Err(AppError::BadRequest {
                 code: "UNKNOWN_ACTION",
-                message: format!("unknown action {action:?}; use sendMessage, ping, history or subscribe"),
+                message: format!("unknown action {action:?}; use sendMessage, ping, history, subscribe or refresh"),
                 details: Vec::new(),
             }),
         }
@@ -301,6 +325,54 @@ impl MessageHandler {
             });
         }
         Ok(ServerFrame::Subscribed { notifications: on })
+    }
+
+    /// Renews the socket's token: verified like `$connect`'s, the same user's, admitted again
+    /// (administrator rights follow the new token); the socket then lives until it expires.
+    async fn refresh(
+        &self,
+        connection: &Connection,
+        frame: RefreshFrame,
+        ctx: &CallContext,
+    ) -> Result<ServerFrame<'static>, AppError> {
+        let token = frame.token.ok_or_else(|| invalid_field("token", "is required".into()))?;
+        let refused = |message: String| AppError::BadRequest { code: "TOKEN_REJECTED", message, details: Vec::new() };
+        let claims = self.tokens.claims(&token).await.map_err(|e| match e {
+            TokenCheckError::Rejected(why) => refused(format!("the token was refused: {why}")),
+            TokenCheckError::Unavailable(e) => {
+                tracing::warn!(error = %e, "could not verify a refresh token");
+                AppError::Unavailable("token verification")
+            }
+        })?;
+        let identity =
+            Identity::from_claims(&claims, None).ok_or_else(|| refused("the token has no subject".into()))?;
+        if identity.subject != connection.user_id.as_str() {
+            return Err(refused("the token is another user's; this socket keeps its own".into()));
+        }
+        let expires_at = identity.expires_at.ok_or_else(|| refused("the token has no expiry".into()))?;
+        // The verifier allows a little clock skew; a renewal must still have time left.
+        if expires_at <= now_ms() {
+            return Err(refused("the token has expired".into()));
+        }
+        // Rights follow the new token: an administrator whose token no longer says so (and who is
+        // not in the team) keeps the socket but loses the chat.
+        let admitted = match self.chat.membership().admit(&identity, connection.project_id, ctx).await {
+            Ok(access) => Some(access == ChatAccess::Administrator),
+            Err(AppError::Forbidden(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let admin = admitted.unwrap_or(false);
+        if !self.chat.fanout().connections().refresh(&connection.connection_id, expires_at, admin).await? {
+            return Err(AppError::BadRequest {
+                code: "NOT_CONNECTED",
+                message: "this connection is not registered; reconnect".into(),
+                details: Vec::new(),
+            });
+        }
+        match admitted {
+            Some(_) => Ok(ServerFrame::Refreshed { expires_at: format_iso(&expires_at) }),
+            None => Err(AppError::Forbidden("token renewed, but it no longer admits you to this project's chat")),
+        }
     }
 
     async fn send(

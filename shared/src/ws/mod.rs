@@ -8,6 +8,10 @@ pub mod frames;
 pub mod authorizer;
 #[cfg(feature = "ws")]
 mod handlers;
+#[cfg(feature = "ws")]
+pub mod tokens;
 
 #[cfg(feature = "ws")]
 pub use handlers::{ConnectHandler, DisconnectHandler, MessageHandler, identity_of};
+#[cfg(feature = "ws")]
+pub use tokens::{TokenCheckError, TokenVerifier};

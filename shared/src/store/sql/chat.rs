@@ -16,7 +16,7 @@ const MESSAGE_COLUMNS: &str =
 // The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
 // cast reads it back as text on both engines.
 const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
-     project_id, notifications, admin, connected_at, expires_at FROM ws_connections";
+     project_id, notifications, admin, connected_at, expires_at, token_expires_at FROM ws_connections";
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -59,6 +59,7 @@ struct ConnectionRow {
     admin: bool,
     connected_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    token_expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<ConnectionRow> for Connection {
@@ -72,6 +73,7 @@ impl From<ConnectionRow> for Connection {
             admin: r.admin,
             connected_at: r.connected_at,
             expires_at: r.expires_at,
+            token_expires_at: r.token_expires_at,
         }
     }
 }
@@ -256,7 +258,7 @@ impl ConnectionStore for SqlDb {
             Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(c.connection_id.as_str());
         let insert = Statement::new(
             "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, notifications, admin, \
-             connected_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             connected_at, expires_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.connection_id.as_str())
         .bind(&c.user_id)
@@ -265,7 +267,8 @@ impl ConnectionStore for SqlDb {
         .bind(c.notifications)
         .bind(c.admin)
         .bind(c.connected_at)
-        .bind(c.expires_at);
+        .bind(c.expires_at)
+        .bind(c.token_expires_at);
         self.execute_atomically(&[delete, insert]).await
     }
 
@@ -298,6 +301,23 @@ impl ConnectionStore for SqlDb {
             )
             .await?;
         // MySQL counts changed rows, not matched ones: setting the value it has reports 0.
+        Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
+    }
+
+    async fn refresh(
+        &self,
+        connection_id: &ConnectionId,
+        token_expires_at: DateTime<Utc>,
+        admin: bool,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .execute(
+                &Statement::new("UPDATE ws_connections SET token_expires_at = ?, admin = ? WHERE connection_id = ?")
+                    .bind(token_expires_at)
+                    .bind(admin)
+                    .bind(connection_id.as_str()),
+            )
+            .await?;
         Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
     }
 

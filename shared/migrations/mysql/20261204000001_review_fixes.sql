@@ -17,3 +17,13 @@ SET @ddl = IF(
 PREPARE ddl FROM @ddl;
 EXECUTE ddl;
 DEALLOCATE PREPARE ddl;
+-- When the token a socket connected with (or last refreshed with) expires: the socket is closed
+-- at its next frame after it, and broadcasts skip it. NULL for rows from before.
+SET @ddl = IF(
+    (SELECT COUNT(*) FROM information_schema.columns
+      WHERE table_schema = DATABASE() AND table_name = 'ws_connections' AND column_name = 'token_expires_at') = 0,
+    'ALTER TABLE ws_connections ADD COLUMN token_expires_at DATETIME(3) NULL',
+    'DO 0');
+PREPARE ddl FROM @ddl;
+EXECUTE ddl;
+DEALLOCATE PREPARE ddl;
