@@ -109,3 +109,21 @@ async fn a_burst_of_health_checks_probes_each_backend_once() {
     assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|r| r.status() == 200)));
     assert_eq!(probe.0.load(Ordering::SeqCst), 1, "one probe for the whole burst");
 }
+
+#[tokio::test]
+async fn a_path_id_on_a_route_with_two_parameters_is_a_wiring_error_not_a_guess() {
+    use shared::{domain::ProjectId, http::extract::PathId};
+    use tower::ServiceExt;
+
+    async fn one(PathId(id): PathId<ProjectId>) -> String {
+        id.to_string()
+    }
+    let router = axum::Router::new()
+        .route("/one/{id}", axum::routing::get(one))
+        .route("/two/{team}/{id}", axum::routing::get(one));
+    let get = |uri: &str| axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+    let single = router.clone().oneshot(get("/one/42")).await.unwrap();
+    assert_eq!(single.status(), 200);
+    let double = router.oneshot(get("/two/7/42")).await.unwrap();
+    assert_eq!(double.status(), 500, "never silently the last parameter");
+}

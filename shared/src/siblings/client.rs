@@ -360,7 +360,24 @@ impl TeamDirectory for SiblingClient {
 
 #[cfg(test)]
 mod tests {
-    use super::is_own_not_found;
+    use super::{MemberAnswer, ProjectAnswer, TeamAnswer, is_own_not_found};
+
+    #[test]
+    fn answers_carrying_fields_once_read_as_aliases_still_parse() {
+        // A title beside a name, a user id beside a member id: each field is read by its one
+        // name and the others ignored (serde aliases made such answers a duplicate-field error).
+        let project: ProjectAnswer =
+            serde_json::from_str(r#"{"title": "웹", "name": "web", "project_title": "x"}"#).unwrap();
+        assert_eq!(project.title, "웹");
+        let member: MemberAnswer = serde_json::from_str(
+            r#"{"user_id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "member_id": 7, "userId": "y", "role": "LEADER"}"#,
+        )
+        .unwrap();
+        assert_eq!(member.user_id, "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
+        let team: TeamAnswer =
+            serde_json::from_str(r#"{"team_id": 31, "teamId": 1, "project_id": 7, "members": []}"#).unwrap();
+        assert_eq!((team.team_id, team.project_id), (31, 7));
+    }
 
     #[test]
     fn only_the_siblings_own_404_means_not_found() {

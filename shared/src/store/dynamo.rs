@@ -180,6 +180,33 @@ fn connection_from(item: &Item) -> Result<Connection, StoreError> {
 }
 
 impl DynamoStore {
+    /// Updates an existing connection row; `false` when there is none (never creates one).
+    async fn update_connection<const N: usize>(
+        &self,
+        connection_id: &ConnectionId,
+        update: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, StoreError> {
+        let updated = values
+            .into_iter()
+            .fold(
+                self.client
+                    .update_item()
+                    .table_name(&self.tables.connections)
+                    .key("connection_id", s(connection_id.as_str()))
+                    .update_expression(update)
+                    .condition_expression("attribute_exists(connection_id)"),
+                |request, (name, value)| request.expression_attribute_values(name, value),
+            )
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     pub fn new(client: Client, tables: DynamoTables) -> Self {
         Self { client, tables }
     }
@@ -585,21 +612,7 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.tables.connections)
-            .key("connection_id", s(connection_id.as_str()))
-            .update_expression("SET notifications = :on")
-            .condition_expression("attribute_exists(connection_id)")
-            .expression_attribute_values(":on", AttributeValue::Bool(on))
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(true),
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(classify(e)),
-        }
+        self.update_connection(connection_id, "SET notifications = :on", [(":on", AttributeValue::Bool(on))]).await
     }
 
     async fn refresh(
@@ -608,22 +621,8 @@ impl ConnectionStore for DynamoStore {
         token_expires_at: DateTime<Utc>,
         admin: bool,
     ) -> Result<bool, StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.tables.connections)
-            .key("connection_id", s(connection_id.as_str()))
-            .update_expression("SET token_expires_at = :until, admin = :admin")
-            .condition_expression("attribute_exists(connection_id)")
-            .expression_attribute_values(":until", n(token_expires_at.timestamp_millis()))
-            .expression_attribute_values(":admin", AttributeValue::Bool(admin))
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(true),
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(classify(e)),
-        }
+        let values = [(":until", n(token_expires_at.timestamp_millis())), (":admin", AttributeValue::Bool(admin))];
+        self.update_connection(connection_id, "SET token_expires_at = :until, admin = :admin", values).await
     }
 
     async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {

@@ -115,6 +115,13 @@ fn touch_room(user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> [St
 }
 
 impl SqlDb {
+    /// Runs an update of one connection row; `false` when there is no such row.
+    async fn update_connection(&self, connection_id: &ConnectionId, update: &Statement) -> Result<bool, StoreError> {
+        let done = self.execute(update).await?;
+        // MySQL counts changed rows, not matched ones: setting the value a row has reports 0.
+        Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
+    }
+
     async fn message_by_client_id(
         &self,
         project_id: ProjectId,
@@ -293,15 +300,10 @@ impl ConnectionStore for SqlDb {
     }
 
     async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
-        let done = self
-            .execute(
-                &Statement::new("UPDATE ws_connections SET notifications = ? WHERE connection_id = ?")
-                    .bind(on)
-                    .bind(connection_id.as_str()),
-            )
-            .await?;
-        // MySQL counts changed rows, not matched ones: setting the value it has reports 0.
-        Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
+        let update = Statement::new("UPDATE ws_connections SET notifications = ? WHERE connection_id = ?")
+            .bind(on)
+            .bind(connection_id.as_str());
+        self.update_connection(connection_id, &update).await
     }
 
     async fn refresh(
@@ -310,15 +312,12 @@ impl ConnectionStore for SqlDb {
         token_expires_at: DateTime<Utc>,
         admin: bool,
     ) -> Result<bool, StoreError> {
-        let done = self
-            .execute(
-                &Statement::new("UPDATE ws_connections SET token_expires_at = ?, admin = ? WHERE connection_id = ?")
-                    .bind(token_expires_at)
-                    .bind(admin)
-                    .bind(connection_id.as_str()),
-            )
-            .await?;
-        Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
+        let update =
+            Statement::new("UPDATE ws_connections SET token_expires_at = ?, admin = ? WHERE connection_id = ?")
+                .bind(token_expires_at)
+                .bind(admin)
+                .bind(connection_id.as_str());
+        self.update_connection(connection_id, &update).await
     }
 
     async fn by_project(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
