@@ -196,9 +196,9 @@ fn compat_message(m: &ChatMessage, calendar: Calendar, meeting_key: &str) -> Val
 /// `POST /chat/message` (web app): stores and broadcasts like the route above; answers the
 /// app's own shape without the envelope. `team_id` must be a positive integer and is otherwise
 /// ignored: the app sends its project id there, while PortForge's team ids are the Team
-/// service's own; the project decides, and membership is checked as on every chat route. With an idempotency key (`Idempotency-Key` header or
-/// body `message_id`) the app's retry after a lost reply stores nothing new and gets the
-/// message stored the first time.
+/// service's own; the project decides, and membership is checked as on every chat route. With
+/// an idempotency key (`Idempotency-Key` header or body `message_id`) the app's retry after a
+/// lost reply stores nothing new and gets the message stored the first time.
 async fn compat_send(
     State(chat): State<ChatService>,
     Caller(caller): Caller,

@@ -69,7 +69,6 @@ pub const NO_TEAM_CACHE_MAX: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ProjectTeam {
     Team {
-        team_id: TeamId,
         members: Arc<HashSet<UserId>>,
     },
     /// The Team service knows no team for the project (it may not exist): nobody is a member.
@@ -100,7 +99,7 @@ impl Membership {
             None => (ProjectTeam::NoTeam, self.ttl.min(NO_TEAM_CACHE_MAX)),
             Some(team) => {
                 let members = Arc::new(team.members.into_iter().map(|m| m.user_id).collect());
-                (ProjectTeam::Team { team_id: team.team_id, members }, self.ttl)
+                (ProjectTeam::Team { members }, self.ttl)
             }
         };
         self.project_teams.put(project, team.clone(), ttl);
@@ -110,7 +109,7 @@ impl Membership {
     /// The current members of `project`'s team (none for a project without a team).
     pub async fn project_members(&self, project: ProjectId, ctx: &CallContext) -> AppResult<Arc<HashSet<UserId>>> {
         match self.project_team(project, ctx).await? {
-            ProjectTeam::Team { members, .. } => Ok(members),
+            ProjectTeam::Team { members } => Ok(members),
             ProjectTeam::NoTeam => Ok(Arc::default()),
         }
     }
@@ -127,7 +126,7 @@ impl Membership {
     pub async fn admit(&self, caller: &Identity, project: ProjectId, ctx: &CallContext) -> AppResult<ChatAccess> {
         let user = caller.user_id()?;
         let team = self.project_team(project, ctx).await?;
-        let member = matches!(&team, ProjectTeam::Team { members, .. } if members.contains(&user));
+        let member = matches!(&team, ProjectTeam::Team { members } if members.contains(&user));
         match (member, caller.is_admin) {
             (true, _) => Ok(ChatAccess::Member),
             (false, true) => {
