@@ -3,6 +3,7 @@
 //! loads sample content.
 
 pub mod gateway;
+pub mod sample_images;
 pub mod seed;
 pub mod stand_ins;
 pub mod token;

@@ -16,7 +16,7 @@ use shared::{
     store::{ChatStores, Stores},
 };
 
-use crate::stand_ins::Directory;
+use crate::{sample_images, stand_ins::Directory};
 
 /// The user the samples belong to; `seed` prints a token for them.
 pub const SEED_USER: &str = "5eed5eed-0000-4000-8000-000000000001";
@@ -89,7 +89,7 @@ pub async fn seed(
         seeded.notices += 1;
     }
     let banners = [
-        json!({"title": "겨울 해커톤 참가자 모집", "image_url": "/images/banners/winter-hackathon.png", "link": "/events", "sort_order": 1}),
+        json!({"title": "겨울 해커톤 참가자 모집", "image_url": sample_images::url("banners/winter-hackathon.png"), "link": "/events", "sort_order": 1}),
         json!({"title": "함께할 팀원을 찾고 있나요?", "link": "/", "sort_order": 2,
                "start_at": format_iso(&(now - Duration::days(1))), "end_at": format_iso(&(now + Duration::days(30)))}),
     ];
@@ -101,14 +101,14 @@ pub async fn seed(
     let events = [
         json!({"title": "PortForge 겨울 해커톤", "category": "HACKATHON", "method": "오프라인", "location": "서울 강남구",
                "start_date": format!("{}T09:00:00+09:00", day(14)), "end_date": format!("{}T18:00:00+09:00", day(15)),
-               "image_url": "/images/events/winter-hackathon.png", "link": "https://portforge.dev/hackathon",
+               "image_url": sample_images::url("events/winter-hackathon.png"), "link": "https://portforge.dev/hackathon",
                "description": "48시간 동안 팀을 이뤄 서비스를 만들어 보세요."}),
         json!({"title": "Rust & Serverless 컨퍼런스", "category": "CONFERENCE", "method": "온라인",
-               "start_date": day(-1), "end_date": day(1), "image_url": "/images/events/rust-serverless.png"}),
+               "start_date": day(-1), "end_date": day(1), "image_url": sample_images::url("events/rust-serverless.png")}),
         json!({"title": "공공데이터 활용 공모전", "category": "CONTEST", "method": "온라인 접수",
-               "start_date": day(-40), "end_date": day(-10), "image_url": "/images/events/open-data.png"}),
+               "start_date": day(-40), "end_date": day(-10), "image_url": sample_images::url("events/open-data.png")}),
         json!({"title": "프론트엔드 부트캠프 8기", "category": "BOOTCAMP", "method": "온오프라인 병행", "location": "대전",
-               "start_date": day(30), "end_date": day(120), "image_url": "/images/events/frontend-bootcamp.png"}),
+               "start_date": day(30), "end_date": day(120), "image_url": sample_images::url("events/frontend-bootcamp.png")}),
     ];
     for event in events {
         let body: CreateEventBody = serde_json::from_value(event)?;
