@@ -22,10 +22,10 @@ async fn notices_are_created_by_admins_and_read_by_anyone() {
     assert_eq!(notice["created_at"], notice["updated_at"]);
     let id = notice["notice_id"].as_i64().unwrap();
     // The names the web app's home page reads, beside the API's own.
-    assert_eq!(
-        (notice["id"].clone(), notice["date"].clone()),
-        (notice["notice_id"].clone(), notice["created_at"].clone())
-    );
+    assert_eq!(notice["id"], notice["notice_id"]);
+    let created_at = shared::domain::time::parse_instant(notice["created_at"].as_str().unwrap()).unwrap();
+    let kst_day = shared::domain::time::Calendar::kst().date_of(&created_at).format("%Y-%m-%d").to_string();
+    assert_eq!(notice["date"], kst_day.as_str(), "the KST day the home page prints");
 
     let fetched = app.get(&format!("/notices/{id}"), &Who::Anonymous).await;
     assert_eq!(fetched.assert_ok(200, "NOTICE_FOUND"), &notice);

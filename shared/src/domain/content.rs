@@ -1,11 +1,11 @@
 //! Site notices and homepage banners.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeStruct};
 
 use super::{
     BannerId, BoundedText, FieldError, Link, NoticeId, Validator,
-    time::{format_iso, parse_instant},
+    time::{Calendar, format_iso, parse_instant},
 };
 
 pub const TITLE_MAX_CHARS: usize = 100;
@@ -39,19 +39,34 @@ pub struct Notice {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The notice as the API shows it. `id` and `date` repeat `notice_id` and `created_at`: the web
-/// app's home page reads those names.
-impl Serialize for Notice {
+impl Notice {
+    /// The notice as the API shows it, its `date` on `calendar`.
+    pub fn shown(self, calendar: Calendar) -> ShownNotice {
+        let day = calendar.date_of(&self.created_at);
+        ShownNotice { notice: self, day }
+    }
+}
+
+/// A notice as the API shows it. `id` repeats `notice_id`, and `date` is the day it was posted
+/// on the users' calendar (`YYYY-MM-DD`, KST): the web app's home page prints those as they are.
+/// `created_at` keeps the instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownNotice {
+    pub notice: Notice,
+    pub day: NaiveDate,
+}
+
+impl Serialize for ShownNotice {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let created_at = format_iso(&self.created_at);
+        let notice = &self.notice;
         let mut n = s.serialize_struct("Notice", 7)?;
-        n.serialize_field("notice_id", &self.notice_id)?;
-        n.serialize_field("id", &self.notice_id)?;
-        n.serialize_field("title", &self.title)?;
-        n.serialize_field("content", &self.content)?;
-        n.serialize_field("created_at", &created_at)?;
-        n.serialize_field("date", &created_at)?;
-        n.serialize_field("updated_at", &format_iso(&self.updated_at))?;
+        n.serialize_field("notice_id", &notice.notice_id)?;
+        n.serialize_field("id", &notice.notice_id)?;
+        n.serialize_field("title", &notice.title)?;
+        n.serialize_field("content", &notice.content)?;
+        n.serialize_field("created_at", &format_iso(&notice.created_at))?;
+        n.serialize_field("date", &self.day.format("%Y-%m-%d").to_string())?;
+        n.serialize_field("updated_at", &format_iso(&notice.updated_at))?;
         n.end()
     }
 }
@@ -286,6 +301,21 @@ impl PatchBannerBody {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_notices_date_is_the_kst_day_it_was_posted_on() {
+        let at = crate::domain::time::parse_instant("2026-12-03T17:15:08.139Z").unwrap();
+        let notice = Notice {
+            notice_id: NoticeId::new(1).unwrap(),
+            title: "t".into(),
+            content: "c".into(),
+            created_at: at,
+            updated_at: at,
+        };
+        let shown = serde_json::to_value(notice.shown(Calendar::kst())).unwrap();
+        assert_eq!(shown["date"], "2026-12-04");
+        assert_eq!(shown["created_at"], "2026-12-03T17:15:08.139Z");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::domain::{
     BannerId, Cursor, Limit, NoticeId, Page,
     content::{Banner, CreateBannerBody, CreateNoticeBody, Notice, PatchBannerBody, PatchNoticeBody},
-    time::now_ms,
+    time::{Calendar, now_ms},
 };
 use crate::error::{AppError, AppResult};
 use crate::identity::Admin;
@@ -17,11 +17,22 @@ use super::patch_guarded;
 pub struct ContentService {
     notices: Arc<dyn NoticeStore>,
     banners: Arc<dyn BannerStore>,
+    calendar: Calendar,
 }
 
 impl ContentService {
+    /// On the KST calendar unless [`Self::on_calendar`] says otherwise.
     pub fn new(notices: Arc<dyn NoticeStore>, banners: Arc<dyn BannerStore>) -> Self {
-        Self { notices, banners }
+        Self { notices, banners, calendar: Calendar::kst() }
+    }
+
+    /// The calendar a notice's `date` is shown on.
+    pub fn on_calendar(self, calendar: Calendar) -> Self {
+        Self { calendar, ..self }
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        self.calendar
     }
 
     pub async fn list_notices(&self, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Notice>> {
