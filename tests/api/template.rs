@@ -21,6 +21,7 @@ fn cors_in_aws_is_the_list_the_local_gateway_uses() {
     let lower = |list: &[&str]| list.iter().map(|s| s.to_ascii_lowercase()).collect::<BTreeSet<_>>();
     assert_eq!(strings(&cors["AllowHeaders"]), lower(&shared::http::cors::ALLOWED_HEADERS));
     assert_eq!(strings(&cors["AllowMethods"]), lower(&shared::http::cors::ALLOWED_METHODS));
+    assert_eq!(strings(&cors["ExposeHeaders"]), lower(&shared::http::cors::EXPOSED_HEADERS));
     assert_eq!(cors["MaxAge"].as_u64(), Some(shared::http::cors::MAX_AGE_SECONDS));
 }
 

@@ -71,6 +71,27 @@ impl RequestId {
     }
 }
 
+/// Every answer carries `X-Request-Id` (CORS exposes it to browsers): API Gateway's request id,
+/// else the caller's, else a fresh one, which the handlers and the sibling calls then see too;
+/// so one id ties what a client saw to the logs of every service the request touched.
+pub async fn answer_with_request_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let Ok(RequestId(known)) = RequestId::from_request_parts(&mut parts, &()).await;
+    let id = known.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let value = axum::http::HeaderValue::from_str(&id).ok();
+    if let Some(value) = &value {
+        parts.headers.insert("x-request-id", value.clone());
+    }
+    let mut response = next.run(axum::extract::Request::from_parts(parts, body)).await;
+    if let Some(value) = value {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
 /// The optional `Idempotency-Key` header of a send: a client's retry with the same key stores
 /// nothing new. Its format is checked with the message id it becomes (1–64 of `A-Z a-z 0-9 - _`).
 #[derive(Debug, Clone, Default)]

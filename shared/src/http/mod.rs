@@ -84,10 +84,12 @@ pub fn path_matches(template: &str, path: &str) -> bool {
 }
 
 /// A function's whole router: its groups' routers (each already given its state), the health
-/// routes over its backends, and JSON answers for unknown routes and methods.
+/// routes over its backends, JSON answers for unknown routes and methods, and the request's id
+/// on every answer.
 pub fn app(routes: Router, health: Router) -> Router {
     routes
         .merge(health)
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(extract::answer_with_request_id))
 }
