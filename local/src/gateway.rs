@@ -185,7 +185,7 @@ impl Gateway {
         let directory = Directory::open(db.clone()).await.context("creating the stand-ins' tables")?;
         let siblings = shared::lambda::siblings(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         // Every function's routes on one port, over one database.
-        let content = ContentService::new(db.clone(), db.clone());
+        let content = ContentService::new(db.clone(), db.clone()).on_calendar(config.calendar);
         let notifications = NotificationService::new(db.clone(), fanout, &config.internal_notify_scope);
         let reports = ReportService::new(db.clone(), siblings.clone(), siblings, notifications.clone());
         let groups = Router::new()
@@ -214,7 +214,8 @@ impl Gateway {
             .route("/ws/chat/{project_id}", get(socket_for_project))
             .merge(management)
             .with_state(local)
-            .merge(stand_ins::routes(directory));
+            .merge(stand_ins::routes(directory))
+            .merge(crate::sample_images::routes());
         // The frontend's Vite dev server runs on another localhost port. Methods and headers are
         // the list the template gives API Gateway, named one by one.
         let cors = CorsLayer::new()
@@ -224,6 +225,7 @@ impl Gateway {
             }))
             .allow_methods(cors::ALLOWED_METHODS.map(|m| Method::from_bytes(m.as_bytes()).expect("a method")))
             .allow_headers(cors::ALLOWED_HEADERS.map(HeaderName::from_static))
+            .expose_headers(cors::EXPOSED_HEADERS.map(HeaderName::from_static))
             .max_age(std::time::Duration::from_secs(cors::MAX_AGE_SECONDS));
         let app = gateway_routes.merge(api).layer(cors);
 

@@ -249,6 +249,7 @@ async fn serve() -> anyhow::Result<()> {
     say!("PortForge support service (local gateway)");
     say!("  HTTP API    http://{addr}              try: curl http://{addr}/health");
     say!("  WebSocket   ws://{addr}/?project_id=1&token=TOKEN   or ws://{addr}/ws/chat/1?token=TOKEN");
+    say!("  bell        ws://{addr}/?notifications=true&token=TOKEN   (your notifications, no project)");
     say!("  token       cargo run -p local-gateway -- token [--admin]   (send as Authorization: Bearer TOKEN)");
     say!("  storage     {}", gateway.storage);
     say!("  stop        Ctrl-C");

@@ -113,7 +113,7 @@ pub async fn reports(config: Config) -> Result<axum::Router, StartupError> {
 pub async fn content(config: Config) -> Result<axum::Router, StartupError> {
     use crate::{http, services::content::ContentService};
     let db = sql_db(&config)?;
-    let service = ContentService::new(db.clone(), db.clone());
+    let service = ContentService::new(db.clone(), db.clone()).on_calendar(config.calendar);
     Ok(http::app(http::content::router(service), http::Health::new().probe("database", db).routes(&["content"])))
 }
 
@@ -131,7 +131,7 @@ pub async fn events(config: Config) -> Result<axum::Router, StartupError> {
 pub async fn admin(config: Config) -> Result<axum::Router, StartupError> {
     use crate::{http, services::content::ContentService};
     let db = sql_db(&config)?;
-    let service = ContentService::new(db.clone(), db.clone());
+    let service = ContentService::new(db.clone(), db.clone()).on_calendar(config.calendar);
     Ok(http::app(http::admin::router(service), http::Health::new().probe("database", db).routes(&["admin"])))
 }
 

@@ -20,7 +20,7 @@ fn connection(id: &str, user: &str, project: i64, notifications: bool) -> Connec
         connection_id: connection_id(id),
         user_id: UserId::parse(user).unwrap(),
         display_name: "s".into(),
-        project_id: ProjectId::new(project).unwrap(),
+        project_id: Some(ProjectId::new(project).unwrap()),
         notifications,
         admin: false,
         connected_at: now,
@@ -50,10 +50,16 @@ async fn send_then_read_history() {
     assert_eq!(message["message_id"].as_str().unwrap().len(), 36);
 
     let history = app.get("/chat/42/messages", &teammate).await;
-    assert_eq!(history.assert_ok(200, "MESSAGES_LISTED"), &json!([message]));
+    let mut listed = history.assert_ok(200, "MESSAGES_LISTED").clone();
+    // The same message; its cursor, at the same position, also carries the read that listed it.
+    let listed_cursor = listed[0]["cursor"].take();
+    let mut sent_without_cursor = message.clone();
+    let sent_cursor = sent_without_cursor["cursor"].take();
+    assert_eq!(listed, json!([sent_without_cursor]));
+    assert_eq!(position(listed_cursor.as_str().unwrap()), position(sent_cursor.as_str().unwrap()));
     assert_eq!(history.body["meta"]["has_more"], false);
     assert!(history.body["meta"]["before_cursor"].is_null());
-    assert_eq!(history.body["meta"]["after_cursor"], message["cursor"]);
+    assert_eq!(history.body["meta"]["after_cursor"], listed_cursor);
 }
 
 #[tokio::test]
@@ -98,27 +104,112 @@ async fn history_pages_older_and_catches_up_newer() {
     assert_eq!(oldest.body["meta"]["has_more"], false);
 
     // A catch-up also returns the messages of the overlap window before the cursor (all 24
-    // older ones were sent within it); the client drops those it holds.
-    let nothing_new = app.get(&format!("/chat/9/messages?after={after}"), &me).await;
+    // older ones were sent within 10 s of the read that handed it out); the client drops those
+    // it holds.
+    let nothing_new = app.get(&format!("/chat/9/messages?after={after}&limit=100"), &me).await;
     let overlap = texts(nothing_new.assert_ok(200, "MESSAGES_LISTED"));
     assert_eq!(overlap, (0..24).map(|i| format!("m{i:02}")).collect::<Vec<_>>());
     assert_eq!(nothing_new.body["meta"]["has_more"], false);
-    assert_eq!(nothing_new.body["meta"]["after_cursor"], after, "a catch-up with nothing newer keeps the cursor");
+    let kept = nothing_new.body["meta"]["after_cursor"].as_str().unwrap();
+    assert_eq!(position(kept), position(&after), "a catch-up with nothing newer keeps the position");
     for text in ["new1", "new2"] {
         app.post("/chat/9/messages", &me, json!({"message": text})).await;
     }
-    let caught_up = app.get(&format!("/chat/9/messages?after={after}"), &me).await;
+    let caught_up = app.get(&format!("/chat/9/messages?after={after}&limit=100"), &me).await;
     let caught_up = texts(caught_up.assert_ok(200, "MESSAGES_LISTED"));
     assert_eq!(caught_up[..24], overlap[..]);
     assert_eq!(caught_up[24..], ["new1", "new2"]);
-    // Paging on: `after_cursor` is the newest message returned.
-    let limited = app.get(&format!("/chat/9/messages?after={after}&limit=1"), &me).await;
-    assert_eq!(texts(limited.assert_ok(200, "MESSAGES_LISTED"))[24..], ["new1"]);
-    assert_eq!(limited.body["meta"]["has_more"], true);
-    let next = limited.body["meta"]["after_cursor"].as_str().unwrap().to_owned();
-    let rest = app.get(&format!("/chat/9/messages?after={next}&limit=1"), &me).await;
-    assert_eq!(texts(rest.assert_ok(200, "MESSAGES_LISTED")).last().map(String::as_str), Some("new2"));
-    assert_eq!(rest.body["meta"]["has_more"], false);
+    // The limit bounds the answer, overlap included; paging on with `after_cursor` reads on
+    // right after each page, so every message comes once.
+    let mut paged = Vec::new();
+    let mut next = after.clone();
+    loop {
+        let page = app.get(&format!("/chat/9/messages?after={next}&limit=5"), &me).await;
+        let texts = texts(page.assert_ok(200, "MESSAGES_LISTED"));
+        assert!(texts.len() <= 5, "{texts:?}");
+        paged.extend(texts);
+        next = page.body["meta"]["after_cursor"].as_str().unwrap().to_owned();
+        if page.body["meta"]["has_more"] == false {
+            break;
+        }
+        assert!(paged.len() <= 26, "paging on must end: {paged:?}");
+    }
+    // The window before the cursor, the cursor's own message (held, re-sent once the pages
+    // read on past the cut), then the new ones: each once, in order.
+    let mut expected = overlap.clone();
+    expected.push("m24".into());
+    expected.extend(["new1".to_owned(), "new2".to_owned()]);
+    assert_eq!(paged, expected, "every message once, in order");
+}
+
+/// A cursor's position, whatever the service knew when it handed it out.
+fn position(cursor: &str) -> String {
+    shared::domain::chat::ChatCursor::decode(cursor).unwrap().key().to_owned()
+}
+
+/// Paging forward through history that settled long ago repeats nothing, whatever the limit;
+/// a catch-up after a message of a page read once its window had passed returns only newer
+/// messages; bounds past the sort key's last millisecond select what they say.
+#[tokio::test]
+async fn paging_forward_through_settled_history_repeats_nothing() {
+    let app = chat().await;
+    let me = user();
+    app.siblings.members(31, &[me.user_id()]);
+    let chat = app.env.chat();
+    let start = now_ms() - Duration::hours(1);
+    for i in 0..500 {
+        let m = ChatMessage {
+            message_id: MessageId::parse(&format!("h{i:03}")).unwrap(),
+            project_id: ProjectId::new(31).unwrap(),
+            user_id: UserId::parse(me.user_id()).unwrap(),
+            sender_name: "me".into(),
+            message: format!("h{i:03}"),
+            // Sixteen a second, as a busy project: each page's window would hold many.
+            timestamp: start + Duration::milliseconds(i * 60),
+            is_in_meeting: false,
+        };
+        chat.messages.save(&m, false).await.unwrap();
+    }
+    let oldest_page = app.get("/chat/31/messages?from=1000-01-01&to=2026-01-01T00:00:00Z", &me).await;
+    assert!(oldest_page.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().is_empty());
+    // The oldest message, then onwards from the cursor its page handed out.
+    let oldest =
+        app.get(&format!("/chat/31/messages?to={}&limit=1", shared::domain::time::format_iso(&start)), &me).await;
+    let mut seen = texts(oldest.assert_ok(200, "MESSAGES_LISTED"));
+    let mut next = oldest.body["meta"]["after_cursor"].as_str().unwrap().to_owned();
+    for _ in 0..20 {
+        let page = app.get(&format!("/chat/31/messages?after={next}&limit=100"), &me).await;
+        let texts = texts(page.assert_ok(200, "MESSAGES_LISTED"));
+        assert!(texts.len() <= 100);
+        seen.extend(texts);
+        next = page.body["meta"]["after_cursor"].as_str().unwrap().to_owned();
+        if page.body["meta"]["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, (0..500).map(|i| format!("h{i:03}")).collect::<Vec<_>>(), "500 messages, each once");
+    // A message's cursor from a page read an hour after it: exactly the newer ones.
+    let page = app.get("/chat/31/messages?limit=10", &me).await;
+    let data = page.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().clone();
+    let cursor = data[4]["cursor"].as_str().unwrap();
+    let newer = app.get(&format!("/chat/31/messages?after={cursor}&limit=10"), &me).await;
+    assert_eq!(texts(newer.assert_ok(200, "MESSAGES_LISTED")), ["h495", "h496", "h497", "h498", "h499"]);
+    // Far-future bounds mean what they say, the web app's route included.
+    let future = app.get("/chat/31/messages?from=2300-01-01", &me).await;
+    assert!(future.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().is_empty());
+    let future = app.get("/chat/31/messages?from=2287-01-01T00:00:00Z", &me).await;
+    assert!(future.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().is_empty());
+    let until_far = app.get("/chat/31/messages?to=9999-12-31&limit=3", &me).await;
+    assert_eq!(texts(until_far.assert_ok(200, "MESSAGES_LISTED")), ["h497", "h498", "h499"]);
+    let app_future = app.get("/chat/messages/31/31?start_date=2300-01-01", &me).await;
+    assert_eq!(app_future.status, 200);
+    assert_eq!(app_future.body["messages"], json!([]));
+    for outside in ["from=0999-12-31", "to=10000-01-01", "from=0500-01-01T00:00:00Z"] {
+        let refused = app.get(&format!("/chat/31/messages?{outside}"), &me).await;
+        refused.assert_error(400, "INVALID_QUERY");
+    }
+    let refused = app.get("/chat/messages/31/31?start_date=0999-12-31", &me).await;
+    assert_eq!(refused.status, 400);
 }
 
 #[tokio::test]

@@ -232,11 +232,13 @@ mod chat {
     use std::collections::HashSet;
 
     use chrono::{Duration, Utc};
+    use proptest::prelude::RngExt;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
     use service_tests::connection_id;
     use shared::{
         domain::{
             MessageId, ProjectId, UserId,
-            chat::{ChatMessage, Connection, HistoryPosition, HistoryQuery},
+            chat::{ChatCursor, ChatMessage, Connection, HistoryPosition, HistoryQuery},
             time::{now_ms, parse_instant},
         },
         store::{ChatStores, Saved, StoreError, Touched},
@@ -348,6 +350,83 @@ mod chat {
         assert_eq!(ids(&page.messages), ["m0020", "m0021", "m0022", "m0023", "m0024", "m0025"]);
     }
 
+    /// Every bound the API accepts (years 1000–9999, the edges of the sort key's millisecond
+    /// field included, and instants drawn at random across the span) selects exactly the
+    /// messages it says, read newest first and oldest first; so do cursors at the extremes.
+    async fn every_accepted_bound_selects_exactly_what_it_says(stores: ChatStores) {
+        let at = |raw: &str| parse_instant(raw).unwrap();
+        let stamps = [
+            at("1970-01-01T00:00:00.001Z"),
+            at("2001-09-09T01:46:40.000Z"),
+            at("2026-12-04T00:00:00.000Z"),
+            at("2026-12-04T00:00:00.000Z"),
+            at("2286-11-20T17:46:39.999Z"),
+        ];
+        let stored: Vec<ChatMessage> =
+            stamps.iter().enumerate().map(|(i, t)| message(61, &format!("e{i}"), *t, "x")).collect();
+        for m in &stored {
+            stores.messages.save(m, false).await.unwrap();
+        }
+        let mut bounds: Vec<chrono::DateTime<Utc>> = [
+            "1000-01-01T00:00:00.000Z",
+            "1969-12-31T23:59:59.999Z",
+            "1970-01-01T00:00:00.000Z",
+            "1970-01-01T00:00:00.001Z",
+            "1970-01-01T00:00:00.002Z",
+            "2026-12-03T23:59:59.999Z",
+            "2026-12-04T00:00:00.000Z",
+            "2286-11-20T17:46:39.998Z",
+            "2286-11-20T17:46:39.999Z",
+            "2286-11-20T17:46:40.000Z",
+            "2287-01-01T00:00:00.000Z",
+            "2300-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+        ]
+        .iter()
+        .map(|raw| at(raw))
+        .collect();
+        let span = (at("1000-01-01T00:00:00Z").timestamp_millis(), at("9999-12-31T23:59:59.999Z").timestamp_millis());
+        let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]);
+        bounds.extend(
+            (0..6).map(|_| chrono::DateTime::from_timestamp_millis(rng.random_range(span.0..=span.1)).unwrap()),
+        );
+        let expected = |from: Option<chrono::DateTime<Utc>>, to: Option<chrono::DateTime<Utc>>| -> Vec<String> {
+            let kept: Vec<ChatMessage> = stored
+                .iter()
+                .filter(|m| from.is_none_or(|f| m.timestamp >= f) && to.is_none_or(|t| m.timestamp <= t))
+                .cloned()
+                .collect();
+            let mut kept = kept;
+            kept.sort_by_key(ChatMessage::sort_key);
+            ids(&kept)
+        };
+        let options = std::iter::once(None).chain(bounds.iter().copied().map(Some)).collect::<Vec<_>>();
+        for from in &options {
+            for to in &options {
+                if let (Some(f), Some(t)) = (from, to)
+                    && t < f
+                {
+                    continue;
+                }
+                let want = expected(*from, *to);
+                for position in [HistoryPosition::Latest, HistoryPosition::After(ChatCursor::origin())] {
+                    let q = HistoryQuery { position: position.clone(), from: *from, to: *to, limit: 100 };
+                    let page = stores.messages.history(p(61), &q).await.unwrap();
+                    assert_eq!(ids(&page.messages), want, "{position:?} from {from:?} to {to:?}");
+                }
+            }
+        }
+        let newest = stored.last().unwrap().cursor();
+        let oldest = stored.first().unwrap().cursor();
+        let read = |position| HistoryQuery { position, from: None, to: None, limit: 100 };
+        let after_newest = stores.messages.history(p(61), &read(HistoryPosition::After(newest.clone()))).await.unwrap();
+        assert!(after_newest.messages.is_empty());
+        let before_oldest = stores.messages.history(p(61), &read(HistoryPosition::Before(oldest))).await.unwrap();
+        assert!(before_oldest.messages.is_empty());
+        let before_newest = stores.messages.history(p(61), &read(HistoryPosition::Before(newest))).await.unwrap();
+        assert_eq!(ids(&before_newest.messages), ids(&stored[..4]));
+    }
+
     async fn rooms_follow_the_latest_activity(stores: ChatStores) {
         let user = &u(JIMIN);
         let t0 = parse_instant("2026-11-20T00:00:00Z").unwrap();
@@ -385,21 +464,26 @@ mod chat {
             connection_id: connection_id(id),
             user_id: u(user),
             display_name: "민수".into(),
-            project_id: p(project),
+            project_id: Some(p(project)),
             notifications: user == JIMIN,
             admin: false,
             connected_at: now,
             expires_at: now + Duration::minutes(expires_in),
             token_expires_at: None,
         };
+        // A socket for notifications only: the user's, in no project.
+        let bell = Connection { project_id: None, ..conn("bell=", JIMIN, 10, 120) };
         for c in [
             conn("c1=", JIMIN, 10, 120),
             conn("c2=", MINSU, 10, 120),
             conn("c3=", JIMIN, 11, 120),
             conn("stale", JIMIN, 10, -1),
+            bell.clone(),
         ] {
             stores.connections.put(&c).await.unwrap();
         }
+        let stored_bell = stores.connections.get(&bell.connection_id).await.unwrap().unwrap();
+        assert_eq!((stored_bell.project_id, stored_bell.notifications), (None, true), "round-trips");
         let mut in_project: Vec<_> = stores
             .connections
             .by_project(p(10), now)
@@ -419,7 +503,7 @@ mod chat {
             .map(|c| c.connection_id.to_string())
             .collect();
         of_user.sort();
-        assert_eq!(of_user, ["c1=", "c3="]);
+        assert_eq!(of_user, ["bell=", "c1=", "c3="]);
         let c2 = connection_id("c2=");
         assert_eq!(stores.connections.get(&c2).await.unwrap().unwrap().display_name, "민수");
         let c1 = stores.connections.get(&connection_id("c1=")).await.unwrap().unwrap();
@@ -467,6 +551,7 @@ mod chat {
         same_millisecond_messages_are_both_kept,
         client_ids_make_saves_idempotent,
         a_thousand_messages_page_both_ways_without_gap_or_duplicate,
+        every_accepted_bound_selects_exactly_what_it_says,
         rooms_follow_the_latest_activity,
         connections_are_found_by_project_and_user,
         chat_health_answers,

@@ -236,6 +236,44 @@ async fn notifications_reach_only_the_sockets_that_asked_for_them() {
     gateway.stop().await.unwrap();
 }
 
+/// A user in no team opens a socket for their notifications only: no project, no team needed.
+/// It receives their notification frames and no chat; chat actions on it are answered with an
+/// error frame; turning its notifications off is refused (it would receive nothing).
+#[tokio::test]
+async fn a_user_in_no_team_gets_live_notifications_without_a_project() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (loner, member) = (user(), user());
+    members(&db, 4, &[&member]).await;
+    let token = token_for(&loner, false, "혼자");
+    let mut bell = connect(&gateway, &format!("/?notifications=true&token={token}")).await;
+    let mut chat = connect(&gateway, &format!("/ws/chat/4?token={}", token_for(&member, false, "팀원"))).await;
+
+    let created = notify(&gateway, &loner, "팀 지원이 도착했습니다").await;
+    let pushed = next_frame(&mut bell).await;
+    assert_eq!(
+        (pushed["type"].clone(), pushed["notification_id"].clone()),
+        (json!("notification"), created["data"]["notification_id"].clone())
+    );
+    // Chat of any project never reaches it.
+    send(&mut chat, json!({"message": "팀 채팅"})).await;
+    assert_eq!(next_frame(&mut chat).await["message"], "팀 채팅");
+    no_frame(&mut bell).await;
+    for action in [json!({"message": "hi"}), json!({"action": "history"})] {
+        send(&mut bell, action).await;
+        let refused = next_frame(&mut bell).await;
+        assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("NO_PROJECT")));
+    }
+    send(&mut bell, json!({"action": "subscribe", "notifications": false})).await;
+    assert_eq!(next_frame(&mut bell).await["code"], "VALIDATION_FAILED");
+    send(&mut bell, json!({"action": "ping"})).await;
+    assert_eq!(next_frame(&mut bell).await, json!({"type": "pong"}));
+    // Neither a project nor notifications: refused at the handshake.
+    let neither = connect_async(format!("ws://{}/?notifications=false&token={token}", gateway.addr)).await;
+    assert!(matches!(neither, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 400));
+    gateway.stop().await.unwrap();
+}
+
 /// A browser's preflight before a signed-in call: the gateway names every header and method it
 /// allows (a `*` would not cover Authorization), the same list template.yaml gives API Gateway.
 #[tokio::test]
@@ -267,6 +305,24 @@ async fn preflights_name_the_allowed_headers_and_methods() {
     for method in shared::http::cors::ALLOWED_METHODS {
         assert!(methods.contains(&method.to_ascii_lowercase()), "{method} in {methods}");
     }
+    // Every answer carries its request id, exposed to the page: the caller's when it sent one.
+    let client = reqwest::Client::new();
+    let answer = client
+        .get(format!("http://{}/events", gateway.addr))
+        .header("origin", "http://localhost:3000")
+        .header("x-request-id", "bug-report-7")
+        .send()
+        .await
+        .unwrap();
+    let exposed = answer.headers().get("access-control-expose-headers").unwrap().to_str().unwrap().to_ascii_lowercase();
+    for name in shared::http::cors::EXPOSED_HEADERS {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
+    assert_eq!(answer.headers()["x-request-id"], "bug-report-7");
+    let fresh = client.get(format!("http://{}/no-such-route", gateway.addr)).send().await.unwrap();
+    assert_eq!(fresh.status(), 404);
+    let id = fresh.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "a fresh id when the caller sent none: {id}");
     let foreign = reqwest::Client::new()
         .request(reqwest::Method::OPTIONS, format!("http://{}/notifications", gateway.addr))
         .header("origin", "https://evil.example")
@@ -336,6 +392,25 @@ async fn seed_data_looks_real() {
 
     // Seeding again adds nothing.
     assert_eq!(seed(&stores, &chat, &directory, Calendar::kst()).await.unwrap(), Seeded::default());
+
+    // Every image the samples point at is served by the gateway, from a path of its own.
+    let gateway = start(&db).await;
+    let images: Vec<String> = banners
+        .iter()
+        .filter_map(|b| b.image_url.clone())
+        .chain(events.iter().filter_map(|e| e.image_url.clone()))
+        .collect();
+    assert_eq!(images.len(), 5);
+    for url in images {
+        assert!(url.starts_with(local_gateway::sample_images::PREFIX), "{url}");
+        let image = reqwest::get(format!("http://{}{url}", gateway.addr)).await.unwrap();
+        assert_eq!(image.status(), 200, "{url}");
+        assert_eq!(image.headers()["content-type"], "image/png");
+        assert!(image.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"), "{url} is a PNG");
+    }
+    let missing = reqwest::get(format!("http://{}/sample-images/events/none.png", gateway.addr)).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    gateway.stop().await.unwrap();
 }
 
 /// Reads one HTTP/1.1 response (status line, headers, a `Content-Length` body) off `stream`.

@@ -11,7 +11,6 @@ use std::{
 };
 
 use async_trait::async_trait;
-use chrono::DateTime;
 use futures::{StreamExt, future::join_all, stream};
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
@@ -21,8 +20,9 @@ use service_tests::{
 };
 use shared::{
     domain::{
-        MessageId, ProjectId, UserId,
-        chat::{ChatCursor, ChatMessage, Connection, HistoryPage, HistoryPosition, HistoryQuery, sort_key},
+        ProjectId, UserId,
+        chat::{ChatCursor, ChatMessage, ChatPage, Connection, HistoryPage, HistoryPosition, HistoryQuery},
+        time::now_ms,
     },
     error::AppError,
     services::{
@@ -99,8 +99,9 @@ async fn reconnecting_client(
 ) -> HashSet<String> {
     let user = UserId::parse(&new_user_id()).unwrap();
     let me = admitted(&user);
-    // Message id → sort key of everything held.
-    let mut held: HashMap<String, String> = HashMap::new();
+    let overlap = chat.timing().overlap;
+    // Message id → the cursor last seen with it (a page's carries its read).
+    let mut held: HashMap<String, ChatCursor> = HashMap::new();
     let mut round = 0;
     loop {
         let last = senders_done.load(Ordering::SeqCst);
@@ -109,25 +110,36 @@ async fn reconnecting_client(
         let id = connection.connection_id.clone();
         loopback.open(id.as_str());
         stores.connections.put(&connection).await.unwrap();
-        // Catch up page by page.
+        // Catch up after the newest message held, then page on with the page's after cursor.
+        let mut asked = held.values().max_by(|a, b| a.key().cmp(b.key())).cloned().unwrap_or_else(ChatCursor::origin);
         loop {
-            let newest = held
-                .values()
-                .max()
-                .cloned()
-                .unwrap_or_else(|| sort_key(&DateTime::UNIX_EPOCH, &MessageId::parse("0").unwrap()));
             let query =
-                HistoryQuery { position: HistoryPosition::After(ChatCursor(newest)), from: None, to: None, limit: 100 };
+                HistoryQuery { position: HistoryPosition::After(asked.clone()), from: None, to: None, limit: 100 };
             let page = match rule {
                 CatchUp::Documented => chat.history(&me, &query).await.unwrap(),
-                CatchUp::ExactAfter => messages.history(me.project_id, &query).await.unwrap(),
+                CatchUp::ExactAfter => {
+                    let exact = messages.history(me.project_id, &query).await.unwrap();
+                    ChatPage { messages: exact.messages, has_more: exact.has_more, read_at: now_ms() }
+                }
             };
+            assert!(page.messages.len() <= 100, "a page longer than its limit: {}", page.messages.len());
             for m in &page.messages {
-                held.insert(m.message_id.to_string(), m.sort_key());
+                // Nothing before the cursor comes back but what could still have been
+                // committing when the cursor was handed out.
+                if m.sort_key().as_str() <= asked.key() {
+                    let first = asked.first_unsettled(overlap);
+                    assert!(
+                        first.is_some_and(|first| m.timestamp >= first),
+                        "{} re-sent from outside the overlap of {asked:?}",
+                        m.message_id
+                    );
+                }
+                held.insert(m.message_id.to_string(), page.cursor_of(m));
             }
             if !page.has_more {
                 break;
             }
+            asked = page.after_cursor(Some(&asked)).expect("a page with more has messages");
         }
         if !last {
             tokio::time::sleep(Duration::from_millis(rng.random_range(1..=6))).await;
@@ -135,8 +147,8 @@ async fn reconnecting_client(
         loopback.close(id.as_str());
         stores.connections.remove(&id).await.unwrap();
         for frame in loopback.received(id.as_str()) {
-            let key = ChatCursor::decode(frame["cursor"].as_str().unwrap()).unwrap().0;
-            held.insert(frame["message_id"].as_str().unwrap().to_owned(), key);
+            let cursor = ChatCursor::decode(frame["cursor"].as_str().unwrap()).unwrap();
+            held.entry(frame["message_id"].as_str().unwrap().to_owned()).or_insert(cursor);
         }
         if last {
             return held.into_keys().collect();
@@ -194,12 +206,8 @@ async fn race_catch_up(stores: ChatStores, sends: usize, max_ms: u64, seed: u8, 
     let lasted = started.elapsed();
     let window = timing.overlap.to_std().unwrap();
     assert!(lasted > window * 4, "the run ({lasted:?}) must last many overlap windows ({window:?})");
-    let everything = HistoryQuery {
-        position: HistoryPosition::After(ChatCursor(sort_key(&DateTime::UNIX_EPOCH, &MessageId::parse("0").unwrap()))),
-        from: None,
-        to: None,
-        limit: 100_000,
-    };
+    let everything =
+        HistoryQuery { position: HistoryPosition::After(ChatCursor::origin()), from: None, to: None, limit: 100_000 };
     let stored: HashSet<String> = delayed
         .history(ProjectId::parse(&PROJECT.to_string()).unwrap(), &everything)
         .await

@@ -470,7 +470,7 @@ async fn decision_notifications_are_pushed_live_to_subscribed_sockets() {
             connection_id: service_tests::connection_id(id),
             user_id: UserId::parse(who).unwrap(),
             display_name: "x".into(),
-            project_id: ProjectId::new(31).unwrap(),
+            project_id: Some(ProjectId::new(31).unwrap()),
             notifications,
             admin: false,
             connected_at: now,

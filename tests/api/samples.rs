@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{Datelike, Utc};
 use serde_json::{Value, json};
 use service_tests::{Reply, TestApi, TestDb, TestEnv};
-use shared::domain::time::parse_instant;
+use shared::domain::{chat::ChatCursor, time::parse_instant};
 
 const MEMBER: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
 
@@ -63,10 +63,11 @@ async fn every_http_sample_gets_its_exact_answer() {
     // Content: an admin's notice and banner, read publicly and in the admin centre.
     let notice = envelope(&send("http-notices-create.json").await, 201, "NOTICE_CREATED", "notice created");
     let created = fresh(&notice["created_at"]);
+    let kst_day = shared::domain::time::Calendar::kst().date_of(&created).format("%Y-%m-%d").to_string();
     assert_eq!(
         notice,
         json!({"notice_id": 1, "id": 1, "title": "서비스 점검 안내", "content": "12월 1일 02:00–04:00 (KST) 점검이 있습니다.",
-               "created_at": notice["created_at"], "updated_at": notice["created_at"], "date": notice["created_at"]})
+               "created_at": notice["created_at"], "updated_at": notice["created_at"], "date": kst_day})
     );
     let list = send("http-notices-list.json").await;
     assert_eq!(envelope(&list, 200, "NOTICES_LISTED", "notices, newest first"), json!([notice]));
@@ -156,10 +157,17 @@ async fn every_http_sample_gets_its_exact_answer() {
                "created_at": message["created_at"], "timestamp": message["created_at"], "cursor": message["cursor"]})
     );
     let history = send("http-chat-history.json").await;
-    assert_eq!(envelope(&history, 200, "MESSAGES_LISTED", "messages, oldest first"), json!([message]));
+    let mut listed = envelope(&history, 200, "MESSAGES_LISTED", "messages, oldest first");
+    // The listed cursor is at the message's position and also carries the read that listed it.
+    let listed_cursor = listed[0]["cursor"].take();
+    let at_position = |c: &Value| ChatCursor::decode(c.as_str().unwrap()).unwrap().key().to_owned();
+    assert_eq!(at_position(&listed_cursor), at_position(&message["cursor"]));
+    let mut sent_without_cursor = message.clone();
+    sent_without_cursor["cursor"] = Value::Null;
+    assert_eq!(listed, json!([sent_without_cursor]));
     assert_eq!(
         history.body["meta"],
-        json!({"count": 1, "has_more": false, "limit": 50, "before_cursor": null, "after_cursor": message["cursor"]})
+        json!({"count": 1, "has_more": false, "limit": 50, "before_cursor": null, "after_cursor": listed_cursor})
     );
     assert_eq!(
         envelope(

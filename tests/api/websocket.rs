@@ -70,11 +70,35 @@ async fn connect_stores_the_connection_and_posts_nothing() {
     let reply = ws.connect.handle(&event(fixture("ws-connect.json"))).await;
     assert_eq!(reply.status_code, 200);
     let row = ws.stores.connections.get(&connection_id("L0SM9cOFvHcCIhw=")).await.unwrap().expect("row stored");
-    assert_eq!((row.project_id.get(), row.user_id.as_str(), row.display_name.as_str()), (42, ALICE, "지민"));
+    assert_eq!(
+        (row.project_id.map(|p| p.get()), row.user_id.as_str(), row.display_name.as_str()),
+        (Some(42), ALICE, "지민")
+    );
     assert!(!row.admin && !row.notifications);
     let ttl = row.expires_at - row.connected_at;
     assert!(ttl > Duration::hours(2) && ttl <= Duration::hours(3), "{ttl}");
     assert_eq!(ws.loopback.total_posts(), 0, "$connect never posts");
+}
+
+/// `?notifications=true` without a project: any signed-in user (no team asked about), stored
+/// with no project; a notification reaches it, chat actions on it are answered `NO_PROJECT`.
+#[tokio::test]
+async fn a_notifications_only_socket_needs_no_team() {
+    let ws = setup().await;
+    let reply = ws.connect.handle(&event(fixture("ws-connect-notifications.json"))).await;
+    assert_eq!(reply.status_code, 200);
+    let id = connection_id("N0t1fOnlyHcCIhw=");
+    let row = ws.stores.connections.get(&id).await.unwrap().expect("row stored");
+    assert_eq!((row.project_id, row.notifications, row.admin), (None, true, false));
+    assert!(ws.env.siblings.calls().is_empty(), "no membership to check");
+    ws.loopback.open(id.as_str());
+    ws.frame(id.as_str(), r#"{"message":"hi"}"#).await;
+    let refused = ws.loopback.received(id.as_str());
+    assert_eq!((refused[0]["type"].as_str(), refused[0]["code"].as_str()), (Some("error"), Some("NO_PROJECT")));
+    // Without the flag, a connect must name a project.
+    let mut neither = fixture("ws-connect-notifications.json");
+    neither["queryStringParameters"] = json!({"token": "t"});
+    assert_eq!(ws.connect.handle(&event(neither)).await.status_code, 400);
 }
 
 #[tokio::test]
@@ -226,7 +250,7 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
             connection_id: connection_id(&format!("conn{i:03}=")),
             user_id: UserId::parse(&new_user_id()).unwrap(),
             display_name: "u".into(),
-            project_id: project(5),
+            project_id: Some(project(5)),
             notifications: false,
             admin: false,
             // Past the handshake grace: a 410 means gone.

@@ -59,7 +59,7 @@ fn connection(id: String, project_id: i64) -> Connection {
         connection_id: connection_id(&id),
         user_id: UserId::parse(BENCH_USER).expect("a user id"),
         display_name: "bench".into(),
-        project_id: project(project_id),
+        project_id: Some(project(project_id)),
         notifications: false,
         admin: false,
         connected_at: now,

@@ -740,7 +740,7 @@ mod chat_support {
             connection_id: connection_id(id),
             user_id: user.clone(),
             display_name: "tester".into(),
-            project_id: project,
+            project_id: Some(project),
             notifications: false,
             admin,
             connected_at: now,

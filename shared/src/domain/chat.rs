@@ -39,89 +39,216 @@ impl ChatMessage {
         sort_key(&self.timestamp, &self.message_id)
     }
 
+    /// The message's position, saying nothing about what else its holder has (a live frame, a
+    /// send's answer): a catch-up after it re-reads the [`CATCH_UP_OVERLAP`] before it.
     pub fn cursor(&self) -> ChatCursor {
-        ChatCursor(self.sort_key())
+        ChatCursor::at_key(self.sort_key())
+    }
+
+    /// The message's position as handed out by a read that started at `read_at`.
+    pub fn cursor_seen(&self, read_at: DateTime<Utc>) -> ChatCursor {
+        self.cursor().seen(read_at)
     }
 }
 
-/// The message as the HTTP API shows it.
+/// The message as the HTTP API shows it, with the cursor that says nothing about what else its
+/// holder has (a send's answer).
 impl Serialize for ChatMessage {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let at = format_iso(&self.timestamp);
-        let mut m = s.serialize_struct("ChatMessage", 9)?;
-        m.serialize_field("message_id", &self.message_id)?;
-        m.serialize_field("project_id", &self.project_id)?;
-        m.serialize_field("user_id", &self.user_id)?;
-        m.serialize_field("sender_name", &self.sender_name)?;
-        m.serialize_field("message", &self.message)?;
-        m.serialize_field("timestamp", &at)?;
-        m.serialize_field("created_at", &at)?;
-        m.serialize_field("is_in_meeting", &self.is_in_meeting)?;
-        m.serialize_field("cursor", &self.cursor().encode())?;
-        m.end()
+        ShownMessage { message: self, cursor: self.cursor() }.serialize(s)
     }
 }
 
-/// Width of the millisecond field: 13 digits hold every instant until the year 2286.
+/// A message as the HTTP API shows it, beside the cursor to show with it.
+#[derive(Debug)]
+pub struct ShownMessage<'a> {
+    pub message: &'a ChatMessage,
+    pub cursor: ChatCursor,
+}
+
+impl Serialize for ShownMessage<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.message;
+        let at = format_iso(&m.timestamp);
+        let mut out = s.serialize_struct("ChatMessage", 9)?;
+        out.serialize_field("message_id", &m.message_id)?;
+        out.serialize_field("project_id", &m.project_id)?;
+        out.serialize_field("user_id", &m.user_id)?;
+        out.serialize_field("sender_name", &m.sender_name)?;
+        out.serialize_field("message", &m.message)?;
+        out.serialize_field("timestamp", &at)?;
+        out.serialize_field("created_at", &at)?;
+        out.serialize_field("is_in_meeting", &m.is_in_meeting)?;
+        out.serialize_field("cursor", &self.cursor.encode())?;
+        out.end()
+    }
+}
+
+/// Width of the millisecond field: 13 digits hold every instant until 2286-11-20.
 const MILLIS_WIDTH: usize = 13;
+/// The last millisecond the sort key can hold. Messages are stamped by the server clock, so
+/// none is later; a range bound past it (or before 1970) maps to a key beyond every message (a
+/// `from` there selects nothing, a `to` there everything), never to a longer key that would sort
+/// among today's messages.
+const MILLIS_MAX: i64 = 9_999_999_999_999;
+
+fn key_millis(at: &DateTime<Utc>) -> i64 {
+    at.timestamp_millis().clamp(0, MILLIS_MAX)
+}
 
 pub fn sort_key(at: &DateTime<Utc>, message_id: &MessageId) -> String {
-    format!("m#{:0width$}#{message_id}", at.timestamp_millis().max(0), width = MILLIS_WIDTH)
+    format!("m#{:0width$}#{message_id}", key_millis(at), width = MILLIS_WIDTH)
 }
 
-/// The lowest sort key at or after `at` (for range bounds).
+/// Above every message key (digits sort before `~`).
+const ABOVE_EVERY_KEY: &str = "m#~";
+/// Below every message key.
+const BELOW_EVERY_KEY: &str = "m#";
+
+/// The lowest sort key at or after `at` (for range bounds); past the last millisecond a key can
+/// hold, above them all.
 pub fn sort_key_floor(at: &DateTime<Utc>) -> String {
-    format!("m#{:0width$}", at.timestamp_millis().max(0), width = MILLIS_WIDTH)
+    if at.timestamp_millis() > MILLIS_MAX {
+        return ABOVE_EVERY_KEY.to_owned();
+    }
+    format!("m#{:0width$}", key_millis(at), width = MILLIS_WIDTH)
 }
 
-/// A key above every message at `at` (ids never contain `~`).
+/// A key above every message at `at` (ids never contain `~`); before 1970, below them all.
 pub fn sort_key_ceiling(at: &DateTime<Utc>) -> String {
+    if at.timestamp_millis() < 0 {
+        return BELOW_EVERY_KEY.to_owned();
+    }
+    if at.timestamp_millis() > MILLIS_MAX {
+        return ABOVE_EVERY_KEY.to_owned();
+    }
     format!("{}#~", sort_key_floor(at))
 }
 
-/// How far back a catch-up (`after` a message) reads before that message, so it returns every
+/// How far back a catch-up (`after` a message) may read before that message, so it returns every
 /// message the client may have missed; the client drops the ids it already holds.
 ///
 /// Why: a message is stamped when its send starts, not when it commits, so sends racing within
 /// one write's latency commit out of stamp order, and the broadcast of an earlier-stamped message
 /// may reach sockets after a later one. A send's write, connection lookup and every post happen
-/// within its budget (`services::chat::SEND_BUDGET`, 6 s): so any message a client can lack
-/// while holding message `m` is stamped after `m`'s stamp minus that budget. The window adds a
-/// margin for a post still in flight at the deadline and for clock skew between instances.
+/// within its budget (`services::chat::SEND_BUDGET`, 6 s): so a message that was not yet stored
+/// (or not yet delivered) at an instant `t` is stamped after `t` minus that budget. The window
+/// adds a margin for a post still in flight at the deadline and for clock skew between instances.
+/// Which instant `t` is depends on where the cursor came from: see [`ChatCursor::first_unsettled`].
 pub const CATCH_UP_OVERLAP: chrono::Duration = chrono::Duration::seconds(10);
 
-/// Most messages of the overlap a catch-up returns (the newest of them).
-pub const CATCH_UP_OVERLAP_MAX: u32 = 1_000;
+/// Separates a cursor's sort key from how it was handed out (ids never contain `~`).
+const HANDED_SEPARATOR: char = '~';
+/// What follows the separator on a page's continuation.
+const CONTINUATION: &str = "next";
 
-/// Position in a project's history: a message's sort key, opaque to clients.
+/// What the service knew, when it handed a cursor out, about what its holder had been given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handed {
+    /// With one message (a live frame, a send's answer): nothing about the rest.
+    Alone,
+    /// By a read that started at this instant: every message up to the cursor that had
+    /// committed by then.
+    Read(DateTime<Utc>),
+    /// As the continuation of a page cut by its limit: the next page reads on right after it.
+    /// (What commits late before it meanwhile reaches an open socket live, and a poller in the
+    /// window of the last page's cursor.)
+    Continuation,
+}
+
+/// Position in a project's history: a message's sort key, opaque to clients, and what the
+/// service knew when it handed the cursor out (which decides what a catch-up re-reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatCursor(pub String);
+pub struct ChatCursor {
+    key: String,
+    handed: Handed,
+}
 
 impl ChatCursor {
+    /// A position at a sort key (or a key floor), with nothing known about what its holder has.
+    pub fn at_key(key: impl Into<String>) -> Self {
+        Self { key: key.into(), handed: Handed::Alone }
+    }
+
+    /// The same position, handed out by a read that started at `at`.
+    pub fn seen(self, at: DateTime<Utc>) -> Self {
+        Self { handed: Handed::Read(at), ..self }
+    }
+
+    /// The same position as a page's continuation: a catch-up after it reads on right after it.
+    pub fn continuation(self) -> Self {
+        Self { handed: Handed::Continuation, ..self }
+    }
+
+    /// The sort key the stores compare with.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// The stamp of the message at this position.
     pub fn at(&self) -> DateTime<Utc> {
-        let ms = self.0.get(2..2 + MILLIS_WIDTH).and_then(|ms| ms.parse().ok()).unwrap_or_default();
+        let ms = self.key.get(2..2 + MILLIS_WIDTH).and_then(|ms| ms.parse().ok()).unwrap_or_default();
         DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    }
+
+    /// The first stamp a message its holder may lack can carry, if that is before this
+    /// position: [`CATCH_UP_OVERLAP`] before the read that handed it out, or before the
+    /// message itself when nothing else is known; `None` for a continuation.
+    pub fn first_unsettled(&self, overlap: chrono::Duration) -> Option<DateTime<Utc>> {
+        let seen = match self.handed {
+            Handed::Alone => self.at(),
+            // A read stamped before the message (clock skew) counts as at the message.
+            Handed::Read(at) => at.max(self.at()),
+            Handed::Continuation => return None,
+        };
+        Some(seen - overlap).filter(|first| *first < self.at())
+    }
+
+    /// Where a catch-up after this cursor starts reading: at [`Self::first_unsettled`] when
+    /// there is one, else right after this position. From one page to the next the start never
+    /// moves back: a later read's cursor is at or after it, a continuation reads on.
+    pub fn catch_up_start(&self, overlap: chrono::Duration) -> ChatCursor {
+        match self.first_unsettled(overlap) {
+            Some(first) => ChatCursor::at_key(sort_key_floor(&first)),
+            None => ChatCursor::at_key(self.key.clone()),
+        }
     }
 
     /// A position before every message: reading `After` it reads from the first one.
     pub fn origin() -> Self {
-        Self("m#".to_owned())
+        Self::at_key(BELOW_EVERY_KEY)
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(&self.0)
+        let text = match self.handed {
+            Handed::Alone => self.key.clone(),
+            Handed::Read(at) => {
+                format!("{}{HANDED_SEPARATOR}{:0width$}", self.key, key_millis(&at), width = MILLIS_WIDTH)
+            }
+            Handed::Continuation => format!("{}{HANDED_SEPARATOR}{CONTINUATION}", self.key),
+        };
+        URL_SAFE_NO_PAD.encode(text)
     }
 
     pub fn decode(raw: &str) -> Result<Self, String> {
         let invalid = || "is not a chat cursor returned by this API".to_string();
         let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| invalid())?;
-        let key = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let millis = |ms: &str| ms.len() == MILLIS_WIDTH && ms.bytes().all(|b| b.is_ascii_digit());
+        let (key, handed) = match text.split_once(HANDED_SEPARATOR) {
+            None => (text.as_str(), Handed::Alone),
+            Some((key, CONTINUATION)) => (key, Handed::Continuation),
+            Some((key, at)) if millis(at) => {
+                let at = at.parse().ok().and_then(DateTime::from_timestamp_millis).ok_or_else(invalid)?;
+                (key, Handed::Read(at))
+            }
+            Some(_) => return Err(invalid()),
+        };
         let mut parts = key.splitn(3, '#');
         let well_formed = parts.next() == Some("m")
-            && parts.next().is_some_and(|ms| ms.len() == MILLIS_WIDTH && ms.bytes().all(|b| b.is_ascii_digit()))
+            && parts.next().is_some_and(millis)
             && parts.next().is_some_and(|id| MessageId::parse(id).is_ok());
-        if well_formed { Ok(Self(key)) } else { Err(invalid()) }
+        if well_formed { Ok(Self { key: key.to_owned(), handed }) } else { Err(invalid()) }
     }
 }
 
@@ -151,8 +278,8 @@ impl HistoryQuery {
 
     /// Inclusive sort-key bounds of the date range.
     pub fn key_range(&self) -> (String, String) {
-        let low = self.from.as_ref().map_or_else(|| "m#".to_owned(), sort_key_floor);
-        let high = self.to.as_ref().map_or_else(|| "m#~".to_owned(), sort_key_ceiling);
+        let low = self.from.as_ref().map_or_else(|| BELOW_EVERY_KEY.to_owned(), sort_key_floor);
+        let high = self.to.as_ref().map_or_else(|| ABOVE_EVERY_KEY.to_owned(), sort_key_ceiling);
         (low, high)
     }
 }
@@ -206,6 +333,43 @@ impl HistoryPage {
     }
 }
 
+/// A page of history as the service hands it out: the instant its read started makes each
+/// message's cursor say what its holder was given (see [`ChatCursor::first_unsettled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatPage {
+    /// Oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// More messages exist in the direction read.
+    pub has_more: bool,
+    pub read_at: DateTime<Utc>,
+}
+
+impl ChatPage {
+    pub fn cursor_of(&self, message: &ChatMessage) -> ChatCursor {
+        message.cursor_seen(self.read_at)
+    }
+
+    /// The messages with their cursors, for a reply.
+    pub fn shown(&self) -> Vec<ShownMessage<'_>> {
+        self.messages.iter().map(|message| ShownMessage { message, cursor: self.cursor_of(message) }).collect()
+    }
+
+    /// Where the next catch-up starts: right after the page's newest message when the limit
+    /// cut it (paging on repeats nothing); otherwise at the later of that message and the
+    /// position asked for, as of this read (everything up to it that had committed was read).
+    pub fn after_cursor(&self, asked_after: Option<&ChatCursor>) -> Option<ChatCursor> {
+        let newest = self.messages.last().map(ChatMessage::cursor);
+        // Only a page read forward is cut before newer messages.
+        if self.has_more && asked_after.is_some() {
+            return newest.map(ChatCursor::continuation);
+        }
+        // A catch-up's page can end inside the window before the position asked for: it then
+        // stays at that position (its own message is the one left out).
+        let later = newest.into_iter().chain(asked_after.cloned()).max_by(|a, b| a.key.cmp(&b.key));
+        later.map(|position| position.seen(self.read_at))
+    }
+}
+
 /// A project a user has chatted in, with the time of their last message there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatRoom {
@@ -221,7 +385,9 @@ pub struct Connection {
     pub user_id: UserId,
     /// The name shown with this user's messages (from the token's name claims).
     pub display_name: String,
-    pub project_id: ProjectId,
+    /// The project whose chat it joined; `None` for a socket opened for the user's notifications
+    /// only (`?notifications=true` without a project), which any signed-in user may open.
+    pub project_id: Option<ProjectId>,
     /// Whether the socket asked for the user's notification frames (`?notifications=true` or the
     /// `subscribe` action); chat frames of its project come either way.
     pub notifications: bool,
@@ -259,12 +425,59 @@ mod tests {
         assert!(sort_key(&later, &id("a")) > sort_key(&at, &id("zzz")));
         assert!(sort_key_ceiling(&at) > sort_key(&at, &id("zzzz")));
         assert!(sort_key_floor(&later) > sort_key_ceiling(&at));
-        let cursor = ChatCursor(sort_key(&at, &id("msg-1")));
-        assert_eq!(ChatCursor::decode(&cursor.encode()), Ok(cursor));
-        for bad in
-            ["", "bm90LWEta2V5", &URL_SAFE_NO_PAD.encode("m#12#x"), &URL_SAFE_NO_PAD.encode("m#0000000000001#a b")]
-        {
+        let cursor = ChatCursor::at_key(sort_key(&at, &id("msg-1")));
+        assert_eq!(ChatCursor::decode(&cursor.encode()), Ok(cursor.clone()));
+        let seen = cursor.clone().seen(later);
+        assert_eq!(ChatCursor::decode(&seen.encode()), Ok(seen));
+        let next = cursor.continuation();
+        assert_eq!(ChatCursor::decode(&next.encode()), Ok(next));
+        for bad in [
+            "",
+            "bm90LWEta2V5",
+            &URL_SAFE_NO_PAD.encode("m#12#x"),
+            &URL_SAFE_NO_PAD.encode("m#0000000000001#a b"),
+            &URL_SAFE_NO_PAD.encode("m#0000000000001#a~12"),
+            &URL_SAFE_NO_PAD.encode("m#0000000000001#a~"),
+            &URL_SAFE_NO_PAD.encode("m#0000000000001#a~nex"),
+            &URL_SAFE_NO_PAD.encode("m#0000000000001#a~0000000000001~0000000000001"),
+        ] {
             assert!(ChatCursor::decode(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_catch_up_rereads_only_what_could_still_be_committing_when_the_cursor_was_handed_out() {
+        let at = parse_instant("2026-11-26T12:00:00.000Z").unwrap();
+        let overlap = chrono::Duration::seconds(10);
+        let cursor = ChatCursor::at_key(sort_key(&at, &MessageId::parse("m").unwrap()));
+        // From a live frame or a send: the whole window before the message.
+        assert_eq!(cursor.catch_up_start(overlap).key(), sort_key_floor(&(at - overlap)));
+        // Handed out by a read 4 s after the message: the 6 s before it.
+        let read_soon = cursor.clone().seen(at + chrono::Duration::seconds(4));
+        assert_eq!(read_soon.catch_up_start(overlap).key(), sort_key_floor(&(at - chrono::Duration::seconds(6))));
+        // Read once every message stamped before it had settled: exactly after it.
+        for settled in [overlap, chrono::Duration::days(400)] {
+            assert_eq!(cursor.clone().seen(at + settled).catch_up_start(overlap), ChatCursor::at_key(cursor.key()));
+        }
+        // A page's continuation reads on right after it, however recent.
+        assert_eq!(cursor.clone().continuation().catch_up_start(overlap), ChatCursor::at_key(cursor.key()));
+        // A read time before the message's own stamp (clock skew) counts as the stamp.
+        let skewed = cursor.clone().seen(at - chrono::Duration::seconds(30));
+        assert_eq!(skewed.catch_up_start(overlap).key(), sort_key_floor(&(at - overlap)));
+    }
+
+    #[test]
+    fn range_bounds_past_the_keys_last_millisecond_hold_there_instead_of_wrapping() {
+        let last_key_ms = parse_instant("2286-11-20T17:46:39.999Z").unwrap();
+        let far = [parse_instant("2287-01-01T00:00:00Z").unwrap(), parse_instant("9999-12-31T23:59:59.999Z").unwrap()];
+        let today = sort_key(&parse_instant("2026-12-04T00:00:00Z").unwrap(), &MessageId::parse("a").unwrap());
+        let at_last = sort_key(&last_key_ms, &MessageId::parse("z").unwrap());
+        for at in far {
+            assert!(sort_key_floor(&at) > at_last && sort_key_ceiling(&at) > at_last);
+        }
+        assert!(sort_key_floor(&last_key_ms) < at_last && sort_key_ceiling(&last_key_ms) > at_last);
+        let before_epoch = parse_instant("1000-01-01T00:00:00Z").unwrap();
+        assert_eq!(sort_key_floor(&before_epoch), "m#0000000000000");
+        assert!(sort_key_ceiling(&before_epoch) < today);
     }
 }

@@ -29,14 +29,21 @@ pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
     }
 }
 
+/// Parses a `YYYY-MM-DD` date in the years 1000–9999 (MySQL `DATE`'s span, and the instants'
+/// one).
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
     let raw = raw.trim();
     // chrono accepts short years and unpadded fields; the API promises exactly YYYY-MM-DD.
     let shaped = raw.len() == 10 && raw.as_bytes()[4] == b'-' && raw.as_bytes()[7] == b'-';
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .filter(|_| shaped)
-        .ok_or_else(|| "must be a date as YYYY-MM-DD".into())
+        .ok_or_else(|| "must be a date as YYYY-MM-DD".to_string())?;
+    if STORABLE_YEARS.contains(&chrono::Datelike::year(&date)) {
+        Ok(date)
+    } else {
+        Err("must fall in the years 1000 to 9999".into())
+    }
 }
 
 /// The calendar of the service's users: a fixed UTC offset (KST, +09:00, by default; Korea has
@@ -83,13 +90,23 @@ impl Calendar {
     /// A range bound given as an instant, or as a date meaning that whole day: its first
     /// millisecond for a lower bound, its last for an upper one.
     pub fn range_bound(&self, raw: &str, bound: Bound) -> Result<DateTime<Utc>, String> {
+        let raw = raw.trim();
         if let Ok(date) = parse_date(raw) {
             return Ok(match bound {
                 Bound::Lower => self.day_start(date),
                 Bound::Upper => self.day_end(date),
             });
         }
-        parse_instant(raw).map_err(|_| "must be YYYY-MM-DD or an ISO-8601 date-time with offset".into())
+        if let Ok(at) = parse_instant(raw) {
+            return Ok(at);
+        }
+        let well_formed =
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok() || DateTime::parse_from_rfc3339(raw).is_ok();
+        Err(if well_formed {
+            "must fall in the years 1000 to 9999".into()
+        } else {
+            "must be YYYY-MM-DD or an ISO-8601 date-time with offset".into()
+        })
     }
 
     /// An instant as the sibling services send one: ISO-8601 with an offset, or without one
@@ -168,6 +185,8 @@ mod tests {
         assert!(parse_date("26-1-1").is_err());
         assert!(parse_date("2026-1-01").is_err());
         assert!(parse_date("+2026-01-1").is_err());
+        assert!(parse_date("1000-01-01").is_ok() && parse_date("9999-12-31").is_ok());
+        assert!(parse_date("0999-12-31").is_err(), "MySQL DATE starts at 1000");
     }
 
     #[test]
@@ -185,6 +204,9 @@ mod tests {
             Ok("2026-11-30T00:00:00.000Z")
         );
         assert!(kst.range_bound("yesterday", Bound::Lower).is_err());
+        for outside in ["0999-12-31", "0500-01-01T00:00:00Z"] {
+            assert_eq!(kst.range_bound(outside, Bound::Lower), Err("must fall in the years 1000 to 9999".into()));
+        }
         assert!(Calendar::from_offset_minutes(24 * 60).is_none());
     }
 }

@@ -75,26 +75,21 @@ async fn history(State(chat): State<ChatService>, Member(reader, _): Member, que
     {
         return Err(AppError::invalid_query("to", "must not be before from"));
     }
-    let reading_newer = matches!(position, HistoryPosition::After(_));
-    let requested_after = match &position {
+    let asked_after = match &position {
         HistoryPosition::After(c) => Some(c.clone()),
         _ => None,
     };
     let page = chat.history(&reader, &HistoryQuery { position, from, to, limit: limit.get() }).await?;
-    let first = page.messages.first().map(|m| m.cursor().encode());
-    // A catch-up's page starts with the overlap before the cursor: never move back.
-    let last =
-        page.messages.last().map(ChatMessage::cursor).into_iter().chain(requested_after).max_by(|a, b| a.0.cmp(&b.0));
-    let last = last.map(|c| c.encode());
+    let first = page.messages.first().map(|m| page.cursor_of(m).encode());
     let meta = json!({
         "limit": limit.get(),
         "count": page.messages.len(),
         "has_more": page.has_more,
         // Pass as `cursor` to read older messages, as `after` to catch up on newer ones.
-        "before_cursor": if reading_newer || page.has_more { first } else { None },
-        "after_cursor": last,
+        "before_cursor": if asked_after.is_some() || page.has_more { first } else { None },
+        "after_cursor": page.after_cursor(asked_after.as_ref()).map(|c| c.encode()),
     });
-    Reply::list("MESSAGES_LISTED", "messages, oldest first", page.messages).map(|r| r.with_meta(meta))
+    Reply::list("MESSAGES_LISTED", "messages, oldest first", page.shown()).map(|r| r.with_meta(meta))
 }
 
 #[derive(Debug, Deserialize)]

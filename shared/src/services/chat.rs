@@ -11,8 +11,8 @@ use super::membership::{ChatAccess, Membership};
 use crate::domain::{
     BoundedText, ConnectionId, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
     chat::{
-        CATCH_UP_OVERLAP, CATCH_UP_OVERLAP_MAX, ChatCursor, ChatMessage, ChatRoom, Connection, HistoryPage,
-        HistoryPosition, HistoryQuery, LogWindow, MESSAGE_MAX_CHARS, sender_name,
+        CATCH_UP_OVERLAP, ChatCursor, ChatMessage, ChatPage, ChatRoom, Connection, HistoryPosition, HistoryQuery,
+        LogWindow, MESSAGE_MAX_CHARS, sender_name,
     },
     time::{Calendar, now_ms},
 };
@@ -152,6 +152,10 @@ impl ChatService {
         Self { timing, ..self }
     }
 
+    pub fn timing(&self) -> ChatTiming {
+        self.timing
+    }
+
     pub fn membership(&self) -> &Membership {
         &self.membership
     }
@@ -166,19 +170,21 @@ impl ChatService {
     /// The right of an open socket's user, checked again on every frame: a member removed from
     /// the team loses it within the membership cache's time.
     pub async fn admit_connection(&self, connection: &Connection, ctx: &CallContext) -> AppResult<Admitted> {
+        let Some(project_id) = connection.project_id else {
+            return Err(AppError::BadRequest {
+                code: "NO_PROJECT",
+                message: "this socket was opened for notifications only; open one with ?project_id= to chat".into(),
+                details: Vec::new(),
+            });
+        };
         let access = if connection.admin {
             ChatAccess::Administrator
-        } else if self.membership.is_member(connection.project_id, &connection.user_id, ctx).await? {
+        } else if self.membership.is_member(project_id, &connection.user_id, ctx).await? {
             ChatAccess::Member
         } else {
             return Err(AppError::Forbidden("you are no longer a member of this project's team"));
         };
-        Ok(Admitted {
-            project_id: connection.project_id,
-            user_id: connection.user_id.clone(),
-            name: connection.display_name.clone(),
-            access,
-        })
+        Ok(Admitted { project_id, user_id: connection.user_id.clone(), name: connection.display_name.clone(), access })
     }
 
     /// A sibling service's right to read chat logs (the AI service's meeting minutes): a
@@ -336,27 +342,31 @@ impl ChatService {
         }
     }
 
-    /// One page of history. A catch-up (`after` a message) also returns the messages of the
-    /// [`CATCH_UP_OVERLAP`] before that message, oldest first ahead of the page: the client
-    /// drops the ids it already holds, and misses none that committed late.
-    pub async fn history(&self, reader: &Admitted, query: &HistoryQuery) -> AppResult<HistoryPage> {
+    /// One page of history, at most `query.limit` messages. A catch-up (`after` a cursor) reads
+    /// on from [`ChatCursor::catch_up_start`]: it re-reads, oldest first, the messages before the
+    /// cursor that its holder may lack (those stamped within [`CATCH_UP_OVERLAP`] of when the
+    /// cursor was handed out), and nothing before the cursor once that has passed. The client
+    /// drops the ids it already holds; the page's cursors carry the instant its read started.
+    pub async fn history(&self, reader: &Admitted, query: &HistoryQuery) -> AppResult<ChatPage> {
+        let read_at = now_ms();
         let HistoryPosition::After(cursor) = &query.position else {
-            return Ok(self.messages.history(reader.project_id, query).await?);
+            let page = self.messages.history(reader.project_id, query).await?;
+            return Ok(ChatPage { messages: page.messages, has_more: page.has_more, read_at });
         };
-        let window_start = cursor.at() - self.timing.overlap;
-        let overlap = HistoryQuery {
-            position: HistoryPosition::Before(cursor.clone()),
-            from: Some(query.from.map_or(window_start, |from| from.max(window_start))),
-            to: query.to,
-            limit: CATCH_UP_OVERLAP_MAX,
-        };
-        let (overlap, newer) = tokio::try_join!(
-            self.messages.history(reader.project_id, &overlap),
-            self.messages.history(reader.project_id, query),
-        )?;
-        let mut messages = overlap.messages;
-        messages.extend(newer.messages);
-        Ok(HistoryPage { messages, has_more: newer.has_more })
+        let start = cursor.catch_up_start(self.timing.overlap);
+        if start.key() == cursor.key() {
+            let page = self.messages.history(reader.project_id, query).await?;
+            return Ok(ChatPage { messages: page.messages, has_more: page.has_more, read_at });
+        }
+        // The window before the cursor, then what follows it: one read, one row more than the
+        // limit, as the cursor's own message (which its holder has) may be among them.
+        let read = HistoryQuery { position: HistoryPosition::After(start), limit: query.limit + 1, ..query.clone() };
+        let page = self.messages.history(reader.project_id, &read).await?;
+        let mut messages: Vec<ChatMessage> =
+            page.messages.into_iter().filter(|m| m.sort_key().as_str() != cursor.key()).collect();
+        let cut = messages.len() > query.limit as usize;
+        messages.truncate(query.limit as usize);
+        Ok(ChatPage { messages, has_more: cut || page.has_more, read_at })
     }
 
     /// The newest messages matching `filter` (at most [`RECENT_MAX`], reading at most

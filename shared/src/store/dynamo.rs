@@ -141,12 +141,16 @@ fn connection_item(c: &Connection) -> Item {
         ("connection_id".into(), s(c.connection_id.as_str())),
         ("user_id".into(), s(c.user_id.as_str())),
         ("display_name".into(), s(&c.display_name)),
-        ("project_id".into(), n(c.project_id)),
         ("notifications".into(), AttributeValue::Bool(c.notifications)),
         ("admin".into(), AttributeValue::Bool(c.admin)),
         ("connected_at".into(), s(format_iso(&c.connected_at))),
         ("expires_at".into(), n(c.expires_at.timestamp())),
     ]);
+    // A notifications-only socket has no project: absent from the project index (a sparse
+    // GSI), so no chat broadcast ever lists it.
+    if let Some(project_id) = c.project_id {
+        item.insert("project_id".into(), n(project_id));
+    }
     if let Some(at) = c.token_expires_at {
         item.insert("token_expires_at".into(), n(at.timestamp_millis()));
     }
@@ -159,7 +163,10 @@ fn connection_from(item: &Item) -> Result<Connection, StoreError> {
         connection_id: ConnectionId::from_stored(get_s(item, "connection_id")?.to_owned()),
         user_id: get_user(item, "user_id")?,
         display_name: get_s(item, "display_name")?.to_owned(),
-        project_id: get_project(item, "project_id")?,
+        project_id: match item.get("project_id") {
+            None => None,
+            Some(_) => Some(get_project(item, "project_id")?),
+        },
         // Rows written before sockets could subscribe have no attribute: not subscribed.
         notifications: matches!(item.get("notifications"), Some(AttributeValue::Bool(true))),
         admin: matches!(item.get("admin"), Some(AttributeValue::Bool(true))),
@@ -439,12 +446,12 @@ impl ChatStore for DynamoStore {
         let (forward, skip) = match &query.position {
             HistoryPosition::Latest => (false, None),
             HistoryPosition::Before(c) => {
-                high = high.min(c.0.clone());
-                (false, Some(c.0.clone()))
+                high = high.min(c.key().to_owned());
+                (false, Some(c.key().to_owned()))
             }
             HistoryPosition::After(c) => {
-                low = low.max(c.0.clone());
-                (true, Some(c.0.clone()))
+                low = low.max(c.key().to_owned());
+                (true, Some(c.key().to_owned()))
             }
         };
         if low > high {

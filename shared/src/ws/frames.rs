@@ -3,7 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{MessageId, ProjectId, UserId, chat::ChatMessage, notification::Notification, time::format_iso};
+use crate::domain::{
+    MessageId, ProjectId, UserId,
+    chat::{ChatCursor, ChatMessage},
+    notification::Notification,
+    time::format_iso,
+};
 
 /// API Gateway's WebSocket frame limit; larger frames never reach the handler.
 pub const FRAME_MAX_BYTES: usize = 32 * 1024;
@@ -135,11 +140,13 @@ pub enum ServerFrame<'a> {
     Message(MessageFrame),
     /// A notification for the connection's user.
     Notification(&'a Notification),
-    /// The answer to `history`: messages after the client's cursor, oldest first.
+    /// The answer to `history`: messages after the client's cursor, oldest first, and where
+    /// to ask on (`after_cursor`, as the HTTP history's `meta.after_cursor`).
     History {
         project_id: ProjectId,
         messages: Vec<MessageFrame>,
         has_more: bool,
+        after_cursor: Option<String>,
     },
     Pong,
     /// The answer to `subscribe`: what this socket now receives besides its project's chat.
@@ -177,8 +184,14 @@ pub struct MessageFrame {
 pub const POST_MAX_BYTES: usize = 96 * 1024;
 
 /// A `history` answer as frames that each fit one post: in order, every frame but the last with
-/// `has_more: true` (a client that reads one frame at a time asks on and drops the ids it holds).
-pub fn history_frames(project_id: ProjectId, messages: Vec<MessageFrame>, has_more: bool) -> Vec<ServerFrame<'static>> {
+/// `has_more: true` and an `after_cursor` that reads on right after it (a client that reads one
+/// frame at a time asks on and drops the ids it holds).
+pub fn history_frames(
+    project_id: ProjectId,
+    messages: Vec<MessageFrame>,
+    has_more: bool,
+    after_cursor: Option<String>,
+) -> Vec<ServerFrame<'static>> {
     let mut chunks: Vec<Vec<MessageFrame>> = vec![Vec::new()];
     let mut bytes = 0;
     for message in messages {
@@ -194,12 +207,29 @@ pub fn history_frames(project_id: ProjectId, messages: Vec<MessageFrame>, has_mo
     chunks
         .into_iter()
         .enumerate()
-        .map(|(i, messages)| ServerFrame::History { project_id, messages, has_more: has_more || i < last })
+        .map(|(i, messages)| {
+            let after_cursor = if i < last {
+                let newest = messages.last().and_then(|m| ChatCursor::decode(&m.cursor).ok());
+                newest.map(|cursor| cursor.continuation().encode())
+            } else {
+                after_cursor.clone()
+            };
+            ServerFrame::History { project_id, messages, has_more: has_more || i < last, after_cursor }
+        })
         .collect()
 }
 
+/// A live frame: its cursor says nothing about what else the socket got (see
+/// [`ChatCursor::first_unsettled`]).
 impl From<&ChatMessage> for MessageFrame {
     fn from(m: &ChatMessage) -> Self {
+        Self::shown(m, m.cursor())
+    }
+}
+
+impl MessageFrame {
+    /// The message with the cursor to show beside it (a `history` answer's carry its read).
+    pub fn shown(m: &ChatMessage, cursor: ChatCursor) -> Self {
         let at = format_iso(&m.timestamp);
         Self {
             message_id: m.message_id.clone(),
@@ -210,7 +240,7 @@ impl From<&ChatMessage> for MessageFrame {
             timestamp: at.clone(),
             created_at: at,
             is_in_meeting: m.is_in_meeting,
-            cursor: m.cursor().encode(),
+            cursor: cursor.encode(),
         }
     }
 }
@@ -233,19 +263,24 @@ mod tests {
             timestamp: "2026-11-30T00:00:00.000Z".into(),
             created_at: "2026-11-30T00:00:00.000Z".into(),
             is_in_meeting: false,
-            cursor: "c".into(),
+            cursor: ChatCursor::at_key(format!("m#0000000000001#m{i}")).encode(),
         };
-        let frames = history_frames(project, (0..100).map(message).collect(), false);
+        let frames = history_frames(project, (0..100).map(message).collect(), false, Some("end".into()));
         assert!(frames.len() > 1);
         let mut ids = Vec::new();
         for (i, frame) in frames.iter().enumerate() {
             assert!(serde_json::to_vec(frame).unwrap().len() <= 128 * 1024, "frame {i} fits one post");
-            let ServerFrame::History { messages, has_more, .. } = frame else { panic!("a history frame") };
+            let ServerFrame::History { messages, has_more, after_cursor, .. } = frame else {
+                panic!("a history frame")
+            };
             assert_eq!(*has_more, i + 1 < frames.len(), "only the last says there is no more");
+            let newest = ChatCursor::decode(&messages.last().unwrap().cursor).unwrap();
+            let expected = if *has_more { newest.continuation().encode() } else { "end".into() };
+            assert_eq!(after_cursor.as_deref(), Some(expected.as_str()), "frame {i} says where to ask on");
             ids.extend(messages.iter().map(|m| m.message_id.to_string()));
         }
         assert_eq!(ids, (0..100).map(|i| format!("m{i}")).collect::<Vec<_>>(), "all, in order");
-        assert_eq!(history_frames(project, Vec::new(), true).len(), 1, "an empty answer is one frame");
+        assert_eq!(history_frames(project, Vec::new(), true, None).len(), 1, "an empty answer is one frame");
     }
 
     #[test]

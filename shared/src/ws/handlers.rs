@@ -69,7 +69,8 @@ fn call_context(event: &ApiGatewayWebsocketProxyRequest) -> CallContext {
 }
 
 /// `$connect`: admits members of the project's team (and admins), and stores who joined which
-/// project's chat. The check runs here rather than in the authorizer: here the project is
+/// project's chat; a socket with `notifications=true` and no project is any signed-in user's,
+/// for their notification frames only. The check runs here rather than in the authorizer: here the project is
 /// known, and the answer can tell "not a member" (403) and "no such project" (404) from "the
 /// Team service is down" (503), where an authorizer only allows or denies, and API Gateway may
 /// cache its answer per token. Never posts (API Gateway has not opened the connection yet).
@@ -94,14 +95,6 @@ impl ConnectHandler {
         let Ok(user) = identity.user_id() else {
             return response(403, Some("only signed-in users can join a chat"));
         };
-        let project = event
-            .query_string_parameters
-            .first("project_id")
-            .ok_or_else(|| "missing".to_string())
-            .and_then(ProjectId::parse);
-        let Ok(project_id) = project else {
-            return response(400, Some("project_id query parameter must be a positive integer"));
-        };
         let notifications = match event.query_string_parameters.first("notifications") {
             None => false,
             Some(raw) => match raw.to_ascii_lowercase().as_str() {
@@ -110,12 +103,27 @@ impl ConnectHandler {
                 _ => return response(400, Some("notifications query parameter must be true or false")),
             },
         };
-        let access = match self.membership.admit(&identity, project_id, &call_context(event)).await {
-            Ok(access) => access,
-            Err(e) => {
-                tracing::info!(%project_id, code = e.code(), "connection refused");
-                return response(e.status().as_u16().into(), Some(&e.to_string()));
+        let project_id = match event.query_string_parameters.first("project_id").map(ProjectId::parse) {
+            Some(Ok(project_id)) => Some(project_id),
+            Some(Err(_)) => return response(400, Some("project_id query parameter must be a positive integer")),
+            // The user's notifications only: any signed-in user, no team needed.
+            None if notifications => None,
+            None => {
+                return response(
+                    400,
+                    Some("give project_id (a project's chat) or notifications=true (your notifications only)"),
+                );
             }
+        };
+        let access = match project_id {
+            None => None,
+            Some(project_id) => match self.membership.admit(&identity, project_id, &call_context(event)).await {
+                Ok(access) => Some(access),
+                Err(e) => {
+                    tracing::info!(%project_id, code = e.code(), "connection refused");
+                    return response(e.status().as_u16().into(), Some(&e.to_string()));
+                }
+            },
         };
         let now = now_ms();
         let connection = Connection {
@@ -124,7 +132,7 @@ impl ConnectHandler {
             display_name: sender_name(&identity.chat_name()).unwrap_or_else(|| "member".into()),
             project_id,
             notifications,
-            admin: access == ChatAccess::Administrator,
+            admin: access == Some(ChatAccess::Administrator),
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
             token_expires_at: identity.expires_at,
@@ -248,8 +256,8 @@ impl MessageHandler {
             }
         };
         match self.act(&connection, frame, &call_context(event)).await {
-            Ok(Some(ServerFrame::History { project_id, messages, has_more })) => {
-                for frame in history_frames(project_id, messages, has_more) {
+            Ok(Some(ServerFrame::History { project_id, messages, has_more, after_cursor })) => {
+                for frame in history_frames(project_id, messages, has_more, after_cursor) {
                     self.reply(connection_id, &frame).await;
                 }
                 Ok(())
@@ -302,11 +310,16 @@ impl MessageHandler {
         let limit = frame.limit.map_or(Ok(Limit::default()), Limit::new).map_err(|m| invalid_field("limit", m))?;
         let position = after.map_or(HistoryPosition::Latest, HistoryPosition::After);
         let query = HistoryQuery { position, from: None, to: None, limit: limit.get() };
+        let asked = match &query.position {
+            HistoryPosition::After(cursor) => Some(cursor.clone()),
+            _ => None,
+        };
         let page = self.chat.history(&reader, &query).await?;
         Ok(ServerFrame::History {
-            project_id: connection.project_id,
-            messages: page.messages.iter().map(MessageFrame::from).collect(),
+            project_id: reader.project_id,
+            messages: page.messages.iter().map(|m| MessageFrame::shown(m, page.cursor_of(m))).collect(),
             has_more: page.has_more,
+            after_cursor: page.after_cursor(asked.as_ref()).map(|c| c.encode()),
         })
     }
 
@@ -317,6 +330,13 @@ impl MessageHandler {
     ) -> Result<ServerFrame<'static>, AppError> {
         let on =
             frame.notifications.ok_or_else(|| invalid_field("notifications", "is required (true or false)".into()))?;
+        if !on && connection.project_id.is_none() {
+            // It would then receive nothing at all.
+            return Err(invalid_field(
+                "notifications",
+                "a socket without a project receives notifications only".into(),
+            ));
+        }
         if !self.chat.fanout().connections().set_notifications(&connection.connection_id, on).await? {
             return Err(AppError::BadRequest {
                 code: "NOT_CONNECTED",
@@ -356,10 +376,14 @@ impl MessageHandler {
         }
         // Rights follow the new token: an administrator whose token no longer says so (and who is
         // not in the team) keeps the socket but loses the chat.
-        let admitted = match self.chat.membership().admit(&identity, connection.project_id, ctx).await {
-            Ok(access) => Some(access == ChatAccess::Administrator),
-            Err(AppError::Forbidden(_)) => None,
-            Err(e) => return Err(e),
+        let admitted = match connection.project_id {
+            // A notifications-only socket is any signed-in user's.
+            None => Some(false),
+            Some(project_id) => match self.chat.membership().admit(&identity, project_id, ctx).await {
+                Ok(access) => Some(access == ChatAccess::Administrator),
+                Err(AppError::Forbidden(_)) => None,
+                Err(e) => return Err(e),
+            },
         };
         let admin = admitted.unwrap_or(false);
         if !self.chat.fanout().connections().refresh(&connection.connection_id, expires_at, admin).await? {

@@ -54,7 +54,7 @@ struct ConnectionRow {
     connection_id: String,
     user_id: String,
     display_name: String,
-    project_id: i64,
+    project_id: Option<i64>,
     notifications: bool,
     admin: bool,
     connected_at: DateTime<Utc>,
@@ -68,7 +68,7 @@ impl From<ConnectionRow> for Connection {
             connection_id: ConnectionId::from_stored(r.connection_id),
             user_id: UserId::from_stored(r.user_id),
             display_name: r.display_name,
-            project_id: ProjectId::from_stored(r.project_id),
+            project_id: r.project_id.map(ProjectId::from_stored),
             notifications: r.notifications,
             admin: r.admin,
             connected_at: r.connected_at,
@@ -196,8 +196,8 @@ impl ChatStore for SqlDb {
             .bind(high.as_str());
         let (stmt, forward) = match &query.position {
             HistoryPosition::Latest => (stmt.push("ORDER BY sk DESC"), false),
-            HistoryPosition::Before(c) => (stmt.push("AND sk < ? ORDER BY sk DESC").bind(c.0.as_str()), false),
-            HistoryPosition::After(c) => (stmt.push("AND sk > ? ORDER BY sk ASC").bind(c.0.as_str()), true),
+            HistoryPosition::Before(c) => (stmt.push("AND sk < ? ORDER BY sk DESC").bind(c.key()), false),
+            HistoryPosition::After(c) => (stmt.push("AND sk > ? ORDER BY sk ASC").bind(c.key()), true),
         };
         let rows: Vec<MessageRow> = self.fetch_all(&stmt.push("LIMIT ?").bind(i64::from(query.limit) + 1)).await?;
         Ok(HistoryPage::from_probe(rows.into_iter().map(Into::into).collect(), query.limit, !forward))
@@ -270,7 +270,7 @@ impl ConnectionStore for SqlDb {
         .bind(c.connection_id.as_str())
         .bind(&c.user_id)
         .bind(c.display_name.as_str())
-        .bind(c.project_id)
+        .bind(c.project_id.map(|p| p.get()))
         .bind(c.notifications)
         .bind(c.admin)
         .bind(c.connected_at)
