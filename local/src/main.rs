@@ -261,6 +261,18 @@ async fn serve() -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `seed` and `serve` take no options: anything after them (a `--help`, say) is refused
+    // rather than ignored, so nothing is written by a command that was only asked about.
+    let takes_none = matches!(args.first().map(String::as_str), Some("serve" | "seed"));
+    if takes_none && let Some(extra) = args.get(1) {
+        match extra.as_str() {
+            "-h" | "--help" => {
+                say!("{USAGE}");
+                return Ok(());
+            }
+            other => bail!("{} takes no options, got {other}\n{USAGE}", args[0]),
+        }
+    }
     match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
         Some("token") => mint(&args[1..]),
