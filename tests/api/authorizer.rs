@@ -136,6 +136,13 @@ async fn forged_expired_foreign_and_missing_tokens_are_refused() {
     }
     let missing = authorize(&v, &event(None)).await;
     assert!(matches!(missing, Err(AuthorizerFailure::Unauthorized)));
+    // A valid token in a header is not looked at: API Gateway passes only the identity source.
+    let mut in_header = event(None);
+    in_header.headers.insert(
+        "authorization",
+        format!("Bearer {}", sign(&id_claims(), "test-cognito-key.pem", "test-key-1")).parse().unwrap(),
+    );
+    assert!(matches!(authorize(&v, &in_header).await, Err(AuthorizerFailure::Unauthorized)));
     assert_eq!(AuthorizerFailure::Unauthorized.to_string(), "Unauthorized", "the message API Gateway maps to 401");
 }
 

@@ -166,6 +166,48 @@ async fn a_rollback_to_an_older_release_applies_nothing_and_succeeds() {
     assert!(db.sql_db().schema_status().await.unwrap().pending.is_empty());
 }
 
+/// Rolling back a release that added a migration: CloudFormation first puts the previous
+/// release's migrate code back, then sends it an update with that release's version, while the
+/// database already holds the failed release's migration. The previous code answers SUCCESS
+/// (nothing to apply, and no refusal of the version it does not know), migrates on demand
+/// without complaint, and its functions accept the schema; on both engines.
+#[tokio::test]
+async fn the_previous_release_accepts_a_schema_one_migration_ahead() {
+    for db in [TestDb::mariadb().await, TestDb::sqlite()] {
+        db.sql_db().migrate().await.unwrap();
+        let versions = db.sql_db().release_versions();
+        let (previous, newest) = (versions[versions.len() - 2], versions[versions.len() - 1]);
+        let old_code = Arc::new(db.sql_db().as_release(previous));
+        assert_eq!(old_code.release_versions().last(), Some(&previous));
+        let migrate = MigrateHandler::new(old_code.clone()).unwrap();
+        let (cfn, url) = ResponseUrlStandIn::start().await;
+        let mut rollback = custom_resource_json("Update", &url);
+        rollback["ResourceProperties"]["MigrationsVersion"] = json!(previous.to_string());
+        rollback["OldResourceProperties"]["MigrationsVersion"] = json!(newest.to_string());
+        migrate.handle(serde_json::from_value(rollback).unwrap()).await.unwrap();
+        let answers = cfn.answers();
+        assert_eq!(answers[0].1["Status"], "SUCCESS", "{}", answers[0].1);
+        // Run outright (a redeploy of the old release, or `migrate` by hand): nothing to do.
+        let report = migrate.handle(direct("migrate")).await.unwrap();
+        assert_eq!(report["applied"], json!([]));
+        let status = old_code.schema_status().await.unwrap();
+        assert!(status.pending.is_empty() && status.applied.contains(&newest), "{status:?}");
+        // The control: sqlx alone refuses a database holding a version it does not carry.
+        let strict = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(Vec::new()),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        };
+        let refused = if db.url().starts_with("mysql") {
+            strict.run(&sqlx::MySqlPool::connect(&db.url()).await.unwrap()).await
+        } else {
+            strict.run(&sqlx::SqlitePool::connect(&db.url()).await.unwrap()).await
+        };
+        assert!(matches!(refused, Err(sqlx::migrate::MigrateError::VersionMissing(_))), "{refused:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_failed_migration_is_reported_to_cloudformation_not_left_waiting() {
     let db = TestDb::unreachable_mysql();

@@ -421,8 +421,6 @@ fn data_survives_the_stack_and_every_function_logs_and_alarms() {
         let name = name.as_str().unwrap();
         match resource["Type"].as_str().unwrap() {
             "AWS::DynamoDB::Table" => {
-                assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{name}");
-                assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
                 assert_eq!(resource["Properties"]["SSESpecification"]["SSEEnabled"].as_bool(), Some(true), "{name}");
             }
             "AWS::Serverless::Function" => {
@@ -450,6 +448,103 @@ fn data_survives_the_stack_and_every_function_logs_and_alarms() {
     for table in ["ChatMessagesTable", "ChatRoomsTable"] {
         let pitr = &resources[table]["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"];
         assert_eq!(pitr.as_bool(), Some(true), "{table} can be recovered");
+    }
+}
+
+/// A fixed-name resource left behind by a failed first create would make every retry fail with
+/// "already exists": each stateful one with a fixed name is kept on delete and on replacement,
+/// but not when the stack's own create rolls back (`RetainExceptOnCreate`).
+#[test]
+fn a_failed_first_create_leaves_nothing_and_a_delete_keeps_the_data() {
+    let template = template();
+    let mut stateful = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let fixed_name = match resource["Type"].as_str().unwrap() {
+            "AWS::DynamoDB::Table" => &resource["Properties"]["TableName"],
+            "AWS::Logs::LogGroup" => &resource["Properties"]["LogGroupName"],
+            _ => continue,
+        };
+        assert!(!fixed_name.is_null(), "{name}: stateful resources here have fixed names");
+        stateful += 1;
+        assert_eq!(resource["DeletionPolicy"].as_str(), Some("RetainExceptOnCreate"), "{name}");
+        assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
+    }
+    assert_eq!(stateful, 16, "three tables and thirteen log groups");
+}
+
+/// What a first deploy into a fresh account needs, and what it must not take from a shared VPC.
+#[test]
+fn account_and_vpc_wide_resources_are_opt_in() {
+    let template = template();
+    let parameters = &template["Parameters"];
+    let resources = &template["Resources"];
+    for (parameter, created) in [
+        ("CreateApiGatewayLoggingRole", &["ApiGatewayLoggingRole", "ApiGatewayAccount"][..]),
+        ("CreateDynamoDbEndpoint", &["DynamoDbEndpoint"][..]),
+        ("CreateVpcEndpoints", &["SecretsManagerEndpoint", "S3Endpoint"][..]),
+    ] {
+        assert_eq!(parameters[parameter]["Default"].as_str(), Some("false"), "{parameter} is off by default");
+        for resource in created {
+            assert!(resources[*resource]["Condition"].is_string(), "{resource} exists only when {parameter} says so");
+        }
+    }
+    let account = &resources["ApiGatewayAccount"];
+    assert_eq!(account["Type"].as_str(), Some("AWS::ApiGateway::Account"));
+    let role = serde_norway::to_string(&resources["ApiGatewayLoggingRole"]).unwrap();
+    assert!(role.contains("AmazonAPIGatewayPushToCloudWatchLogs"), "{role}");
+    // The stage that writes access logs waits for the account setting when the stack makes it.
+    let stage = serde_norway::to_string(&resources["WebSocketStage"]["Properties"]["Description"]).unwrap();
+    assert!(stage.contains("ApiGatewayAccount"), "{stage}");
+    assert!(
+        !template["Rules"]["VpcEndpointsNeedTheVpc"].is_null()
+            && !template["Rules"]["DynamoDbEndpointNeedsTheVpc"].is_null()
+    );
+    let tracing = serde_norway::to_string(&template["Globals"]["Function"]["Tracing"]).unwrap();
+    assert!(tracing.contains("Tracing"), "the functions trace as the Tracing parameter says: {tracing}");
+}
+
+/// The WebSocket stage deploys after every route (AutoDeploy takes what exists), and each
+/// function may be invoked by its own routes only.
+#[test]
+fn the_websocket_stage_waits_for_its_routes_and_functions_answer_only_theirs() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let routes: Vec<(&str, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::ApiGatewayV2::Route"))
+        .map(|(name, r)| (name.as_str().unwrap(), r))
+        .collect();
+    let depends: BTreeSet<String> = strings(&template["Resources"]["WebSocketStage"]["DependsOn"]);
+    for (name, _) in &routes {
+        assert!(depends.contains(&name.to_ascii_lowercase()), "the stage does not wait for {name}");
+    }
+    // Route key → the function its integration invokes.
+    let function_of = |route: &Value| -> String {
+        let target = route["Properties"]["Target"].clone();
+        let text = serde_norway::to_string(&target).unwrap();
+        let integration = text.split("integrations/${").nth(1).unwrap().split('}').next().unwrap().to_owned();
+        let uri = serde_norway::to_string(&resources[integration.as_str()]["Properties"]["IntegrationUri"]).unwrap();
+        uri.split("functions/${").nth(1).unwrap().split('.').next().unwrap().to_owned()
+    };
+    let permissions: Vec<(String, String)> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Lambda::Permission"))
+        .map(|r| {
+            let function = serde_norway::to_string(&r["Properties"]["FunctionName"]).unwrap();
+            let source = serde_norway::to_string(&r["Properties"]["SourceArn"]).unwrap();
+            (function.trim().trim_start_matches("!Ref").trim().to_owned(), source.trim().to_owned())
+        })
+        .collect();
+    for (name, route) in &routes {
+        let key = route["Properties"]["RouteKey"].as_str().unwrap();
+        let function = function_of(route);
+        let allowed =
+            permissions.iter().any(|(f, source)| *f == function && source.ends_with(&format!("/${{Stage}}/{key}")));
+        assert!(allowed, "{name}: no permission for {function} on route {key}");
+    }
+    for (function, source) in &permissions {
+        assert!(!source.ends_with("/*"), "{function} may be invoked by any route: {source}");
     }
 }
 

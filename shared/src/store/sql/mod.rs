@@ -97,6 +97,9 @@ pub struct SqlDb {
     probing: std::sync::atomic::AtomicBool,
     #[cfg(feature = "mysql")]
     credentials: Option<rds::SecretCredentials>,
+    /// The newest migration of the release this code is: all it carries, unless a test plays
+    /// an earlier release (see [`SqlDb::as_release`]).
+    release_cap: Option<i64>,
 }
 
 /// After the server could not be reached, requests answer 503 at once for this long instead of
@@ -430,7 +433,36 @@ impl SqlDb {
             probing: std::sync::atomic::AtomicBool::new(false),
             #[cfg(feature = "mysql")]
             credentials,
+            release_cap: None,
         })
+    }
+
+    /// This database as the release whose newest migration is `newest` handles it: what a
+    /// rollback runs, that release's code against a schema that may be ahead of it.
+    pub fn as_release(self, newest: i64) -> Self {
+        Self { release_cap: Some(newest), ..self }
+    }
+
+    /// This release's migrator. It minds no version the database holds beyond its own
+    /// (`ignore_missing`): a rollback runs the previous release's code against the schema the
+    /// failed release already migrated, and sqlx would otherwise refuse it (`VersionMissing`),
+    /// failing the rollback too. Every migration is additive and safe to run again, so the
+    /// older code works with the newer schema.
+    fn migrator(&self) -> Migrator {
+        let all = match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => &MYSQL_MIGRATIONS,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+        };
+        let migrations = all.iter().filter(|m| self.release_cap.is_none_or(|cap| m.version <= cap)).cloned().collect();
+        // sqlx's own `migrate!` fills these fields the same way (they are public for it).
+        Migrator {
+            migrations: std::borrow::Cow::Owned(migrations),
+            ignore_missing: true,
+            locking: all.locking,
+            no_tx: all.no_tx,
+        }
     }
 
     /// Before each query: the server not known to be unreachable, credentials in place (read
@@ -483,13 +515,7 @@ impl SqlDb {
 
     /// The versions of this release's migrations, oldest first.
     pub fn release_versions(&self) -> Vec<i64> {
-        let migrator = match &self.pool {
-            #[cfg(feature = "mysql")]
-            Pool::MySql(_) => &MYSQL_MIGRATIONS,
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
-        };
-        migrator.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect()
+        self.migrator().iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect()
     }
 
     /// Versions recorded as applied, and those an interrupted run left half done.
@@ -537,7 +563,7 @@ impl SqlDb {
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => self.migrate_mysql_locked(p).await?,
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => Self::migrate_sqlite(p).await?,
+            Pool::Sqlite(p) => self.migrate_sqlite(p).await?,
         }
         let release = self.release_versions();
         Ok(MigrationReport {
@@ -573,10 +599,11 @@ impl SqlDb {
     /// row's key, or on DDL the winner already ran) and rolls back whole; running again then
     /// finds it applied. A migration that is truly broken fails every attempt.
     #[cfg(feature = "sqlite")]
-    async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+    async fn migrate_sqlite(&self, pool: &SqlitePool) -> Result<(), StoreError> {
+        let migrator = self.migrator();
         let mut attempt = 0;
         loop {
-            match SQLITE_MIGRATIONS.run(pool).await.map_err(Self::migrate_error) {
+            match migrator.run(pool).await.map_err(Self::migrate_error) {
                 Err(e) if attempt < 5 => {
                     attempt += 1;
                     tracing::debug!(error = %e, attempt, "migration lost a race; running again");
@@ -617,7 +644,7 @@ impl SqlDb {
                 Err(sqlx::Error::Database(db)) if is_missing_table(db.as_ref()) => {}
                 Err(e) => return Err(self.classify(e)),
             }
-            MYSQL_MIGRATIONS.run_direct(&mut *conn).await.map_err(Self::migrate_error)
+            self.migrator().run_direct(&mut *conn).await.map_err(Self::migrate_error)
         }
         .await;
         // The lock also ends with the session; releasing it now lets the next run go on.
