@@ -8,6 +8,10 @@ impl BoundedText {
     pub fn parse(raw: &str, min: usize, max: usize) -> Result<Self, String> {
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
+        // Only spaces is not "too short" to the person who typed them.
+        if chars == 0 && min > 0 && !raw.is_empty() {
+            return Err(format!("must not be blank (1 to {max} characters besides spaces)"));
+        }
         if chars < min || chars > max {
             return Err(if min > 0 {
                 format!("must be {min} to {max} characters")
@@ -131,7 +135,12 @@ mod tests {
         assert!(BoundedText::parse(&korean, 1, 100).is_ok());
         assert!(BoundedText::parse(&format!("{korean}가"), 1, 100).is_err());
         assert_eq!(BoundedText::parse("  🎉 해커톤  ", 1, 100).unwrap().as_str(), "🎉 해커톤");
-        assert!(BoundedText::parse("   ", 1, 100).is_err());
+        assert_eq!(
+            BoundedText::parse("   ", 1, 100).unwrap_err(),
+            "must not be blank (1 to 100 characters besides spaces)",
+            "only spaces is blank, not too short"
+        );
+        assert_eq!(BoundedText::parse("", 1, 100).unwrap_err(), "must be 1 to 100 characters");
         assert!(BoundedText::parse("a\u{0}b", 1, 100).is_err());
         assert!(BoundedText::parse("line\nbreak", 1, 100).is_ok());
         for sneaky in ["abc\u{202E}gpj.exe", "ad\u{200B}min", "\u{2066}x\u{2069}", "\u{FEFF}hi"] {
