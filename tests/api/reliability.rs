@@ -119,7 +119,7 @@ async fn reconnecting_client(
                 CatchUp::Documented => chat.history(&me, &query).await.unwrap(),
                 CatchUp::ExactAfter => {
                     let exact = messages.history(me.project_id, &query).await.unwrap();
-                    ChatPage { messages: exact.messages, has_more: exact.has_more, read_at: now_ms() }
+                    ChatPage { messages: exact.messages, has_more: exact.has_more, read_at: Some(now_ms()) }
                 }
             };
             assert!(page.messages.len() <= 100, "a page longer than its limit: {}", page.messages.len());

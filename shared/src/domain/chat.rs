@@ -139,7 +139,7 @@ pub const CATCH_UP_OVERLAP: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Separates a cursor's sort key from how it was handed out (ids never contain `~`).
 const HANDED_SEPARATOR: char = '~';
-/// What follows the separator on a page's continuation.
+/// What follows the separator on a page's continuation (then the chain's first read, if known).
 const CONTINUATION: &str = "next";
 
 /// What the service knew, when it handed a cursor out, about what its holder had been given.
@@ -151,9 +151,9 @@ enum Handed {
     /// committed by then.
     Read(DateTime<Utc>),
     /// As the continuation of a page cut by its limit: the next page reads on right after it.
-    /// (What commits late before it meanwhile reaches an open socket live, and a poller in the
-    /// window of the last page's cursor.)
-    Continuation,
+    /// It keeps the instant the chain's first page was read, which the chain's last page hands
+    /// on (what commits late meanwhile is re-read after that, however slowly the pages came).
+    Continuation(Option<DateTime<Utc>>),
 }
 
 /// Position in a project's history: a message's sort key, opaque to clients, and what the
@@ -175,9 +175,26 @@ impl ChatCursor {
         Self { handed: Handed::Read(at), ..self }
     }
 
-    /// The same position as a page's continuation: a catch-up after it reads on right after it.
-    pub fn continuation(self) -> Self {
-        Self { handed: Handed::Continuation, ..self }
+    /// The same position as a page's continuation, in a chain of pages whose first was read at
+    /// `first_read` (`None`: no claim): a catch-up after it reads on right after it.
+    pub fn continuation(self, first_read: Option<DateTime<Utc>>) -> Self {
+        Self { handed: Handed::Continuation(first_read), ..self }
+    }
+
+    /// The same position, claiming only what was read by `read_at` (nothing when `None`).
+    fn read_as_of(self, read_at: Option<DateTime<Utc>>) -> Self {
+        match read_at {
+            Some(at) => self.seen(at),
+            None => Self { handed: Handed::Alone, ..self },
+        }
+    }
+
+    /// The earliest read of the chain this cursor continues, if it is a continuation.
+    fn chain_started(&self) -> Option<DateTime<Utc>> {
+        match self.handed {
+            Handed::Continuation(first_read) => first_read,
+            _ => None,
+        }
     }
 
     /// The sort key the stores compare with.
@@ -199,7 +216,7 @@ impl ChatCursor {
             Handed::Alone => self.at(),
             // A read stamped before the message (clock skew) counts as at the message.
             Handed::Read(at) => at.max(self.at()),
-            Handed::Continuation => return None,
+            Handed::Continuation(_) => return None,
         };
         Some(seen - overlap).filter(|first| *first < self.at())
     }
@@ -225,7 +242,10 @@ impl ChatCursor {
             Handed::Read(at) => {
                 format!("{}{HANDED_SEPARATOR}{:0width$}", self.key, key_millis(&at), width = MILLIS_WIDTH)
             }
-            Handed::Continuation => format!("{}{HANDED_SEPARATOR}{CONTINUATION}", self.key),
+            Handed::Continuation(None) => format!("{}{HANDED_SEPARATOR}{CONTINUATION}", self.key),
+            Handed::Continuation(Some(at)) => {
+                format!("{}{HANDED_SEPARATOR}{CONTINUATION}{:0width$}", self.key, key_millis(&at), width = MILLIS_WIDTH)
+            }
         };
         URL_SAFE_NO_PAD.encode(text)
     }
@@ -237,7 +257,11 @@ impl ChatCursor {
         let millis = |ms: &str| ms.len() == MILLIS_WIDTH && ms.bytes().all(|b| b.is_ascii_digit());
         let (key, handed) = match text.split_once(HANDED_SEPARATOR) {
             None => (text.as_str(), Handed::Alone),
-            Some((key, CONTINUATION)) => (key, Handed::Continuation),
+            Some((key, CONTINUATION)) => (key, Handed::Continuation(None)),
+            Some((key, rest)) if rest.strip_prefix(CONTINUATION).is_some_and(millis) => {
+                let at = rest[CONTINUATION.len()..].parse().ok().and_then(DateTime::from_timestamp_millis);
+                (key, Handed::Continuation(Some(at.ok_or_else(invalid)?)))
+            }
             Some((key, at)) if millis(at) => {
                 let at = at.parse().ok().and_then(DateTime::from_timestamp_millis).ok_or_else(invalid)?;
                 (key, Handed::Read(at))
@@ -341,12 +365,14 @@ pub struct ChatPage {
     pub messages: Vec<ChatMessage>,
     /// More messages exist in the direction read.
     pub has_more: bool,
-    pub read_at: DateTime<Utc>,
+    /// When its read started; `None` for a read narrowed by `from`/`to`, which may have left
+    /// out messages before its newest and so claims nothing.
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 impl ChatPage {
     pub fn cursor_of(&self, message: &ChatMessage) -> ChatCursor {
-        message.cursor_seen(self.read_at)
+        message.cursor().read_as_of(self.read_at)
     }
 
     /// The messages with their cursors, for a reply.
@@ -359,14 +385,19 @@ impl ChatPage {
     /// position asked for, as of this read (everything up to it that had committed was read).
     pub fn after_cursor(&self, asked_after: Option<&ChatCursor>) -> Option<ChatCursor> {
         let newest = self.messages.last().map(ChatMessage::cursor);
+        // What the chain of pages so far was complete up to: its first read, or this one.
+        let complete_as_of = match (self.read_at, asked_after.and_then(ChatCursor::chain_started)) {
+            (Some(now), Some(first)) => Some(now.min(first)),
+            (read_at, _) => read_at,
+        };
         // Only a page read forward is cut before newer messages.
         if self.has_more && asked_after.is_some() {
-            return newest.map(ChatCursor::continuation);
+            return newest.map(|newest| newest.continuation(complete_as_of));
         }
         // A catch-up's page can end inside the window before the position asked for: it then
         // stays at that position (its own message is the one left out).
         let later = newest.into_iter().chain(asked_after.cloned()).max_by(|a, b| a.key.cmp(&b.key));
-        later.map(|position| position.seen(self.read_at))
+        later.map(|position| position.read_as_of(complete_as_of))
     }
 }
 
@@ -429,8 +460,10 @@ mod tests {
         assert_eq!(ChatCursor::decode(&cursor.encode()), Ok(cursor.clone()));
         let seen = cursor.clone().seen(later);
         assert_eq!(ChatCursor::decode(&seen.encode()), Ok(seen));
-        let next = cursor.continuation();
-        assert_eq!(ChatCursor::decode(&next.encode()), Ok(next));
+        for first_read in [None, Some(later)] {
+            let next = cursor.clone().continuation(first_read);
+            assert_eq!(ChatCursor::decode(&next.encode()), Ok(next));
+        }
         for bad in [
             "",
             "bm90LWEta2V5",
@@ -439,6 +472,7 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("m#0000000000001#a~12"),
             &URL_SAFE_NO_PAD.encode("m#0000000000001#a~"),
             &URL_SAFE_NO_PAD.encode("m#0000000000001#a~nex"),
+            &URL_SAFE_NO_PAD.encode("m#0000000000001#a~next12"),
             &URL_SAFE_NO_PAD.encode("m#0000000000001#a~0000000000001~0000000000001"),
         ] {
             assert!(ChatCursor::decode(bad).is_err(), "{bad}");
@@ -460,10 +494,49 @@ mod tests {
             assert_eq!(cursor.clone().seen(at + settled).catch_up_start(overlap), ChatCursor::at_key(cursor.key()));
         }
         // A page's continuation reads on right after it, however recent.
-        assert_eq!(cursor.clone().continuation().catch_up_start(overlap), ChatCursor::at_key(cursor.key()));
+        let next = cursor.clone().continuation(Some(at));
+        assert_eq!(next.catch_up_start(overlap), ChatCursor::at_key(cursor.key()));
         // A read time before the message's own stamp (clock skew) counts as the stamp.
         let skewed = cursor.clone().seen(at - chrono::Duration::seconds(30));
         assert_eq!(skewed.catch_up_start(overlap).key(), sort_key_floor(&(at - overlap)));
+    }
+
+    fn message_at(id: &str, at: DateTime<Utc>) -> ChatMessage {
+        ChatMessage {
+            message_id: MessageId::parse(id).unwrap(),
+            project_id: ProjectId::new(1).unwrap(),
+            user_id: UserId::parse("3f2504e0-4f89-11d3-9a0c-0305e82c3301").unwrap(),
+            sender_name: "s".into(),
+            message: "x".into(),
+            timestamp: at,
+            is_in_meeting: false,
+        }
+    }
+
+    /// What a page's cursors claim: a chain of pages cut by their limit hands on its first read,
+    /// however late the last page came; a page narrowed by a range claims nothing.
+    #[test]
+    fn page_cursors_claim_only_what_the_chain_of_reads_gave() {
+        let at = parse_instant("2026-11-26T12:00:00.000Z").unwrap();
+        let (first_read, last_read) = (at + chrono::Duration::seconds(2), at + chrono::Duration::seconds(60));
+        let overlap = chrono::Duration::seconds(10);
+        let asked = message_at("a", at).cursor();
+        let cut = ChatPage { messages: vec![message_at("b", at)], has_more: true, read_at: Some(first_read) };
+        let next = cut.after_cursor(Some(&asked)).unwrap();
+        assert_eq!(next.catch_up_start(overlap).key(), next.key(), "a continuation reads on right after the page");
+        // The chain's last page, read a minute later, hands on the first read: the next
+        // catch-up re-reads what could still have been committing then.
+        let last = ChatPage { messages: vec![message_at("c", at)], has_more: false, read_at: Some(last_read) };
+        let end = last.after_cursor(Some(&next)).unwrap();
+        assert_eq!(end.first_unsettled(overlap), Some(first_read - overlap));
+        // Narrowed by a range: no claim, the whole window before the message is re-read.
+        let narrowed = ChatPage { messages: vec![message_at("d", at)], has_more: false, read_at: None };
+        let cursor = narrowed.cursor_of(&narrowed.messages[0]);
+        assert_eq!(cursor.first_unsettled(overlap), Some(at - overlap));
+        let settled = message_at("e", at).cursor().seen(at + chrono::Duration::hours(1));
+        let empty = ChatPage { messages: Vec::new(), has_more: false, read_at: None };
+        let kept = empty.after_cursor(Some(&settled)).unwrap();
+        assert_eq!(kept.first_unsettled(overlap), Some(at - overlap), "an empty narrowed page upgrades nothing");
     }
 
     #[test]

@@ -348,7 +348,8 @@ impl ChatService {
     /// cursor was handed out), and nothing before the cursor once that has passed. The client
     /// drops the ids it already holds; the page's cursors carry the instant its read started.
     pub async fn history(&self, reader: &Admitted, query: &HistoryQuery) -> AppResult<ChatPage> {
-        let read_at = now_ms();
+        // A read narrowed by a range may leave out messages before its newest: it claims nothing.
+        let read_at = (query.from.is_none() && query.to.is_none()).then(now_ms);
         let HistoryPosition::After(cursor) = &query.position else {
             let page = self.messages.history(reader.project_id, query).await?;
             return Ok(ChatPage { messages: page.messages, has_more: page.has_more, read_at });

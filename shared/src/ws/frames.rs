@@ -210,7 +210,7 @@ pub fn history_frames(
         .map(|(i, messages)| {
             let after_cursor = if i < last {
                 let newest = messages.last().and_then(|m| ChatCursor::decode(&m.cursor).ok());
-                newest.map(|cursor| cursor.continuation().encode())
+                newest.map(|cursor| cursor.continuation(None).encode())
             } else {
                 after_cursor.clone()
             };
@@ -275,7 +275,7 @@ mod tests {
             };
             assert_eq!(*has_more, i + 1 < frames.len(), "only the last says there is no more");
             let newest = ChatCursor::decode(&messages.last().unwrap().cursor).unwrap();
-            let expected = if *has_more { newest.continuation().encode() } else { "end".into() };
+            let expected = if *has_more { newest.continuation(None).encode() } else { "end".into() };
             assert_eq!(after_cursor.as_deref(), Some(expected.as_str()), "frame {i} says where to ask on");
             ids.extend(messages.iter().map(|m| m.message_id.to_string()));
         }
