@@ -17,6 +17,7 @@ mod generated;
 mod migrate;
 mod notifications;
 mod openapi;
+mod preflight;
 mod reliability;
 mod reports;
 mod samples;
