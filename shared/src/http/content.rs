@@ -28,22 +28,17 @@ pub fn router(service: ContentService) -> Router {
 pub(super) async fn list_notices(State(content): State<ContentService>, query: QueryParams) -> ReplyResult {
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
-    let calendar = content.calendar();
-    let page = content.list_notices(limit, cursor).await?.map(|n| n.shown(calendar));
+    let page = content.list_notices(limit, cursor).await?;
     Reply::page("NOTICES_LISTED", "notices, newest first", page, limit)
 }
 
 async fn get_notice(State(content): State<ContentService>, PathId(id): PathId<NoticeId>) -> ReplyResult {
-    Reply::ok("NOTICE_FOUND", "notice", content.notice(id).await?.shown(content.calendar()))
+    Reply::ok("NOTICE_FOUND", "notice", content.notice(id).await?)
 }
 
 /// The newest notice, or `data: null` when there is none yet.
 async fn latest_notice(State(content): State<ContentService>) -> ReplyResult {
-    Reply::ok(
-        "LATEST_NOTICE",
-        "the newest notice (null when there is none)",
-        content.latest_notice().await?.map(|n| n.shown(content.calendar())),
-    )
+    Reply::ok("LATEST_NOTICE", "the newest notice (null when there is none)", content.latest_notice().await?)
 }
 
 pub(super) async fn create_notice(
@@ -51,11 +46,7 @@ pub(super) async fn create_notice(
     AdminCaller(admin): AdminCaller,
     JsonBody(body): JsonBody<CreateNoticeBody>,
 ) -> ReplyResult {
-    Reply::created(
-        "NOTICE_CREATED",
-        "notice created",
-        content.create_notice(&admin, body).await?.shown(content.calendar()),
-    )
+    Reply::created("NOTICE_CREATED", "notice created", content.create_notice(&admin, body).await?)
 }
 
 pub(super) async fn patch_notice(
@@ -64,11 +55,7 @@ pub(super) async fn patch_notice(
     PathId(id): PathId<NoticeId>,
     JsonBody(body): JsonBody<PatchNoticeBody>,
 ) -> ReplyResult {
-    Reply::ok(
-        "NOTICE_UPDATED",
-        "notice updated",
-        content.patch_notice(&admin, id, body).await?.shown(content.calendar()),
-    )
+    Reply::ok("NOTICE_UPDATED", "notice updated", content.patch_notice(&admin, id, body).await?)
 }
 
 pub(super) async fn delete_notice(

@@ -354,13 +354,9 @@ impl ChatService {
             let page = self.messages.history(reader.project_id, query).await?;
             return Ok(ChatPage { messages: page.messages, has_more: page.has_more, read_at });
         };
+        // The window before the cursor (if any), then what follows it: one read, one row more
+        // than the limit, as the cursor's own message (which its holder has) may be among them.
         let start = cursor.catch_up_start(self.timing.overlap);
-        if start.key() == cursor.key() {
-            let page = self.messages.history(reader.project_id, query).await?;
-            return Ok(ChatPage { messages: page.messages, has_more: page.has_more, read_at });
-        }
-        // The window before the cursor, then what follows it: one read, one row more than the
-        // limit, as the cursor's own message (which its holder has) may be among them.
         let read = HistoryQuery { position: HistoryPosition::After(start), limit: query.limit + 1, ..query.clone() };
         let page = self.messages.history(reader.project_id, &read).await?;
         let mut messages: Vec<ChatMessage> =

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::domain::{
     BannerId, Cursor, Limit, NoticeId, Page,
-    content::{Banner, CreateBannerBody, CreateNoticeBody, Notice, PatchBannerBody, PatchNoticeBody},
+    content::{Banner, CreateBannerBody, CreateNoticeBody, Notice, PatchBannerBody, PatchNoticeBody, ShownNotice},
     time::{Calendar, now_ms},
 };
 use crate::error::{AppError, AppResult};
@@ -31,30 +31,32 @@ impl ContentService {
         Self { calendar, ..self }
     }
 
-    pub fn calendar(&self) -> Calendar {
-        self.calendar
+    /// Every notice this service hands out is shown on its calendar.
+    fn shown(&self, notice: Notice) -> ShownNotice {
+        notice.shown(self.calendar)
     }
 
-    pub async fn list_notices(&self, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Notice>> {
-        Ok(self.notices.list(limit, after).await?)
+    pub async fn list_notices(&self, limit: Limit, after: Option<Cursor>) -> AppResult<Page<ShownNotice>> {
+        Ok(self.notices.list(limit, after).await?.map(|n| self.shown(n)))
     }
 
-    pub async fn notice(&self, id: NoticeId) -> AppResult<Notice> {
-        self.notices.get(id).await?.ok_or_else(|| AppError::not_found("notice", id))
+    pub async fn notice(&self, id: NoticeId) -> AppResult<ShownNotice> {
+        let notice = self.notices.get(id).await?.ok_or_else(|| AppError::not_found("notice", id))?;
+        Ok(self.shown(notice))
     }
 
-    pub async fn latest_notice(&self) -> AppResult<Option<Notice>> {
-        Ok(self.notices.latest().await?)
+    pub async fn latest_notice(&self) -> AppResult<Option<ShownNotice>> {
+        Ok(self.notices.latest().await?.map(|n| self.shown(n)))
     }
 
-    pub async fn create_notice(&self, _admin: &Admin, body: CreateNoticeBody) -> AppResult<Notice> {
+    pub async fn create_notice(&self, _admin: &Admin, body: CreateNoticeBody) -> AppResult<ShownNotice> {
         let draft = body.validate().map_err(AppError::Validation)?;
-        Ok(self.notices.create(&draft, now_ms()).await?)
+        Ok(self.shown(self.notices.create(&draft, now_ms()).await?))
     }
 
-    pub async fn patch_notice(&self, _admin: &Admin, id: NoticeId, body: PatchNoticeBody) -> AppResult<Notice> {
+    pub async fn patch_notice(&self, _admin: &Admin, id: NoticeId, body: PatchNoticeBody) -> AppResult<ShownNotice> {
         let store = self.notices.as_ref();
-        patch_guarded(
+        let patched = patch_guarded(
             "notice",
             id,
             |n: &Notice| n.updated_at,
@@ -62,7 +64,8 @@ impl ContentService {
             |current| body.apply(current),
             |draft, version, at| async move { store.update(id, &draft, version, at).await },
         )
-        .await
+        .await?;
+        Ok(self.shown(patched))
     }
 
     pub async fn delete_notice(&self, _admin: &Admin, id: NoticeId) -> AppResult<()> {

@@ -449,13 +449,8 @@ impl SqlDb {
     /// failing the rollback too. Every migration is additive and safe to run again, so the
     /// older code works with the newer schema.
     fn migrator(&self) -> Migrator {
-        let all = match &self.pool {
-            #[cfg(feature = "mysql")]
-            Pool::MySql(_) => &MYSQL_MIGRATIONS,
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
-        };
-        let migrations = all.iter().filter(|m| self.release_cap.is_none_or(|cap| m.version <= cap)).cloned().collect();
+        let all = self.all_migrations();
+        let migrations = self.release_migrations().cloned().collect();
         // sqlx's own `migrate!` fills these fields the same way (they are public for it).
         Migrator {
             migrations: std::borrow::Cow::Owned(migrations),
@@ -515,7 +510,22 @@ impl SqlDb {
 
     /// The versions of this release's migrations, oldest first.
     pub fn release_versions(&self) -> Vec<i64> {
-        self.migrator().iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect()
+        self.release_migrations().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect()
+    }
+
+    /// Every migration this build carries for its engine.
+    fn all_migrations(&self) -> &'static Migrator {
+        match &self.pool {
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => &MYSQL_MIGRATIONS,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+        }
+    }
+
+    /// This release's migrations (all of them, unless a test plays an earlier release).
+    fn release_migrations(&self) -> impl Iterator<Item = &'static sqlx::migrate::Migration> + '_ {
+        self.all_migrations().iter().filter(|m| self.release_cap.is_none_or(|cap| m.version <= cap))
     }
 
     /// Versions recorded as applied, and those an interrupted run left half done.
