@@ -187,7 +187,8 @@ impl Gateway {
         // Every function's routes on one port, over one database.
         let content = ContentService::new(db.clone(), db.clone()).on_calendar(config.calendar);
         let notifications = NotificationService::new(db.clone(), fanout, &config.internal_notify_scope);
-        let reports = ReportService::new(db.clone(), siblings.clone(), siblings, notifications.clone());
+        let reports =
+            ReportService::new(db.clone(), siblings.clone(), siblings, notifications.clone(), chat_service.clone());
         let groups = Router::new()
             .merge(routes::notifications::router(notifications))
             .merge(routes::reports::router(reports))

@@ -131,6 +131,8 @@ pub async fn seed(
             message: text.into(),
             timestamp: at,
             is_in_meeting: i == 0,
+            edited_at: None,
+            removed: None,
         };
         chat.messages.save(&message, false).await?;
         chat.rooms.touch(sender, project, at).await?;

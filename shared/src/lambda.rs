@@ -97,14 +97,20 @@ pub fn siblings(config: &Config) -> Result<Arc<crate::siblings::client::SiblingC
 pub async fn reports(config: Config) -> Result<axum::Router, StartupError> {
     use crate::{
         http,
-        services::{notifications::NotificationService, reports::ReportService},
+        services::{chat::ChatService, notifications::NotificationService, reports::ReportService},
     };
     let db = sql_db(&config)?;
     let (dynamo, fanout) = dynamo_and_fanout(&config).await?;
     let siblings = siblings(&config)?;
-    let notifications = NotificationService::new(db.clone(), fanout, &config.internal_notify_scope);
-    let service = ReportService::new(db.clone(), siblings.clone(), siblings, notifications);
-    let health = http::Health::new().probe("database", db).probe("connections", Arc::new(dynamo.connections_probe()));
+    let probe = Arc::new(dynamo.connections_probe());
+    let notifications = NotificationService::new(db.clone(), fanout.clone(), &config.internal_notify_scope);
+    // Reports on chat messages: who may read a chat, and the messages a decision deletes.
+    let store = Arc::new(dynamo);
+    let membership =
+        crate::services::membership::Membership::new(siblings.clone(), siblings.clone(), config.membership_cache);
+    let chat = ChatService::new(store.clone(), store, fanout, membership, config.calendar, &config.chat_read_scope);
+    let service = ReportService::new(db.clone(), siblings.clone(), siblings, notifications, chat);
+    let health = http::Health::new().probe("database", db).probe("connections", probe);
     Ok(http::app(http::reports::router(service), health.routes(&["reports"])))
 }
 

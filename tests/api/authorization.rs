@@ -328,6 +328,29 @@ fn rows() -> Vec<Row> {
             check: None,
         },
         Row {
+            // Membership before the message is looked up: outsiders learn nothing of it.
+            route: r("patch", "/chat/{project_id}/messages/{message_id}"),
+            request: |_, _| with("PATCH", format!("/chat/{PROJECT}/messages/matrix-none"), json!({"message": "고침"})),
+            expected: team(404),
+            check: None,
+        },
+        Row {
+            route: r("delete", "/chat/{project_id}/messages/{message_id}"),
+            request: |_, _| Request {
+                method: "DELETE",
+                uri: format!("/chat/{PROJECT}/messages/matrix-none"),
+                body: None,
+            },
+            expected: team(404),
+            check: None,
+        },
+        Row {
+            route: r("get", "/admin/chat/removals"),
+            request: |_, _| get("/admin/chat/removals".into()),
+            expected: admins_only(200),
+            check: None,
+        },
+        Row {
             route: r("post", "/chat/message"),
             request: |f, _| {
                 with(
@@ -481,8 +504,18 @@ fn every_route_has_a_row() {
     let covered: BTreeSet<RouteSpec> = rows().iter().map(|row| row.route).collect();
     assert_eq!(covered, every_route(), "a route without a row in the matrix, or a row for no route");
     let ws: BTreeSet<&str> = ws_rows().iter().map(|row| row.route).collect();
-    let expected: BTreeSet<&str> =
-        ["$connect", "$disconnect", "$default", "sendMessage", "ping", "history", "subscribe"].into();
+    let expected: BTreeSet<&str> = [
+        "$connect",
+        "$disconnect",
+        "$default",
+        "sendMessage",
+        "ping",
+        "history",
+        "subscribe",
+        "editMessage",
+        "deleteMessage",
+    ]
+    .into();
     assert_eq!(ws, expected, "every WebSocket route has a row");
 }
 
@@ -787,6 +820,17 @@ fn ws_rows() -> Vec<WsRow> {
             route: "subscribe",
             frame: Some(json!({"action": "subscribe", "notifications": true})),
             expected: frame("subscribed", "subscribed"),
+        },
+        // Membership before the message is looked up.
+        WsRow {
+            route: "editMessage",
+            frame: Some(json!({"action": "editMessage", "message_id": "matrix-none", "message": "고침"})),
+            expected: frame("error:NOT_FOUND", "error:FORBIDDEN"),
+        },
+        WsRow {
+            route: "deleteMessage",
+            frame: Some(json!({"action": "deleteMessage", "message_id": "matrix-none"})),
+            expected: frame("error:NOT_FOUND", "error:FORBIDDEN"),
         },
     ]
 }

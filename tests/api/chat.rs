@@ -167,6 +167,8 @@ async fn paging_forward_through_settled_history_repeats_nothing() {
             // Sixteen a second, as a busy project: each page's window would hold many.
             timestamp: start + Duration::milliseconds(i * 60),
             is_in_meeting: false,
+            edited_at: None,
+            removed: None,
         };
         chat.messages.save(&m, false).await.unwrap();
     }
@@ -354,6 +356,8 @@ async fn newest_messages_are_included_in_the_web_apps_history() {
             message: format!("{i}"),
             timestamp: start + Duration::milliseconds(i),
             is_in_meeting: false,
+            edited_at: None,
+            removed: None,
         };
         stores.messages.save(&m, false).await.unwrap();
     }

@@ -231,14 +231,15 @@ conformance!(
 mod chat {
     use std::collections::HashSet;
 
+    use super::limit;
     use chrono::{Duration, Utc};
     use proptest::prelude::RngExt;
     use proptest::test_runner::{RngAlgorithm, TestRng};
     use service_tests::connection_id;
     use shared::{
         domain::{
-            MessageId, ProjectId, UserId,
-            chat::{ChatCursor, ChatMessage, Connection, HistoryPosition, HistoryQuery},
+            MessageId, ProjectId, ReportId, UserId,
+            chat::{Changed, ChatCursor, ChatMessage, Connection, HistoryPosition, HistoryQuery, Removal},
             time::{now_ms, parse_instant},
         },
         store::{ChatStores, Saved, StoreError, Touched},
@@ -264,6 +265,8 @@ mod chat {
             message: text.to_owned(),
             timestamp: at,
             is_in_meeting: false,
+            edited_at: None,
+            removed: None,
         }
     }
 
@@ -518,6 +521,106 @@ mod chat {
         assert_eq!(stores.connections.get(&c2).await.unwrap(), None);
     }
 
+    /// Edits set the text and `edited_at`; a removal leaves a tombstone in place (no text, who
+    /// and when), idempotently; a moderated one is in the audit log with the text it removed;
+    /// messages are found by id (a client's id too); ids are compared exactly.
+    async fn messages_are_edited_and_deleted_with_tombstones_and_moderation_is_audited(stores: ChatStores) {
+        let store = &stores.messages;
+        let at = now_ms() - Duration::seconds(5);
+        let first = message(21, "edit-me", at, "오타가 있습니닷");
+        let second = message(21, "Edit-Me", at + Duration::milliseconds(1), "두 번째");
+        store.save(&first, false).await.unwrap();
+        store.save(&second, true).await.unwrap();
+        let found = store.by_id(p(21), &first.message_id).await.unwrap().unwrap();
+        assert_eq!(found, first);
+        assert_eq!(store.by_id(p(21), &second.message_id).await.unwrap().unwrap().message, "두 번째", "case counts");
+        assert_eq!(store.by_id(p(22), &first.message_id).await.unwrap(), None, "another project's");
+        assert_eq!(store.by_id(p(21), &MessageId::parse("nope").unwrap()).await.unwrap(), None);
+
+        let edited_at = now_ms();
+        let Changed::Done(edited) = store.edit(p(21), &first.sort_key(), "오타가 있습니다", edited_at).await.unwrap()
+        else {
+            panic!("an edit of a live message applies")
+        };
+        assert_eq!((edited.message.as_str(), edited.edited_at), ("오타가 있습니다", Some(edited_at)));
+        assert_eq!((edited.timestamp, edited.sort_key()), (first.timestamp, first.sort_key()), "it keeps its place");
+        assert_eq!(store.edit(p(21), "m#0000000000001#ghost", "x", edited_at).await.unwrap(), Changed::Missing);
+
+        let by_author = Removal { at: now_ms(), by: u(JIMIN), moderated: false };
+        let Changed::Done(tombstone) = store.remove(p(21), &first.sort_key(), &by_author, None).await.unwrap() else {
+            panic!("a removal of a live message applies")
+        };
+        assert_eq!((tombstone.message.as_str(), tombstone.removed.as_ref()), ("", Some(&by_author)));
+        assert_eq!(tombstone.message_id, first.message_id);
+        let again = Removal { at: now_ms() + Duration::seconds(1), by: u(MINSU), moderated: true };
+        assert_eq!(
+            store.remove(p(21), &first.sort_key(), &again, None).await.unwrap(),
+            Changed::Removed(tombstone.clone()),
+            "a tombstone stays as first removed"
+        );
+        assert_eq!(
+            store.edit(p(21), &first.sort_key(), "되살리기", now_ms()).await.unwrap(),
+            Changed::Removed(tombstone.clone())
+        );
+        let page = store.history(p(21), &HistoryQuery::latest(10)).await.unwrap();
+        assert_eq!(page.messages, [tombstone.clone(), second.clone()], "the tombstone keeps its place in history");
+        assert_eq!(store.removals(limit(10), None).await.unwrap().items, [], "an author's own deletion is not audited");
+
+        // Moderated removals are audited, newest first, with the text each removed.
+        let report = ReportId::new(9).unwrap();
+        for (i, (id, text)) in [("mod-1", "광고입니다"), ("mod-2", "욕설"), ("mod-3", "도배")].into_iter().enumerate()
+        {
+            let m = message(23, id, at + Duration::milliseconds(i as i64), text);
+            store.save(&m, false).await.unwrap();
+            let removal = Removal { at: now_ms() + Duration::milliseconds(i as i64), by: u(MINSU), moderated: true };
+            let report = (i == 1).then_some(report);
+            assert!(matches!(store.remove(p(23), &m.sort_key(), &removal, report).await.unwrap(), Changed::Done(_)));
+        }
+        let first_page = store.removals(limit(2), None).await.unwrap();
+        let texts: Vec<_> = first_page.items.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(texts, ["도배", "욕설"]);
+        assert_eq!(first_page.items[1].report_id, Some(report));
+        assert_eq!((first_page.items[0].author.clone(), first_page.items[0].removed_by.clone()), (u(JIMIN), u(MINSU)));
+        assert_eq!(first_page.items[0].project_id, p(23));
+        let rest = store.removals(limit(2), first_page.next_cursor).await.unwrap();
+        assert_eq!(rest.items.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["광고입니다"]);
+        assert_eq!(rest.next_cursor, None);
+    }
+
+    /// An edit and a delete racing on one message end in one state on every store: a tombstone
+    /// (never an edited one), and a moderated removal's record holds the text it actually
+    /// removed, whichever of the two landed first.
+    async fn racing_edits_and_deletes_end_in_one_consistent_state(stores: ChatStores) {
+        let store = &stores.messages;
+        for round in 0..12 {
+            let m = message(24, &format!("race-{round}"), now_ms(), "처음");
+            store.save(&m, false).await.unwrap();
+            let key = m.sort_key();
+            let removal = Removal { at: now_ms(), by: u(MINSU), moderated: true };
+            let (edited, removed) =
+                tokio::join!(store.edit(p(24), &key, "고친 글", now_ms()), store.remove(p(24), &key, &removal, None),);
+            let (edited, removed) = (edited.unwrap(), removed.unwrap());
+            assert!(matches!(removed, Changed::Done(_)), "the delete always applies: {removed:?}");
+            let end = store.find(p(24), &key).await.unwrap().unwrap();
+            assert!(end.is_removed() && end.message.is_empty(), "round {round}: {end:?}");
+            let record = store
+                .removals(limit(100), None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|r| r.message_id == m.message_id)
+                .expect("the removal is audited");
+            match edited {
+                // The edit landed first: the record holds the edited text.
+                Changed::Done(_) => assert_eq!(record.message, "고친 글", "round {round}"),
+                // The delete landed first: the edit found a tombstone.
+                Changed::Removed(_) => assert_eq!(record.message, "처음", "round {round}"),
+                Changed::Missing => panic!("round {round}: the message vanished"),
+            }
+        }
+    }
+
     async fn chat_health_answers(stores: ChatStores) {
         stores.health.ping().await.unwrap();
     }
@@ -554,6 +657,8 @@ mod chat {
         every_accepted_bound_selects_exactly_what_it_says,
         rooms_follow_the_latest_activity,
         connections_are_found_by_project_and_user,
+        messages_are_edited_and_deleted_with_tombstones_and_moderation_is_audited,
+        racing_edits_and_deletes_end_in_one_consistent_state,
         chat_health_answers,
     );
 

@@ -124,6 +124,70 @@ async fn two_clients_of_a_project_chat_and_others_hear_nothing() {
     gateway.stop().await.unwrap();
 }
 
+/// Edits and deletions over the socket reach every socket of the project (a second tab and
+/// a teammate), errors only the sender; an administrator's removal over HTTP reaches them too.
+#[tokio::test]
+async fn edits_and_deletions_reach_every_socket_of_the_project() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (alice, bob, moderator) = (user(), user(), user());
+    members(&db, 9, &[&alice, &bob]).await;
+    let mut a = connect(&gateway, &format!("/?project_id=9&token={}", token_for(&alice, false, "alice"))).await;
+    let mut a2 = connect(&gateway, &format!("/ws/chat/9?token={}", token_for(&alice, false, "alice"))).await;
+    let mut b = connect(&gateway, &format!("/ws/chat/9?token={}", token_for(&bob, false, "bob"))).await;
+
+    send(&mut a, json!({"action": "sendMessage", "message": "오늘 9시 회의"})).await;
+    let sent = next_frame(&mut b).await;
+    for socket in [&mut a, &mut a2] {
+        assert_eq!(next_frame(socket).await["message_id"], sent["message_id"]);
+    }
+    send(&mut b, json!({"action": "editMessage", "message_id": sent["message_id"], "message": "내 글 아님"})).await;
+    assert_eq!(next_frame(&mut b).await["code"], "FORBIDDEN", "only the author edits");
+    send(&mut a, json!({"action": "editMessage", "message_id": sent["message_id"], "message": "오늘 10시 회의"})).await;
+    for socket in [&mut a, &mut a2, &mut b] {
+        let edited = next_frame(socket).await;
+        assert_eq!(
+            (edited["type"].clone(), edited["message_id"].clone(), edited["message"].clone()),
+            (json!("message_edited"), sent["message_id"].clone(), json!("오늘 10시 회의"))
+        );
+        assert!(edited["edited_at"].is_string());
+    }
+    send(&mut a, json!({"action": "deleteMessage"})).await;
+    assert_eq!(next_frame(&mut a).await["code"], "VALIDATION_FAILED");
+    no_frame(&mut b).await;
+    send(&mut a, json!({"action": "deleteMessage", "message_id": sent["message_id"]})).await;
+    for socket in [&mut a, &mut a2, &mut b] {
+        let deleted = next_frame(socket).await;
+        assert_eq!(
+            (deleted["type"].clone(), deleted["message_id"].clone(), deleted["project_id"].clone()),
+            (json!("message_deleted"), sent["message_id"].clone(), json!(9))
+        );
+    }
+    send(&mut a, json!({"action": "editMessage", "message_id": sent["message_id"], "message": "되살리기"})).await;
+    assert_eq!(next_frame(&mut a).await["code"], "CONFLICT");
+
+    // An administrator removes bob's message over HTTP: the sockets hear it, the log keeps it.
+    send(&mut b, json!({"action": "sendMessage", "message": "광고 링크"})).await;
+    let ad = next_frame(&mut a).await;
+    for socket in [&mut a2, &mut b] {
+        next_frame(socket).await;
+    }
+    let admin_token = token_for(&moderator, true, "운영자");
+    let removed = reqwest::Client::new()
+        .delete(format!("http://{}/chat/9/messages/{}", gateway.addr, ad["message_id"].as_str().unwrap()))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(removed.status(), 200);
+    for socket in [&mut a, &mut a2, &mut b] {
+        assert_eq!(next_frame(socket).await["type"], "message_deleted");
+    }
+    let log = get_json(&gateway, "/admin/chat/removals", &admin_token).await;
+    assert_eq!((log["data"][0]["message"].clone(), log["data"][0]["author"].clone()), (json!("광고 링크"), json!(bob)));
+    gateway.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn handshakes_without_identity_or_project_are_refused() {
     let db = TestDb::sqlite();

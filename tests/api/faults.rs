@@ -91,6 +91,7 @@ async fn dynamodb_gone_a_send_fails_to_the_sender_and_is_not_broadcast() {
         user_id: user.clone(),
         name: "me".into(),
         access: ChatAccess::Administrator,
+        moderator: true,
     };
     let listener = open_connection("listening=", &user, me.project_id, true);
     stores.connections.put(&listener).await.unwrap();

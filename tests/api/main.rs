@@ -15,6 +15,7 @@ mod faults;
 mod gateway;
 mod generated;
 mod migrate;
+mod moderation;
 mod notifications;
 mod openapi;
 mod preflight;

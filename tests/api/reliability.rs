@@ -11,6 +11,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, future::join_all, stream};
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
@@ -20,8 +21,11 @@ use service_tests::{
 };
 use shared::{
     domain::{
-        ProjectId, UserId,
-        chat::{ChatCursor, ChatMessage, ChatPage, Connection, HistoryPage, HistoryPosition, HistoryQuery},
+        Cursor, Limit, MessageId, Page, ProjectId, ReportId, UserId,
+        chat::{
+            Changed, ChatCursor, ChatMessage, ChatPage, Connection, HistoryPage, HistoryPosition, HistoryQuery,
+            Removal, RemovalRecord,
+        },
         time::now_ms,
     },
     error::AppError,
@@ -58,6 +62,34 @@ impl ChatStore for DelayedCommits {
     async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         self.store.history(project_id, query).await
     }
+
+    async fn by_id(&self, project_id: ProjectId, message_id: &MessageId) -> Result<Option<ChatMessage>, StoreError> {
+        self.store.by_id(project_id, message_id).await
+    }
+
+    async fn edit(
+        &self,
+        project_id: ProjectId,
+        key: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        self.store.edit(project_id, key, text, at).await
+    }
+
+    async fn remove(
+        &self,
+        project_id: ProjectId,
+        key: &str,
+        removal: &Removal,
+        report: Option<ReportId>,
+    ) -> Result<Changed, StoreError> {
+        self.store.remove(project_id, key, removal, report).await
+    }
+
+    async fn removals(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<RemovalRecord>, StoreError> {
+        self.store.removals(limit, after).await
+    }
 }
 
 fn seeded(seed: u8) -> TestRng {
@@ -70,6 +102,7 @@ fn admitted(user: &UserId) -> Admitted {
         user_id: user.clone(),
         name: "racer".into(),
         access: ChatAccess::Administrator,
+        moderator: true,
     }
 }
 

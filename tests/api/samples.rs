@@ -11,6 +11,10 @@ use service_tests::{Reply, TestApi, TestDb, TestEnv};
 use shared::domain::{chat::ChatCursor, time::parse_instant};
 
 const MEMBER: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+/// In project 42's team with the member (`http-reports-create-message.json`).
+const TEAMMATE: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+/// The samples' administrator.
+const ADMIN: &str = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
 
 fn sample(name: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name))
@@ -38,7 +42,7 @@ fn fresh(at: &Value) -> chrono::DateTime<Utc> {
 async fn every_http_sample_gets_its_exact_answer() {
     let api = TestApi::over(TestEnv::new(TestDb::mariadb().await).await).await;
     // The samples' member is in project 42's team (team 3, as the web app's sample names it).
-    api.env.siblings.project_in_team(42, 3, "PortForge 웹", MEMBER, &[]);
+    api.env.siblings.project_in_team(42, 3, "PortForge 웹", MEMBER, &[TEAMMATE]);
     // Every answer is also checked against openapi.yaml, for the route the sample names.
     let description = service_tests::openapi::document();
     // Samples with dates are answered as written while their dates lie ahead; after that, the
@@ -153,7 +157,7 @@ async fn every_http_sample_gets_its_exact_answer() {
     assert_eq!(
         message,
         json!({"message_id": "web-1a2b3c", "project_id": 42, "user_id": MEMBER, "sender_name": "지민",
-               "message": "내일 10시에 스탠드업 해요", "is_in_meeting": false,
+               "message": "내일 10시에 스탠드업 해요", "is_in_meeting": false, "edited_at": null, "deleted": false,
                "created_at": message["created_at"], "timestamp": message["created_at"], "cursor": message["cursor"]})
     );
     let history = send("http-chat-history.json").await;
@@ -244,8 +248,8 @@ async fn every_http_sample_gets_its_exact_answer() {
     let content = "프로젝트 설명에 다른 팀의 결과물을 자기 것처럼 올려 두었습니다.";
     assert_eq!(
         report,
-        json!({"report_id": 1, "user_id": MEMBER, "project_id": 42, "type": "REPORT", "content": content, "status": "PENDING",
-               "decision": null, "resolution_note": null, "created_at": report["created_at"], "updated_at": report["created_at"]})
+        json!({"report_id": 1, "user_id": MEMBER, "project_id": 42, "target": {"kind": "PROJECT", "project_id": 42},
+               "type": "REPORT", "content": content, "status": "PENDING", "decision": null, "resolution_note": null, "created_at": report["created_at"], "updated_at": report["created_at"]})
     );
     let mut listed = report.clone();
     listed["open_reporters"] = json!(1);
@@ -254,7 +258,7 @@ async fn every_http_sample_gets_its_exact_answer() {
             &send("http-admin-reports-list.json").await,
             200,
             "REPORTS_LISTED",
-            "reports, newest first, with the open reporters of each project"
+            "reports, newest first, with the open reporters of each target"
         ),
         json!([listed])
     );
@@ -276,6 +280,52 @@ async fn every_http_sample_gets_its_exact_answer() {
                // The stand-in's project has no other leader: the reporter is told once.
                "notified": {"reporter": true, "leader": false, "leader_problem": "the leader is the reporter, told once"}})
     );
+
+    // Moderation of chat: the member corrects their message; a teammate reports it; an
+    // administrator removes it, which the audit log keeps with the text it removed.
+    let edited = envelope(
+        &send("http-chat-edit.json").await,
+        200,
+        "MESSAGE_EDITED",
+        "message edited; the project's sockets got message_edited",
+    );
+    let edited_at = fresh(&edited["edited_at"]);
+    let mut expected = message.clone();
+    expected["message"] = json!("내일 10시 30분에 스탠드업 해요");
+    expected["edited_at"] = json!(iso(edited_at));
+    assert_eq!(edited, expected);
+    let on_message = envelope(&send("http-reports-create-message.json").await, 201, "REPORT_FILED", "report filed");
+    assert_eq!(
+        (on_message["user_id"].clone(), on_message["project_id"].clone(), on_message["target"].clone()),
+        (
+            json!(TEAMMATE),
+            json!(42),
+            json!({"kind": "MESSAGE", "project_id": 42, "message_id": "web-1a2b3c",
+            "user_id": MEMBER, "sender_name": "지민", "message": "내일 10시 30분에 스탠드업 해요", "sent_at": iso(at)})
+        )
+    );
+    let deleted = envelope(
+        &send("http-chat-delete.json").await,
+        200,
+        "MESSAGE_DELETED",
+        "message deleted; the project's sockets got message_deleted",
+    );
+    let deleted_at = fresh(&deleted["deleted_at"]);
+    let mut tombstone = expected.clone();
+    tombstone["message"] = json!("");
+    tombstone["deleted"] = json!(true);
+    tombstone["deleted_at"] = json!(iso(deleted_at));
+    tombstone["deleted_by"] = json!(ADMIN);
+    assert_eq!(deleted, tombstone);
+    let removals = send("http-admin-chat-removals.json").await;
+    let log = envelope(&removals, 200, "REMOVALS_LISTED", "chat messages removed by administrators, newest first");
+    assert_eq!(
+        log,
+        json!([{"removal_id": log[0]["removal_id"], "project_id": 42, "message_id": "web-1a2b3c", "author": MEMBER,
+                "sender_name": "지민", "message": "내일 10시 30분에 스탠드업 해요", "sent_at": iso(at),
+                "removed_by": ADMIN, "removed_at": iso(deleted_at), "report_id": null}])
+    );
+    assert_eq!(removals.body["meta"], json!({"limit": 20, "count": 1, "has_more": false, "next_cursor": null}));
 }
 
 #[test]

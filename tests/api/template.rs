@@ -35,8 +35,19 @@ fn every_client_action_has_a_websocket_route() {
         .filter(|r| r["Type"].as_str() == Some("AWS::ApiGatewayV2::Route"))
         .map(|r| r["Properties"]["RouteKey"].as_str().expect("a route key").to_owned())
         .collect();
-    let expected: BTreeSet<String> =
-        ["$connect", "$disconnect", "$default", "sendMessage", "ping", "history", "subscribe"].map(String::from).into();
+    let expected: BTreeSet<String> = [
+        "$connect",
+        "$disconnect",
+        "$default",
+        "sendMessage",
+        "ping",
+        "history",
+        "subscribe",
+        "editMessage",
+        "deleteMessage",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(routes, expected);
 }
 

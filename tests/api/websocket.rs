@@ -156,6 +156,47 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
     assert_eq!(ws.loopback.received("bob=").len(), 1);
 }
 
+/// The samples `ws-edit-message.json` and `ws-delete-message.json` after `ws-message.json`:
+/// every socket of the project, the author's included, gets `message_edited` then
+/// `message_deleted`; another project's socket nothing; a second delete tells only the sender.
+#[tokio::test]
+async fn the_edit_and_delete_samples_reach_every_socket_of_the_project() {
+    let ws = setup().await;
+    let bob = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    ws.connect("alice=", "42", ALICE).await;
+    ws.connect("bob=", "42", bob).await;
+    ws.connect("carol=", "43", bob).await;
+    for sample in ["ws-message.json", "ws-edit-message.json", "ws-delete-message.json"] {
+        let mut e = fixture(sample);
+        e["requestContext"]["connectionId"] = json!("alice=");
+        assert_eq!(ws.message.handle(&event(e)).await.status_code, 200, "{sample}");
+    }
+    let to_alice = ws.loopback.received("alice=");
+    assert_eq!(to_alice, ws.loopback.received("bob="), "the author's socket and a teammate's alike");
+    let kinds: Vec<_> = to_alice.iter().map(|f| f["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, ["message", "message_edited", "message_deleted"]);
+    let edited = &to_alice[1];
+    assert_eq!(
+        (edited["message_id"].clone(), edited["message"].clone()),
+        (json!("web-7f3a9c"), json!("오늘 회의는 10시에 시작해요 🙌"))
+    );
+    assert_eq!(
+        (edited["timestamp"].clone(), edited["cursor"].clone()),
+        (to_alice[0]["timestamp"].clone(), to_alice[0]["cursor"].clone())
+    );
+    assert!(edited["edited_at"].is_string() && edited["deleted"] == json!(false));
+    let deleted = &to_alice[2];
+    assert_eq!((deleted["message_id"].clone(), deleted["project_id"].clone()), (json!("web-7f3a9c"), json!(42)));
+    assert!(deleted["deleted_at"].is_string());
+    assert!(ws.loopback.received("carol=").is_empty());
+    let mut again = fixture("ws-delete-message.json");
+    again["requestContext"]["connectionId"] = json!("alice=");
+    ws.message.handle(&event(again)).await;
+    assert_eq!(ws.loopback.received("alice=").len(), 4);
+    assert_eq!(ws.loopback.received("alice=")[3], *deleted, "a repeat is told to its sender alone");
+    assert_eq!(ws.loopback.received("bob=").len(), 3);
+}
+
 #[tokio::test]
 async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
     let ws = setup().await;

@@ -300,6 +300,7 @@ impl Function {
             ("notifications", _) => Function::Notifications,
             ("events", _) => Function::Events,
             ("reports", _) | ("admin", "reports" | "projects") => Function::Reports,
+            ("admin", "chat") => Function::Chat,
             ("admin", _) => Function::Admin,
             ("chat", _) => Function::Chat,
             _ => Function::Content,
@@ -464,6 +465,10 @@ impl TestApi {
 
     pub async fn post(&self, uri: &str, who: &Who, body: Value) -> Reply {
         self.send_event(&gateway_event("POST", uri, who, Some(&body.to_string())).to_string()).await
+    }
+
+    pub async fn patch(&self, uri: &str, who: &Who, body: Value) -> Reply {
+        self.send_event(&gateway_event("PATCH", uri, who, Some(&body.to_string())).to_string()).await
     }
 
     pub async fn delete(&self, uri: &str, who: &Who) -> Reply {

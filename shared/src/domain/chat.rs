@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, ser::SerializeStruct};
 
-use super::{ConnectionId, FieldError, MessageId, ProjectId, UserId, time::format_iso};
+use super::{ConnectionId, FieldError, MessageId, ProjectId, ReportId, UserId, time::format_iso};
 
 /// Longest message, in characters. A frame carries it as JSON inside API Gateway's 32 KB frame
 /// limit: 2,000 four-byte characters plus the envelope stay far below it.
@@ -30,9 +30,27 @@ pub struct ChatMessage {
     /// Set by the server when the message is stored, millisecond precision.
     pub timestamp: DateTime<Utc>,
     pub is_in_meeting: bool,
+    /// When its author last changed the text.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Set once the message is deleted: it is then a tombstone (`message` is empty) that keeps
+    /// its place, so clients holding it can drop it.
+    pub removed: Option<Removal>,
+}
+
+/// Who deleted a message, and when: what its tombstone keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub at: DateTime<Utc>,
+    pub by: UserId,
+    /// An administrator removed it (not its author): the removal is in the audit log.
+    pub moderated: bool,
 }
 
 impl ChatMessage {
+    pub fn is_removed(&self) -> bool {
+        self.removed.is_some()
+    }
+
     /// Unique per message and ordered by time: two messages in the same millisecond differ in
     /// their id, so neither overwrites the other.
     pub fn sort_key(&self) -> String {
@@ -70,7 +88,7 @@ impl Serialize for ShownMessage<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.message;
         let at = format_iso(&m.timestamp);
-        let mut out = s.serialize_struct("ChatMessage", 9)?;
+        let mut out = s.serialize_struct("ChatMessage", 13)?;
         out.serialize_field("message_id", &m.message_id)?;
         out.serialize_field("project_id", &m.project_id)?;
         out.serialize_field("user_id", &m.user_id)?;
@@ -79,8 +97,72 @@ impl Serialize for ShownMessage<'_> {
         out.serialize_field("timestamp", &at)?;
         out.serialize_field("created_at", &at)?;
         out.serialize_field("is_in_meeting", &m.is_in_meeting)?;
+        out.serialize_field("edited_at", &m.edited_at.as_ref().map(format_iso))?;
+        out.serialize_field("deleted", &m.is_removed())?;
+        match &m.removed {
+            Some(removal) => {
+                out.serialize_field("deleted_at", &format_iso(&removal.at))?;
+                out.serialize_field("deleted_by", &removal.by)?;
+            }
+            None => {
+                out.skip_field("deleted_at")?;
+                out.skip_field("deleted_by")?;
+            }
+        }
         out.serialize_field("cursor", &self.cursor.encode())?;
         out.end()
+    }
+}
+
+/// What a conditional change of a stored message found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// Changed: the message as it now stands.
+    Done(ChatMessage),
+    /// No such message.
+    Missing,
+    /// It was already deleted: its tombstone, unchanged.
+    Removed(ChatMessage),
+}
+
+/// An administrator's removal of a chat message, as the audit log keeps it: with the text it
+/// removed (the evidence, shown to administrators only) and the report that led to it, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovalRecord {
+    /// Orders removals of the same millisecond.
+    pub removal_id: i64,
+    pub project_id: ProjectId,
+    pub message_id: MessageId,
+    pub author: UserId,
+    pub sender_name: String,
+    pub message: String,
+    #[serde(with = "super::time::iso_ms")]
+    pub sent_at: DateTime<Utc>,
+    pub removed_by: UserId,
+    #[serde(with = "super::time::iso_ms")]
+    pub removed_at: DateTime<Utc>,
+    pub report_id: Option<ReportId>,
+}
+
+impl RemovalRecord {
+    /// The record of `removal` of `message` as it stood when removed.
+    pub fn of(message: &ChatMessage, removal: &Removal, report_id: Option<ReportId>, removal_id: i64) -> Self {
+        Self {
+            removal_id,
+            project_id: message.project_id,
+            message_id: message.message_id.clone(),
+            author: message.user_id.clone(),
+            sender_name: message.sender_name.clone(),
+            message: message.message.clone(),
+            sent_at: message.timestamp,
+            removed_by: removal.by.clone(),
+            removed_at: removal.at,
+            report_id,
+        }
+    }
+
+    pub fn cursor(&self) -> super::Cursor {
+        super::Cursor::at_instant(&self.removed_at, self.removal_id)
     }
 }
 
@@ -510,6 +592,8 @@ mod tests {
             message: "x".into(),
             timestamp: at,
             is_in_meeting: false,
+            edited_at: None,
+            removed: None,
         }
     }
 

@@ -1,9 +1,16 @@
-//! Reports on projects and the admin decisions on them.
+//! Reports on projects, users and chat messages, and the admin decisions on them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{BoundedText, FieldError, ProjectId, ReportId, UserId, Validator, ids::LooseId, time::iso_ms};
+use serde::ser::SerializeMap;
+
+use super::{
+    BoundedText, FieldError, MessageId, ProjectId, ReportId, UserId, Validator,
+    chat::ChatMessage,
+    ids::LooseId,
+    time::{format_iso, iso_ms},
+};
 
 pub const CONTENT_MAX_CHARS: usize = 2_000;
 pub const NOTE_MAX_CHARS: usize = 2_000;
@@ -73,13 +80,150 @@ impl ReportStatus {
     }
 }
 
+/// What a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TargetKind {
+    Project,
+    User,
+    /// A message of a project's chat.
+    Message,
+}
+
+impl TargetKind {
+    pub const ALL: [Self; 3] = [Self::Project, Self::User, Self::Message];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Project => "PROJECT",
+            Self::User => "USER",
+            Self::Message => "MESSAGE",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.code().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| "must be one of PROJECT, USER, MESSAGE".into())
+    }
+
+    /// The decisions that fit a target of this kind: a user cannot be deleted here.
+    pub fn allows(self, decision: Decision) -> bool {
+        !(self == Self::User && decision == Decision::Delete)
+    }
+}
+
+/// A reported chat message as the report keeps it: the evidence, whatever its author or an
+/// administrator does to the message afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEvidence {
+    pub project_id: ProjectId,
+    pub message_id: MessageId,
+    pub author: UserId,
+    pub sender_name: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl MessageEvidence {
+    pub fn of(message: &ChatMessage) -> Self {
+        Self {
+            project_id: message.project_id,
+            message_id: message.message_id.clone(),
+            author: message.user_id.clone(),
+            sender_name: message.sender_name.clone(),
+            text: message.message.clone(),
+            sent_at: message.timestamp,
+        }
+    }
+}
+
+/// What a report is about, with what a decision needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    Project(ProjectId),
+    /// A user, with the project the report was made from, if any.
+    User {
+        user_id: UserId,
+        project_id: Option<ProjectId>,
+    },
+    Message(MessageEvidence),
+}
+
+impl ReportTarget {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Self::Project(_) => TargetKind::Project,
+            Self::User { .. } => TargetKind::User,
+            Self::Message(_) => TargetKind::Message,
+        }
+    }
+
+    /// The project reported, or the one the report was made from.
+    pub fn project_id(&self) -> Option<ProjectId> {
+        match self {
+            Self::Project(project_id) => Some(*project_id),
+            Self::User { project_id, .. } => *project_id,
+            Self::Message(evidence) => Some(evidence.project_id),
+        }
+    }
+
+    /// Names the target: a reporter has at most one open report per key.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Project(project_id) => format!("project:{project_id}"),
+            Self::User { user_id, .. } => format!("user:{user_id}"),
+            Self::Message(evidence) => format!("message:{}:{}", evidence.project_id, evidence.message_id),
+        }
+    }
+
+    /// The person a decision may tell besides the reporter, when the target names one (a
+    /// project's leader is asked of the Team service).
+    pub fn person(&self) -> Option<&UserId> {
+        match self {
+            Self::Project(_) => None,
+            Self::User { user_id, .. } => Some(user_id),
+            Self::Message(evidence) => Some(&evidence.author),
+        }
+    }
+}
+
+/// `{"kind": "PROJECT", "project_id"}`, `{"kind": "USER", "user_id", "project_id"}` or
+/// `{"kind": "MESSAGE", "project_id", "message_id", "user_id", "sender_name", "message", "sent_at"}`
+/// (the message as it was reported; `user_id` is its author).
+impl Serialize for ReportTarget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("kind", &self.kind())?;
+        match self {
+            Self::Project(project_id) => out.serialize_entry("project_id", project_id)?,
+            Self::User { user_id, project_id } => {
+                out.serialize_entry("user_id", user_id)?;
+                out.serialize_entry("project_id", project_id)?;
+            }
+            Self::Message(evidence) => {
+                out.serialize_entry("project_id", &evidence.project_id)?;
+                out.serialize_entry("message_id", &evidence.message_id)?;
+                out.serialize_entry("user_id", &evidence.author)?;
+                out.serialize_entry("sender_name", &evidence.sender_name)?;
+                out.serialize_entry("message", &evidence.text)?;
+                out.serialize_entry("sent_at", &format_iso(&evidence.sent_at))?;
+            }
+        }
+        out.end()
+    }
+}
+
 /// What an admin decides about a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
-    /// The leader is warned; the report stays open (`IN_PROGRESS`) for a later decision.
+    /// The leader (the reported user, the message's author) is warned; the report stays open
+    /// (`IN_PROGRESS`) for a later decision.
     Warn,
-    /// The Project service deletes the project; only its confirmation resolves the report.
+    /// The Project service deletes the project (the message is deleted); only its confirmation
+    /// resolves the report. Refused for a user.
     Delete,
     /// No violation found.
     Dismiss,
@@ -122,7 +266,9 @@ pub struct Report {
     pub report_id: ReportId,
     /// The reporter.
     pub user_id: UserId,
-    pub project_id: ProjectId,
+    /// The project reported, or the one the report was made from (the target's).
+    pub project_id: Option<ProjectId>,
+    pub target: ReportTarget,
     #[serde(rename = "type")]
     pub report_type: ReportType,
     pub content: String,
@@ -136,7 +282,7 @@ pub struct Report {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A report in the admins' list, with how many users have an open report on its project.
+/// A report in the admins' list, with how many users have an open report on its target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportSummary {
     #[serde(flatten)]
@@ -236,7 +382,7 @@ impl Outcome {
 pub struct ReportAction {
     pub action_id: i64,
     pub report_id: Option<ReportId>,
-    pub project_id: ProjectId,
+    pub project_id: Option<ProjectId>,
     pub admin_id: UserId,
     pub action: ActionKind,
     pub note: Option<String>,
@@ -258,7 +404,7 @@ pub struct DecisionSubject {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAction {
     pub report_id: Option<ReportId>,
-    pub project_id: ProjectId,
+    pub project_id: Option<ProjectId>,
     pub admin_id: UserId,
     pub action: ActionKind,
     pub note: Option<String>,
@@ -271,17 +417,46 @@ pub struct NewAction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReport {
     pub reporter: UserId,
-    pub project_id: ProjectId,
+    pub target: ReportTarget,
     pub report_type: ReportType,
     pub content: BoundedText,
 }
 
-/// Body of `POST /reports`.
+/// The target a report names, before a message is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRequest {
+    Project(ProjectId),
+    User { user_id: UserId, project_id: Option<ProjectId> },
+    Message { project_id: ProjectId, message_id: MessageId },
+}
+
+/// A validated `POST /reports`: the message of a message report is still to be found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRequest {
+    pub reporter: UserId,
+    pub target: TargetRequest,
+    pub report_type: ReportType,
+    pub content: BoundedText,
+}
+
+impl ReportRequest {
+    /// The report to store, with its target resolved.
+    pub fn with_target(self, target: ReportTarget) -> NewReport {
+        NewReport { reporter: self.reporter, target, report_type: self.report_type, content: self.content }
+    }
+}
+
+/// Body of `POST /reports`: one target, a project (`project_id`), a user (`reported_user_id`,
+/// `project_id` optional context) or a chat message (`message_id` with its `project_id`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateReportBody {
     #[serde(default)]
     pub project_id: Option<LooseId>,
+    #[serde(default)]
+    pub reported_user_id: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
     #[serde(default, rename = "type")]
     pub report_type: Option<String>,
     #[serde(default)]
@@ -289,12 +464,47 @@ pub struct CreateReportBody {
 }
 
 impl CreateReportBody {
-    pub fn validate(self, reporter: UserId) -> Result<NewReport, Vec<FieldError>> {
+    pub fn validate(self, reporter: UserId) -> Result<ReportRequest, Vec<FieldError>> {
         let mut v = Validator::new();
-        let project_id = v.required("project_id", self.project_id.as_ref(), LooseId::parse::<ProjectId>);
+        let project_id = v.check_opt("project_id", self.project_id.as_ref(), LooseId::parse::<ProjectId>);
+        let user = v.check_opt("reported_user_id", self.reported_user_id.as_deref(), |raw| {
+            let user = UserId::parse(raw)?;
+            if user == reporter { Err("you cannot report yourself".into()) } else { Ok(user) }
+        });
+        let message_id = v.check_opt("message_id", self.message_id.as_deref(), MessageId::parse);
+        let given = (self.reported_user_id.is_some(), self.message_id.is_some(), self.project_id.is_some());
+        // Each `Option<Option<_>>` above is `None` when invalid (already reported).
+        let target = match given {
+            (true, true, _) => {
+                v.error("message_id", "give one target: message_id, reported_user_id, or project_id alone");
+                None
+            }
+            (false, true, false) => {
+                v.error("project_id", "is required with message_id (the project whose chat it is in)");
+                None
+            }
+            (false, true, true) => match (project_id, message_id) {
+                (Some(Some(project_id)), Some(Some(message_id))) => {
+                    Some(TargetRequest::Message { project_id, message_id })
+                }
+                _ => None,
+            },
+            (true, false, _) => match (user, project_id) {
+                (Some(Some(user_id)), Some(project_id)) => Some(TargetRequest::User { user_id, project_id }),
+                _ => None,
+            },
+            (false, false, true) => project_id.flatten().map(TargetRequest::Project),
+            (false, false, false) => {
+                v.error(
+                    "project_id",
+                    "is required (or report a user with reported_user_id, a message with message_id)",
+                );
+                None
+            }
+        };
         let report_type = v.required("type", self.report_type.as_deref(), ReportType::parse);
         let content = v.required("content", self.content.as_deref(), |c| BoundedText::parse(c, 1, CONTENT_MAX_CHARS));
-        v.finish(|| Some(NewReport { reporter, project_id: project_id?, report_type: report_type?, content: content? }))
+        v.finish(|| Some(ReportRequest { reporter, target: target?, report_type: report_type?, content: content? }))
     }
 }
 
@@ -333,6 +543,7 @@ pub struct ReportFilter {
     pub status: Option<ReportStatus>,
     pub report_type: Option<ReportType>,
     pub project_id: Option<ProjectId>,
+    pub target: Option<TargetKind>,
 }
 
 /// The notification texts of a decision: different words for the reporter and the leader, each
@@ -368,6 +579,45 @@ pub fn decision_texts(decision: Decision, title: &str) -> (String, String) {
             format!("신고하신 프로젝트 '{title}'에 대한 신고가 처리 완료되었습니다."),
             format!("회원님의 프로젝트 '{title}'에 접수된 신고가 처리 완료되었습니다."),
         ),
+    }
+}
+
+/// The notification texts of a decision on a user or a chat message: the reporter's, and the
+/// reported person's (the user, the message's author) when they are told: of a warning and of a
+/// deleted message, never of a report that came to nothing.
+pub fn person_texts(kind: TargetKind, decision: Decision) -> (String, Option<String>) {
+    let what = if kind == TargetKind::Message { "채팅 메시지" } else { "사용자" };
+    let reporter = match decision {
+        Decision::Warn if kind == TargetKind::Message => {
+            "신고하신 채팅 메시지의 작성자에게 경고 조치가 취해졌습니다.".to_owned()
+        }
+        Decision::Warn => format!("신고하신 {what}에 대해 경고 조치가 취해졌습니다."),
+        Decision::Delete => format!("신고하신 {what}에 대한 검토 결과, 해당 메시지가 삭제되었습니다."),
+        Decision::Dismiss => format!("신고하신 {what}에 대한 검토 결과, 무혐의로 처리되었습니다."),
+        Decision::Resolve => format!("신고하신 {what}에 대한 신고가 처리 완료되었습니다."),
+    };
+    let person = match (kind, decision) {
+        (TargetKind::User, Decision::Warn) => {
+            Some("회원님에 대한 신고가 확인되어 경고 조치가 취해졌습니다. 운영 정책을 확인해 주세요.".to_owned())
+        }
+        (TargetKind::Message, Decision::Warn) => Some(
+            "회원님이 보낸 채팅 메시지에 대한 신고가 확인되어 경고 조치가 취해졌습니다. 운영 정책을 확인해 주세요."
+                .to_owned(),
+        ),
+        (TargetKind::Message, Decision::Delete) => {
+            Some("회원님이 보낸 채팅 메시지가 운영 정책 위반으로 삭제되었습니다.".to_owned())
+        }
+        _ => None,
+    };
+    (reporter, person)
+}
+
+/// Where the reported person's notification leads: their own page for a warning about them,
+/// the project (and its chat) for one about their message.
+pub fn person_link(target: &ReportTarget) -> String {
+    match target.project_id() {
+        Some(project_id) if target.kind() == TargetKind::Message => format!("/projects/{project_id}"),
+        _ => "/mypage".into(),
     }
 }
 
@@ -445,11 +695,36 @@ mod tests {
         assert_eq!(fields, ["project_id", "type", "content"]);
         let body: CreateReportBody =
             serde_json::from_value(json!({"project_id": 42, "type": "report", "content": "  스팸 게시물  "})).unwrap();
-        let new = body.validate(reporter).unwrap();
+        let new = body.validate(reporter.clone()).unwrap();
         assert_eq!(
-            (new.project_id.get(), new.report_type, new.content.as_str()),
-            (42, ReportType::Report, "스팸 게시물")
+            (new.target, new.report_type, new.content.as_str()),
+            (TargetRequest::Project(ProjectId::new(42).unwrap()), ReportType::Report, "스팸 게시물")
         );
+        let targets = |body: serde_json::Value| {
+            let body: CreateReportBody = serde_json::from_value(body).unwrap();
+            body.validate(reporter.clone()).map(|r| r.target).map_err(|e| e[0].field.clone())
+        };
+        let other = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let base = |extra: serde_json::Value| {
+            let mut body = json!({"type": "REPORT", "content": "욕설"});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            body
+        };
+        assert_eq!(
+            targets(base(json!({"reported_user_id": other}))),
+            Ok(TargetRequest::User { user_id: UserId::parse(other).unwrap(), project_id: None })
+        );
+        assert_eq!(targets(base(json!({"reported_user_id": reporter.as_str()}))), Err("reported_user_id".into()));
+        assert_eq!(targets(base(json!({"message_id": "m-1"}))), Err("project_id".into()));
+        assert_eq!(targets(base(json!({"message_id": "m-1", "reported_user_id": other}))), Err("message_id".into()));
+        assert_eq!(
+            targets(base(json!({"message_id": "m-1", "project_id": "7"}))),
+            Ok(TargetRequest::Message {
+                project_id: ProjectId::new(7).unwrap(),
+                message_id: MessageId::parse("m-1").unwrap()
+            })
+        );
+        assert!(!TargetKind::User.allows(Decision::Delete) && TargetKind::Message.allows(Decision::Delete));
         let resolve: DecideBody = serde_json::from_value(json!({"action": "resolve"})).unwrap();
         assert_eq!(resolve.validate().unwrap_err()[0].field, "note");
     }

@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    extract::{Caller, IdempotencyKey, JsonBody, PathId, QueryParams, RequestId},
+    extract::{AdminCaller, Caller, IdempotencyKey, JsonBody, PathId, PathParams, QueryParams, RequestId},
     reply::{Reply, ReplyResult},
 };
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    FieldError, ProjectId, TeamId,
+    FieldError, MessageId, ProjectId, TeamId,
     chat::{ChatCursor, ChatMessage, HistoryPosition, HistoryQuery, LOG_DEFAULT_LIMIT, LOG_MAX_LIMIT, LogWindow},
     ids::{LooseId, NumericId},
     time::{Bound, Calendar, format_iso},
@@ -27,6 +27,8 @@ use crate::services::chat::{Admitted, ChatService, LogReader, NewMessage, Recent
 routes!(ChatService {
     "/chat/rooms" => get(rooms);
     "/chat/{project_id}/messages" => get(history).post(send);
+    "/chat/{project_id}/messages/{message_id}" => patch(edit).delete(delete_message);
+    "/admin/chat/removals" => get(removals);
     "/chat/message" => post(compat_send);
     "/chat/messages/{team_id}/{project_id}" => get(compat_history);
     "/chat/team/{team_id}/logs" => get(team_logs);
@@ -47,7 +49,8 @@ impl FromRequestParts<ChatService> for Member {
     async fn from_request_parts(parts: &mut Parts, chat: &ChatService) -> Result<Self, AppError> {
         let Caller(caller) = Caller::from_request_parts(parts, chat).await?;
         caller.user_id()?;
-        let PathId(project_id) = PathId::<ProjectId>::from_request_parts(parts, chat).await?;
+        // By name: the project's message routes have a second parameter.
+        let project_id = PathParams::from_request_parts(parts, chat).await?.parse("project_id", ProjectId::parse)?;
         let Ok(request_id) = RequestId::from_request_parts(parts, chat).await;
         let ctx = request_id.context();
         Ok(Self(chat.admit(&caller, project_id, &ctx).await?, ctx))
@@ -136,6 +139,55 @@ async fn send(
             outcome.message,
         )
     }
+}
+
+/// Body of `PATCH /chat/{project_id}/messages/{message_id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// `PATCH /chat/{project_id}/messages/{message_id}` `{message}`: the author's new text.
+async fn edit(
+    State(chat): State<ChatService>,
+    Member(editor, ctx): Member,
+    params: PathParams,
+    JsonBody(body): JsonBody<EditBody>,
+) -> ReplyResult {
+    let message_id = params.parse("message_id", MessageId::parse)?;
+    let edited = chat.edit(&editor, &message_id, &required_message(body.message)?, &ctx).await?;
+    Reply::ok("MESSAGE_EDITED", "message edited; the project's sockets got message_edited", edited)
+}
+
+/// `DELETE /chat/{project_id}/messages/{message_id}`: by its author or an administrator; the
+/// answer is the tombstone.
+async fn delete_message(
+    State(chat): State<ChatService>,
+    Member(caller, ctx): Member,
+    params: PathParams,
+) -> ReplyResult {
+    let message_id = params.parse("message_id", MessageId::parse)?;
+    match chat.delete(&caller, &message_id, &ctx).await? {
+        (tombstone, true) => {
+            Reply::ok("MESSAGE_DELETED", "message deleted; the project's sockets got message_deleted", tombstone)
+        }
+        (tombstone, false) => Reply::ok("MESSAGE_ALREADY_DELETED", "the message was already deleted", tombstone),
+    }
+}
+
+/// `GET /admin/chat/removals?limit&cursor`: administrators' removals of chat messages, newest
+/// first, with the text each removed.
+async fn removals(State(chat): State<ChatService>, AdminCaller(admin): AdminCaller, query: QueryParams) -> ReplyResult {
+    let limit = query.limit()?;
+    let cursor = query.time_cursor("cursor")?;
+    Reply::page(
+        "REMOVALS_LISTED",
+        "chat messages removed by administrators, newest first",
+        chat.removals(&admin, limit, cursor).await?,
+        limit,
+    )
 }
 
 async fn rooms(State(chat): State<ChatService>, Caller(caller): Caller, request_id: RequestId) -> ReplyResult {

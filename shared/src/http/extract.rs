@@ -200,6 +200,34 @@ impl<S: Send + Sync, T: NumericId + Send> FromRequestParts<S> for PathId<T> {
     }
 }
 
+/// The path parameters of a route with several, each read by name. A segment that is not UTF-8
+/// once decoded is a 400 naming the path.
+#[derive(Debug, Clone)]
+pub struct PathParams(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::invalid_path("path", "must be valid UTF-8"))?;
+        Ok(Self(params.iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect()))
+    }
+}
+
+impl PathParams {
+    /// Parses the parameter `name`; a route without it is a wiring mistake (500).
+    pub fn parse<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, AppError> {
+        let (_, raw) = self
+            .0
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| AppError::Internal(format!("the route has no path parameter {name}")))?;
+        parse(raw).map_err(|m| AppError::invalid_path(name, m))
+    }
+}
+
 /// The query string as name → value (first occurrence wins), with typed accessors.
 #[derive(Debug, Clone, Default)]
 pub struct QueryParams(HashMap<String, String>);

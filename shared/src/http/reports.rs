@@ -10,7 +10,7 @@ use super::{
 };
 use crate::domain::{
     ProjectId, ReportId,
-    report::{CreateReportBody, DecideBody, Outcome, ReportFilter, ReportStatus, ReportType},
+    report::{CreateReportBody, DecideBody, Outcome, ReportFilter, ReportStatus, ReportType, TargetKind},
 };
 use crate::services::reports::ReportService;
 
@@ -31,12 +31,13 @@ pub fn router(service: ReportService) -> Router {
 async fn file(
     State(reports): State<ReportService>,
     Caller(caller): Caller,
+    request_id: RequestId,
     JsonBody(body): JsonBody<CreateReportBody>,
 ) -> ReplyResult {
-    match reports.file(&caller, body).await? {
+    match reports.file(&caller, body, &request_id.context()).await? {
         (report, true) => Reply::created("REPORT_FILED", "report filed", report),
         (report, false) => {
-            Reply::ok("REPORT_ALREADY_OPEN", "you already have an open report on this project; here it is", report)
+            Reply::ok("REPORT_ALREADY_OPEN", "you already have an open report on this target; here it is", report)
         }
     }
 }
@@ -48,7 +49,7 @@ async fn mine(State(reports): State<ReportService>, Caller(caller): Caller, quer
     Reply::page("REPORTS_LISTED", "your reports, newest first", reports.mine(&caller, limit, cursor).await?, limit)
 }
 
-/// `GET /admin/reports?status&type&project_id&limit&cursor`
+/// `GET /admin/reports?status&type&target&project_id&limit&cursor`
 async fn list(
     State(reports): State<ReportService>,
     AdminCaller(admin): AdminCaller,
@@ -58,11 +59,12 @@ async fn list(
         status: query.parse("status", ReportStatus::parse)?,
         report_type: query.parse("type", ReportType::parse)?,
         project_id: query.parse("project_id", ProjectId::parse)?,
+        target: query.parse("target", TargetKind::parse)?,
     };
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
     let page = reports.list(&admin, &filter, limit, cursor).await?;
-    Reply::page("REPORTS_LISTED", "reports, newest first, with the open reporters of each project", page, limit)
+    Reply::page("REPORTS_LISTED", "reports, newest first, with the open reporters of each target", page, limit)
 }
 
 /// `GET /admin/reports/{id}`: the report and its action log.

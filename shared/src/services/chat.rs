@@ -9,15 +9,16 @@ use futures::{StreamExt, stream};
 
 use super::membership::{ChatAccess, Membership};
 use crate::domain::{
-    BoundedText, ConnectionId, FieldError, Limit, MessageId, ProjectId, TeamId, UserId, Validator,
+    BoundedText, ConnectionId, Cursor, FieldError, Limit, MessageId, Page, ProjectId, ReportId, TeamId, UserId,
+    Validator,
     chat::{
-        CATCH_UP_OVERLAP, ChatCursor, ChatMessage, ChatPage, ChatRoom, Connection, HistoryPosition, HistoryQuery,
-        LogWindow, MESSAGE_MAX_CHARS, sender_name,
+        CATCH_UP_OVERLAP, Changed, ChatCursor, ChatMessage, ChatPage, ChatRoom, Connection, HistoryPosition,
+        HistoryQuery, LogWindow, MESSAGE_MAX_CHARS, Removal, RemovalRecord, sender_name,
     },
-    time::{Calendar, now_ms},
+    time::{Calendar, format_iso, now_ms},
 };
 use crate::error::{AppError, AppResult};
-use crate::identity::Identity;
+use crate::identity::{Admin, Identity};
 use crate::push::{FanOut, FanOutReport};
 use crate::siblings::CallContext;
 use crate::store::{ChatStore, RoomStore, Saved, StoreError, Touched};
@@ -59,6 +60,9 @@ pub struct Admitted {
     /// The name shown with their messages.
     pub name: String,
     pub access: ChatAccess,
+    /// An administrator (a member or not): may delete others' messages, which the audit log
+    /// records.
+    pub moderator: bool,
 }
 
 /// Proof that the caller is a sibling service allowed to read chat logs.
@@ -111,6 +115,8 @@ impl NewMessage {
                     message: body?.into_inner(),
                     timestamp: at,
                     is_in_meeting: self.is_in_meeting,
+                    edited_at: None,
+                    removed: None,
                 },
                 idempotent,
             ))
@@ -164,7 +170,13 @@ impl ChatService {
     /// project, 503 when that cannot be told); they appear under their token's name.
     pub async fn admit(&self, caller: &Identity, project_id: ProjectId, ctx: &CallContext) -> AppResult<Admitted> {
         let access = self.membership.admit(caller, project_id, ctx).await?;
-        Ok(Admitted { project_id, user_id: caller.user_id()?, name: caller.chat_name(), access })
+        Ok(Admitted {
+            project_id,
+            user_id: caller.user_id()?,
+            name: caller.chat_name(),
+            access,
+            moderator: caller.is_admin,
+        })
     }
 
     /// The right of an open socket's user, checked again on every frame: a member removed from
@@ -184,7 +196,14 @@ impl ChatService {
         } else {
             return Err(AppError::Forbidden("you are no longer a member of this project's team"));
         };
-        Ok(Admitted { project_id, user_id: connection.user_id.clone(), name: connection.display_name.clone(), access })
+        Ok(Admitted {
+            project_id,
+            user_id: connection.user_id.clone(),
+            name: connection.display_name.clone(),
+            access,
+            // A socket knows only whether it was admitted as an administrator.
+            moderator: connection.admin,
+        })
     }
 
     /// A sibling service's right to read chat logs (the AI service's meeting minutes): a
@@ -217,7 +236,9 @@ impl ChatService {
             to: window.to,
             limit: window.limit,
         };
-        let page = self.messages.history(project_id, &query).await?;
+        let mut page = self.messages.history(project_id, &query).await?;
+        // Deleted messages are not part of any log a sibling reads.
+        page.messages.retain(|m| !m.is_removed());
         tracing::info!(
             client_id = %reader.client_id,
             %team,
@@ -314,6 +335,123 @@ impl ChatService {
         Ok(SendOutcome { message: stored, created: true, fanout: early_report + late_report })
     }
 
+    /// The author's new text for their message (same rules as a send): stored with its
+    /// `edited_at` and posted to every socket of the project as `message_edited`. Only the
+    /// author edits (403); a deleted message cannot be (409).
+    pub async fn edit(
+        &self,
+        editor: &Admitted,
+        message_id: &MessageId,
+        text: &str,
+        ctx: &CallContext,
+    ) -> AppResult<ChatMessage> {
+        let text = BoundedText::parse(text, 1, MESSAGE_MAX_CHARS)
+            .map_err(|m| AppError::Validation(vec![FieldError::new("message", m)]))?;
+        let found = self.message(editor.project_id, message_id).await?;
+        if found.user_id != editor.user_id {
+            return Err(AppError::Forbidden("only the author of a message can edit it"));
+        }
+        if found.is_removed() {
+            return Err(deleted_conflict(message_id));
+        }
+        match self.messages.edit(editor.project_id, &found.sort_key(), text.as_str(), now_ms()).await? {
+            Changed::Done(edited) => {
+                self.announce(editor.project_id, &ServerFrame::MessageEdited(MessageFrame::from(&edited)), ctx).await;
+                Ok(edited)
+            }
+            Changed::Removed(_) => Err(deleted_conflict(message_id)),
+            Changed::Missing => Err(AppError::not_found("message", message_id)),
+        }
+    }
+
+    /// Deletes a message by its author, or by an administrator (then recorded in the audit log):
+    /// it becomes a tombstone, and every socket of the project gets `message_deleted`. Deleting
+    /// a tombstone again changes nothing and tells nobody (`false`).
+    pub async fn delete(
+        &self,
+        caller: &Admitted,
+        message_id: &MessageId,
+        ctx: &CallContext,
+    ) -> AppResult<(ChatMessage, bool)> {
+        let found = self.message(caller.project_id, message_id).await?;
+        let moderated = found.user_id != caller.user_id;
+        if moderated && !caller.moderator {
+            return Err(AppError::Forbidden("only the author of a message or an administrator can delete it"));
+        }
+        self.remove(&found, &caller.user_id, moderated, None, ctx).await
+    }
+
+    /// An administrator's removal of a message outside its chat (a report's decision): recorded
+    /// in the audit log with the report. `false` when it was already deleted.
+    pub async fn moderate(
+        &self,
+        admin: &Admin,
+        project_id: ProjectId,
+        message_id: &MessageId,
+        report: Option<ReportId>,
+        ctx: &CallContext,
+    ) -> AppResult<(ChatMessage, bool)> {
+        let found = self.message(project_id, message_id).await?;
+        self.remove(&found, &admin.identity().user_id()?, true, report, ctx).await
+    }
+
+    /// The message with this id in the project (a tombstone too), else 404.
+    pub async fn message(&self, project_id: ProjectId, message_id: &MessageId) -> AppResult<ChatMessage> {
+        self.messages.by_id(project_id, message_id).await?.ok_or_else(|| AppError::not_found("message", message_id))
+    }
+
+    async fn remove(
+        &self,
+        found: &ChatMessage,
+        by: &UserId,
+        moderated: bool,
+        report: Option<ReportId>,
+        ctx: &CallContext,
+    ) -> AppResult<(ChatMessage, bool)> {
+        if found.is_removed() {
+            return Ok((found.clone(), false));
+        }
+        let removal = Removal { at: now_ms(), by: by.clone(), moderated };
+        match self.messages.remove(found.project_id, &found.sort_key(), &removal, report).await? {
+            Changed::Done(tombstone) => {
+                let frame = ServerFrame::MessageDeleted {
+                    message_id: tombstone.message_id.clone(),
+                    project_id: tombstone.project_id,
+                    deleted_at: format_iso(&removal.at),
+                };
+                self.announce(tombstone.project_id, &frame, ctx).await;
+                Ok((tombstone, true))
+            }
+            Changed::Removed(tombstone) => Ok((tombstone, false)),
+            Changed::Missing => Err(AppError::not_found("message", &found.message_id)),
+        }
+    }
+
+    /// Administrators' removals, newest first: the audit log.
+    pub async fn removals(
+        &self,
+        _admin: &Admin,
+        limit: Limit,
+        after: Option<Cursor>,
+    ) -> AppResult<Page<RemovalRecord>> {
+        Ok(self.messages.removals(limit, after).await?)
+    }
+
+    /// Posts a change of the project's chat to its sockets whose user is still admitted, within
+    /// the send budget. The change is stored already: a socket it misses reads it in history.
+    async fn announce(&self, project_id: ProjectId, frame: &ServerFrame<'_>, ctx: &CallContext) {
+        let deadline = tokio::time::Instant::now() + self.timing.send;
+        let targets = match self.fanout.project_connections(project_id, now_ms()).await {
+            Ok(targets) => targets,
+            Err(e) => {
+                tracing::warn!(error = %e, %project_id, "change stored; could not list the sockets to tell");
+                return;
+            }
+        };
+        let targets = self.still_admitted(project_id, targets, ctx).await;
+        self.fanout.broadcast_until(&targets, frame, deadline).await;
+    }
+
     /// The connections whose user is still in the project's team, or was admitted as an admin.
     /// When that cannot be told, nobody but admins: never a silent allow.
     async fn still_admitted(
@@ -377,7 +515,13 @@ impl ChatService {
             let Some(oldest) = page.messages.first().map(ChatMessage::cursor) else {
                 break;
             };
-            collected.extend(page.messages.into_iter().rev().filter(|m| m.is_in_meeting || !filter.meeting_only));
+            // The web app cannot show a tombstone: deleted messages are left out.
+            collected.extend(
+                page.messages
+                    .into_iter()
+                    .rev()
+                    .filter(|m| !m.is_removed() && (m.is_in_meeting || !filter.meeting_only)),
+            );
             if collected.len() >= RECENT_MAX || !page.has_more {
                 break;
             }
@@ -405,4 +549,8 @@ impl ChatService {
         }
         Ok(kept)
     }
+}
+
+fn deleted_conflict(message_id: &MessageId) -> AppError {
+    AppError::Conflict(format!("message {message_id} was deleted; a deleted message cannot be edited"))
 }

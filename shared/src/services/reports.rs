@@ -1,12 +1,14 @@
-//! Reports and moderation: users report projects; admins warn, delete (through the Project
-//! service) or dismiss, and the reporter and the project's leader are told.
+//! Reports and moderation: users report projects, users and chat messages; admins warn, delete
+//! (a project through the Project service, a message in the chat store) or dismiss, and the
+//! reporter and the one concerned (the project's leader, the reported user, the message's
+//! author) are told.
 //!
-//! A decision holds a short lease on the report, so two admins cannot decide it at once; asks
-//! the Project service for the project's title and the Team service for its team's leader;
-//! deletes through the Project service when asked to; then, in one transaction, changes the
-//! report, logs the action and stores the notifications, which are pushed live afterwards.
-//! Nothing is written as done unless it was: a delete the Project service did not confirm
-//! leaves the report as it was and tells nobody.
+//! A decision holds a short lease on the report, so two admins cannot decide it at once; for a
+//! project it asks the Project service for the title and the Team service for the leader;
+//! deletes when asked to; then, in one transaction, changes the report, logs the action and
+//! stores the notifications, which are pushed live afterwards. Nothing is written as done unless
+//! it was: a delete the Project service did not confirm leaves the report as it was and tells
+//! nobody; a message deleted before a later step failed stays deleted, and the retry completes.
 
 use std::sync::Arc;
 
@@ -14,18 +16,19 @@ use chrono::Duration;
 use serde::Serialize;
 
 use crate::domain::{
-    BoundedText, Cursor, Limit, Link, Page, ProjectId, ReportId, UserId,
+    BoundedText, Cursor, FieldError, Limit, Link, Page, ProjectId, ReportId, UserId,
     notification::NewNotification,
     report::{
-        ActionKind, CreateReportBody, DecideBody, Decision, DecisionSubject, NewAction, Outcome, Report, ReportAction,
-        ReportFilter, ReportSummary, decision_texts, leader_link, reporter_link,
+        ActionKind, CreateReportBody, DecideBody, Decision, DecisionSubject, MessageEvidence, NewAction, Outcome,
+        Report, ReportAction, ReportFilter, ReportSummary, ReportTarget, TargetKind, TargetRequest, decision_texts,
+        leader_link, person_link, person_texts, reporter_link,
     },
     text::clean_sibling_text,
     time::now_ms,
 };
 use crate::error::{AppError, AppResult};
 use crate::identity::{Admin, Identity};
-use crate::services::notifications::NotificationService;
+use crate::services::{chat::ChatService, notifications::NotificationService};
 use crate::siblings::{
     CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TeamDirectory,
 };
@@ -39,10 +42,23 @@ const DECISION_LEASE: Duration = Duration::seconds(30);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notified {
     pub reporter: bool,
+    /// The project's leader (always `false` for a user or a message).
     pub leader: bool,
-    /// Why the leader was not told, when they were not.
+    /// Why the leader was not told, when they were not (a project report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leader_problem: Option<String>,
+    /// Whether the reported user was told (a user report only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_user: Option<bool>,
+    /// Whether the message's author was told (a message report only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<bool>,
+}
+
+impl Notified {
+    fn nobody() -> Self {
+        Self { reporter: false, leader: false, leader_problem: None, reported_user: None, author: None }
+    }
 }
 
 /// What `PATCH /admin/reports/{id}` answers.
@@ -66,14 +82,17 @@ pub struct ReportService {
     projects: Arc<dyn ProjectDirectory>,
     teams: Arc<dyn TeamDirectory>,
     notifications: NotificationService,
+    /// Who may read a project's chat (to report a message there), and the messages themselves.
+    chat: ChatService,
 }
 
 /// Builds the log entry of an attempt from its outcome.
 type LogEntry<'a> = dyn Fn(Outcome) -> NewAction + Send + Sync + 'a;
 
-/// The project as a decision needs it: its title for the texts, its leader if one is found.
+/// The target as a decision needs it: a project's title for the texts; the one concerned (the
+/// project's leader if one is found, the reported user, the message's author).
 struct Subject {
-    /// Cleaned: fit to compose into a notification.
+    /// Cleaned: fit to compose into a notification (a project's only).
     title: String,
     leader: Result<UserId, String>,
     /// An earlier delete of this report removed the project (or may have): this decision only
@@ -103,18 +122,49 @@ struct Told {
 
 impl Told {
     fn compose(report: &Report, decision: Decision, subject: &Subject) -> AppResult<Self> {
+        let reporter = |text: &str| notification(&report.user_id, text, &reporter_link(report.report_id));
+        let ReportTarget::Project(project_id) = &report.target else {
+            return Self::compose_for_person(report, decision, subject, reporter);
+        };
         let (reporter_text, leader_text) = decision_texts(decision, &subject.title);
-        let mut notifications = vec![notification(&report.user_id, &reporter_text, &reporter_link(report.report_id))?];
+        let mut notifications = vec![reporter(&reporter_text)?];
         let (leader, leader_problem) = match &subject.leader {
             // A reporter who leads the project hears once, as the reporter.
             Ok(leader) if *leader == report.user_id => (false, Some("the leader is the reporter, told once".into())),
             Ok(leader) => {
-                notifications.push(notification(leader, &leader_text, &leader_link(decision, report.project_id))?);
+                notifications.push(notification(leader, &leader_text, &leader_link(decision, *project_id))?);
                 (true, None)
             }
             Err(problem) => (false, Some(problem.clone())),
         };
-        Ok(Self { notifications, notified: Notified { reporter: true, leader, leader_problem } })
+        let notified = Notified { reporter: true, leader, leader_problem, ..Notified::nobody() };
+        Ok(Self { notifications, notified })
+    }
+
+    /// A user or a message: the reported person hears of a warning or a deletion only.
+    fn compose_for_person(
+        report: &Report,
+        decision: Decision,
+        subject: &Subject,
+        reporter: impl Fn(&str) -> AppResult<NewNotification>,
+    ) -> AppResult<Self> {
+        let kind = report.target.kind();
+        let (reporter_text, person_text) = person_texts(kind, decision);
+        let mut notifications = vec![reporter(&reporter_text)?];
+        let told = match (&subject.leader, person_text) {
+            (Ok(person), Some(text)) if *person != report.user_id => {
+                notifications.push(notification(person, &text, &person_link(&report.target))?);
+                true
+            }
+            _ => false,
+        };
+        let notified = Notified {
+            reporter: true,
+            reported_user: (kind == TargetKind::User).then_some(told),
+            author: (kind == TargetKind::Message).then_some(told),
+            ..Notified::nobody()
+        };
+        Ok(Self { notifications, notified })
     }
 }
 
@@ -124,15 +174,42 @@ impl ReportService {
         projects: Arc<dyn ProjectDirectory>,
         teams: Arc<dyn TeamDirectory>,
         notifications: NotificationService,
+        chat: ChatService,
     ) -> Self {
-        Self { reports, projects, teams, notifications }
+        Self { reports, projects, teams, notifications, chat }
     }
 
-    /// Files the caller's report; a second open report by the same user on the same project
-    /// returns the first (`false`).
-    pub async fn file(&self, caller: &Identity, body: CreateReportBody) -> AppResult<(Report, bool)> {
-        let new = body.validate(caller.user_id()?).map_err(AppError::Validation)?;
-        Ok(self.reports.file(&new, now_ms()).await?)
+    /// Files the caller's report; a second open report by the same user on the same target
+    /// returns the first (`false`). A message is reported by someone who can read its chat
+    /// (403 otherwise), as it stands (404 when unknown or deleted), never by its author (422).
+    pub async fn file(
+        &self,
+        caller: &Identity,
+        body: CreateReportBody,
+        ctx: &CallContext,
+    ) -> AppResult<(Report, bool)> {
+        let request = body.validate(caller.user_id()?).map_err(AppError::Validation)?;
+        let target = match &request.target {
+            TargetRequest::Project(project_id) => ReportTarget::Project(*project_id),
+            TargetRequest::User { user_id, project_id } => {
+                ReportTarget::User { user_id: user_id.clone(), project_id: *project_id }
+            }
+            TargetRequest::Message { project_id, message_id } => {
+                self.chat.admit(caller, *project_id, ctx).await?;
+                let message = self.chat.message(*project_id, message_id).await?;
+                if message.is_removed() {
+                    return Err(AppError::not_found("message", format!("{message_id} (it was deleted)")));
+                }
+                if message.user_id == request.reporter {
+                    return Err(AppError::Validation(vec![FieldError::new(
+                        "message_id",
+                        "you cannot report your own message; edit or delete it instead",
+                    )]));
+                }
+                ReportTarget::Message(MessageEvidence::of(&message))
+            }
+        };
+        Ok(self.reports.file(&request.with_target(target), now_ms()).await?)
     }
 
     pub async fn mine(&self, caller: &Identity, limit: Limit, after: Option<Cursor>) -> AppResult<Page<Report>> {
@@ -164,11 +241,11 @@ impl ReportService {
         ctx: &CallContext,
     ) -> AppResult<DecisionOutcome> {
         let request = body.validate().map_err(AppError::Validation)?;
-        let admin_id = admin.identity().user_id()?;
+        admin.identity().user_id()?;
         let token = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let report = match self.reports.claim(id, &token, now + DECISION_LEASE, now).await? {
-            Claim::Claimed(report) => report,
+            Claim::Claimed(report) => *report,
             Claim::Missing => return Err(AppError::not_found("report", id)),
             Claim::Busy => {
                 return Err(AppError::Conflict(format!(
@@ -176,7 +253,7 @@ impl ReportService {
                 )));
             }
         };
-        let decided = self.decide_claimed(&report, &token, &admin_id, request.decision, request.note, ctx).await;
+        let decided = self.decide_claimed(&report, &token, admin, request.decision, request.note, ctx).await;
         if decided.is_err()
             && let Err(e) = self.reports.release(id, &token).await
         {
@@ -190,11 +267,19 @@ impl ReportService {
         &self,
         report: &Report,
         token: &str,
-        admin_id: &UserId,
+        admin: &Admin,
         decision: Decision,
         note: Option<BoundedText>,
         ctx: &CallContext,
     ) -> AppResult<DecisionOutcome> {
+        let kind = report.target.kind();
+        if !kind.allows(decision) {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "action",
+                "a reported user cannot be deleted here; warn them, dismiss or resolve the report",
+            )]));
+        }
+        let admin_id = &admin.identity().user_id()?;
         let note = note.map(BoundedText::into_inner);
         let log = |outcome: Outcome| NewAction {
             report_id: Some(report.report_id),
@@ -208,15 +293,40 @@ impl ReportService {
         if report.decision == Some(decision) && report.status == decision.status() {
             return self.repeat(report, token, decision, note.clone(), &log).await;
         }
-        let subject = self.subject(report, decision, &log, ctx).await?;
+        let subject = match &report.target {
+            ReportTarget::Project(project_id) => self.subject(report, *project_id, decision, &log, ctx).await?,
+            target => Subject {
+                title: String::new(),
+                leader: target.person().cloned().ok_or_else(|| "nobody to tell".to_owned()),
+                already_deleted: false,
+            },
+        };
         // Everything that can fail without side effects comes before the delete.
         let told = Told::compose(report, decision, &subject)?;
-        if decision == Decision::Delete && !subject.already_deleted {
-            let kept = subject.kept();
-            let log = |outcome: Outcome| NewAction { subject: Some(kept.clone()), ..log(outcome) };
-            // If the delete goes through and a later step fails, a retry finds this entry.
-            self.reports.log(&log(Outcome::DeleteRequested), now_ms()).await?;
-            self.delete(report.project_id, ctx, &log(Outcome::ProjectServiceRefused)).await?;
+        match (&report.target, decision) {
+            (ReportTarget::Project(project_id), Decision::Delete) if !subject.already_deleted => {
+                let kept = subject.kept();
+                let log = |outcome: Outcome| NewAction { subject: Some(kept.clone()), ..log(outcome) };
+                // If the delete goes through and a later step fails, a retry finds this entry.
+                self.reports.log(&log(Outcome::DeleteRequested), now_ms()).await?;
+                self.delete(*project_id, ctx, &log(Outcome::ProjectServiceRefused)).await?;
+            }
+            // Deleting a deleted message changes nothing: a retry after a later step failed
+            // goes on to complete the decision.
+            (ReportTarget::Message(evidence), Decision::Delete) => {
+                self.chat
+                    .moderate(admin, evidence.project_id, &evidence.message_id, Some(report.report_id), ctx)
+                    .await
+                    .map_err(|e| match e {
+                        AppError::NotFound(_) => AppError::Conflict(format!(
+                            "message {} no longer exists in the chat; close the report with \
+                             {{\"action\": \"resolve\", \"note\": \"…\"}}",
+                            evidence.message_id
+                        )),
+                        other => other,
+                    })?;
+            }
+            _ => {}
         }
         let change = ReportChange { status: decision.status(), decision, note: note.clone() };
         let (stored, notifications) =
@@ -239,7 +349,7 @@ impl ReportService {
         let change =
             ReportChange { status: report.status, decision, note: note.or_else(|| report.resolution_note.clone()) };
         let (report, _) = self.apply(report, token, &change, &log(Outcome::Unchanged), &[]).await?;
-        let notified = Notified { reporter: false, leader: false, leader_problem: None };
+        let notified = Notified::nobody();
         Ok(DecisionOutcome { report, outcome: Outcome::Unchanged, notified })
     }
 
@@ -251,20 +361,19 @@ impl ReportService {
     async fn subject(
         &self,
         report: &Report,
+        project_id: ProjectId,
         decision: Decision,
         log: &LogEntry<'_>,
         ctx: &CallContext,
     ) -> AppResult<Subject> {
-        let (project, team) = tokio::join!(
-            self.projects.project(report.project_id, ctx),
-            self.teams.team_of_project(report.project_id, ctx),
-        );
+        let (project, team) =
+            tokio::join!(self.projects.project(project_id, ctx), self.teams.team_of_project(project_id, ctx));
         let project = match project {
             Ok(project) => project,
             Err(e) => return Err(self.failed(e, log).await),
         };
         let Some(ProjectInfo { title, .. }) = project else {
-            return self.subject_of_gone(report, decision, log).await;
+            return self.subject_of_gone(report, project_id, decision, log).await;
         };
         let leader = match team {
             Ok(Some(team)) => team
@@ -274,15 +383,21 @@ impl ReportService {
             Ok(None) => Err("the project has no team".to_owned()),
             Err(e) => Err(e.to_string()),
         };
-        Ok(Subject { title: shown_title(&title, report.project_id), leader, already_deleted: false })
+        Ok(Subject { title: shown_title(&title, project_id), leader, already_deleted: false })
     }
 
     /// A project the Project service no longer knows (see [`Self::subject`]).
-    async fn subject_of_gone(&self, report: &Report, decision: Decision, log: &LogEntry<'_>) -> AppResult<Subject> {
+    async fn subject_of_gone(
+        &self,
+        report: &Report,
+        project_id: ProjectId,
+        decision: Decision,
+        log: &LogEntry<'_>,
+    ) -> AppResult<Subject> {
         match decision {
             Decision::Dismiss | Decision::Resolve => {
-                let leader = Err(format!("project {} no longer exists", report.project_id));
-                Ok(Subject { title: format!("#{}", report.project_id), leader, already_deleted: false })
+                let leader = Err(format!("project {project_id} no longer exists"));
+                Ok(Subject { title: format!("#{project_id}"), leader, already_deleted: false })
             }
             Decision::Delete => match self.reports.unfinished_delete(report.report_id).await? {
                 Some(DecisionSubject { title, leader }) => Ok(Subject {
@@ -290,9 +405,9 @@ impl ReportService {
                     leader: leader.ok_or_else(|| "the leader was not known when the delete was requested".to_owned()),
                     already_deleted: true,
                 }),
-                None => Err(self.gone(report.project_id, log).await),
+                None => Err(self.gone(project_id, log).await),
             },
-            Decision::Warn => Err(self.gone(report.project_id, log).await),
+            Decision::Warn => Err(self.gone(project_id, log).await),
         }
     }
 
@@ -355,7 +470,7 @@ impl ReportService {
     ) -> AppResult<ProjectDeleted> {
         let log = NewAction {
             report_id: None,
-            project_id,
+            project_id: Some(project_id),
             admin_id: admin.identity().user_id()?,
             action: ActionKind::DeleteProject,
             note: None,

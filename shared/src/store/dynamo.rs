@@ -4,6 +4,9 @@
 //! on an emulator):
 //! - messages: PK `project_id` (N), SK `sk` (S) = `m#<13-digit epoch ms>#<message_id>`, unique per
 //!   message; idempotency markers `i#<message_id>` share the partition and expire by TTL.
+//!   A deleted message stays as a tombstone (no `message`; `deleted_at`, `deleted_by`); GSI
+//!   `message_id-index` (`project_id`, `message_id`, keys only) finds a message by id; partition 0
+//!   holds the administrators' removal log (`r#…`).
 //! - rooms: PK `user_id` (S), SK `project_id` (N), `updated_at`.
 //! - connections: PK `connection_id` (S); GSIs by `project_id` and by `user_id`; TTL `expires_at`.
 
@@ -13,18 +16,27 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{AttributeValue, Put, ReturnValue, TransactWriteItem},
+    types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Duration, Utc};
 
-use super::{ChatStore, ConnectionStore, HealthProbe, RoomStore, Saved, StoreError, Touched};
+use super::{ChatStore, ConnectionStore, HealthProbe, REMOVAL_ATTEMPTS, RoomStore, Saved, StoreError, Touched};
 use crate::domain::{
-    ConnectionId, MessageId, ProjectId, UserId,
-    chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery},
+    ConnectionId, Cursor, Limit, MessageId, Page, ProjectId, ReportId, UserId,
+    chat::{
+        Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Removal, RemovalRecord,
+    },
     time::{format_iso, now_ms, parse_instant},
 };
 
 pub const PROJECT_INDEX: &str = "project_id-index";
+/// Messages by id within their project (keys only: the message is then read by its sort key,
+/// consistently). Idempotency markers and audit records carry no `message_id`: not indexed.
+pub const MESSAGE_ID_INDEX: &str = "message_id-index";
+/// The partition of the administrators' removal log (no project has id 0), sort key
+/// `r#<13-digit epoch ms>#<19-digit removal id>`.
+const AUDIT_PARTITION: i64 = 0;
+
 pub const USER_INDEX: &str = "user_id-index";
 /// How long a client message id stays reserved: retries come within minutes.
 const IDEMPOTENCY_WINDOW: Duration = Duration::days(7);
@@ -124,16 +136,89 @@ fn message_item(m: &ChatMessage) -> Item {
     ])
 }
 
+fn get_millis(item: &Item, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => {
+            let ms = get_n(item, name)?;
+            DateTime::from_timestamp_millis(ms)
+                .map(Some)
+                .ok_or_else(|| StoreError::Internal(format!("{name} out of range: {ms}")))
+        }
+    }
+}
+
 fn message_from(item: &Item) -> Result<ChatMessage, StoreError> {
+    let removed = match get_millis(item, "deleted_at")? {
+        None => None,
+        Some(at) => Some(Removal {
+            at,
+            by: get_user(item, "deleted_by")?,
+            moderated: matches!(item.get("moderated"), Some(AttributeValue::Bool(true))),
+        }),
+    };
     Ok(ChatMessage {
         message_id: MessageId::from_stored(get_s(item, "message_id")?.to_owned()),
         project_id: get_project(item, "project_id")?,
         user_id: get_user(item, "user_id")?,
         sender_name: get_s(item, "sender_name")?.to_owned(),
-        message: get_s(item, "message")?.to_owned(),
+        // A tombstone keeps no text.
+        message: if removed.is_some() { String::new() } else { get_s(item, "message")?.to_owned() },
         timestamp: get_time(item, "timestamp")?,
         is_in_meeting: matches!(item.get("is_in_meeting"), Some(AttributeValue::Bool(true))),
+        edited_at: get_millis(item, "edited_at")?,
+        removed,
     })
+}
+
+/// The audit record's sort key: newest last, ties broken by the removal id.
+fn removal_key(at: &DateTime<Utc>, removal_id: i64) -> String {
+    format!("r#{:013}#{removal_id:019}", at.timestamp_millis().max(0))
+}
+
+fn removal_item(record: &RemovalRecord) -> Item {
+    let mut item: Item = HashMap::from([
+        ("project_id".into(), n(AUDIT_PARTITION)),
+        ("sk".into(), s(removal_key(&record.removed_at, record.removal_id))),
+        ("removal_id".into(), n(record.removal_id)),
+        ("removed_project_id".into(), n(record.project_id)),
+        ("removed_message_id".into(), s(record.message_id.as_str())),
+        ("author".into(), s(record.author.as_str())),
+        ("sender_name".into(), s(&record.sender_name)),
+        ("text".into(), s(&record.message)),
+        ("sent_at".into(), s(format_iso(&record.sent_at))),
+        ("removed_by".into(), s(record.removed_by.as_str())),
+        ("removed_at".into(), s(format_iso(&record.removed_at))),
+    ]);
+    if let Some(report_id) = record.report_id {
+        item.insert("report_id".into(), n(report_id));
+    }
+    item
+}
+
+fn removal_from(item: &Item) -> Result<RemovalRecord, StoreError> {
+    Ok(RemovalRecord {
+        removal_id: get_n(item, "removal_id")?,
+        project_id: get_project(item, "removed_project_id")?,
+        message_id: MessageId::from_stored(get_s(item, "removed_message_id")?.to_owned()),
+        author: get_user(item, "author")?,
+        sender_name: get_s(item, "sender_name")?.to_owned(),
+        message: get_s(item, "text")?.to_owned(),
+        sent_at: get_time(item, "sent_at")?,
+        removed_by: get_user(item, "removed_by")?,
+        removed_at: get_time(item, "removed_at")?,
+        report_id: match item.get("report_id") {
+            None => None,
+            Some(_) => Some(ReportId::from_stored(get_n(item, "report_id")?)),
+        },
+    })
+}
+
+const TOMBSTONE_UPDATE: &str = "SET deleted_at = :at, deleted_by = :by, moderated = :moderated REMOVE message";
+
+/// A fresh removal id: positive, random (two removals in one millisecond never collide).
+fn new_removal_id() -> i64 {
+    (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64
 }
 
 fn connection_item(c: &Connection) -> Item {
@@ -305,6 +390,31 @@ impl DynamoStore {
         };
         let token = get_s(marker, "write_token").ok().map(str::to_owned);
         Ok(self.message_at(project_id, get_s(marker, "message_sk")?).await?.map(|stored| (stored, token)))
+    }
+
+    /// Why a conditional change of a message did not apply: it is missing or a tombstone.
+    async fn unchangeable(&self, project_id: ProjectId, sort_key: &str) -> Result<Changed, StoreError> {
+        match self.message_at(project_id, sort_key).await? {
+            None => Ok(Changed::Missing),
+            Some(stored) if stored.is_removed() => Ok(Changed::Removed(stored)),
+            Some(_) => Err(StoreError::Internal("a live message refused a conditional change".into())),
+        }
+    }
+
+    /// The condition and values of the update that turns a live message into a tombstone
+    /// ([`TOMBSTONE_UPDATE`]); with `text`, only if the message still has that text.
+    fn tombstone_write(removal: &Removal, text: Option<&str>) -> (String, Item) {
+        let mut condition = "attribute_exists(message_id) AND attribute_not_exists(deleted_at)".to_owned();
+        let mut values: Item = HashMap::from([
+            (":at".into(), n(removal.at.timestamp_millis())),
+            (":by".into(), s(removal.by.as_str())),
+            (":moderated".into(), AttributeValue::Bool(removal.moderated)),
+        ]);
+        if let Some(text) = text {
+            condition.push_str(" AND message = :was");
+            values.insert(":was".into(), s(text));
+        }
+        (condition, values)
     }
 
     async fn message_at(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError> {
@@ -481,6 +591,168 @@ impl ChatStore for DynamoStore {
             .await?;
         let messages = items.iter().map(message_from).collect::<Result<Vec<_>, _>>()?;
         Ok(HistoryPage::from_probe(messages, query.limit, !forward))
+    }
+
+    async fn by_id(&self, project_id: ProjectId, message_id: &MessageId) -> Result<Option<ChatMessage>, StoreError> {
+        let indexed = self
+            .client
+            .query()
+            .table_name(&self.tables.messages)
+            .index_name(MESSAGE_ID_INDEX)
+            .key_condition_expression("project_id = :p AND message_id = :m")
+            .expression_attribute_values(":p", n(project_id))
+            .expression_attribute_values(":m", s(message_id.as_str()))
+            .limit(1)
+            .send()
+            .await
+            .map_err(classify)?;
+        if let Some(item) = indexed.items().first() {
+            return self.message_at(project_id, get_s(item, "sk")?).await;
+        }
+        // The index follows writes within a second or so; a message sent with the client's id
+        // is found at once through its marker (read consistently).
+        Ok(self.existing_message(project_id, message_id).await?.map(|(stored, _)| stored))
+    }
+
+    async fn edit(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.messages)
+            .key("project_id", n(project_id))
+            .key("sk", s(sort_key))
+            .update_expression("SET message = :text, edited_at = :at")
+            // Never on a tombstone: a racing delete wins whichever way the two land.
+            .condition_expression("attribute_exists(message_id) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_values(":text", s(text))
+            .expression_attribute_values(":at", n(at.timestamp_millis()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match updated {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| StoreError::Internal("an edit returned no item".into()))?;
+                Ok(Changed::Done(message_from(item)?))
+            }
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => self.unchangeable(project_id, sort_key).await,
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn remove(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        removal: &Removal,
+        report: Option<ReportId>,
+    ) -> Result<Changed, StoreError> {
+        if !removal.moderated {
+            let (condition, values) = Self::tombstone_write(removal, None);
+            let updated = self
+                .client
+                .update_item()
+                .table_name(&self.tables.messages)
+                .key("project_id", n(project_id))
+                .key("sk", s(sort_key))
+                .update_expression(TOMBSTONE_UPDATE)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            return match updated {
+                Ok(out) => {
+                    let item =
+                        out.attributes().ok_or_else(|| StoreError::Internal("a removal returned no item".into()))?;
+                    Ok(Changed::Done(message_from(item)?))
+                }
+                Err(e) if is_code(&e, "ConditionalCheckFailedException") => {
+                    self.unchangeable(project_id, sort_key).await
+                }
+                Err(e) => Err(classify(e)),
+            };
+        }
+        // A moderated removal writes its audit record in the same transaction, with the text it
+        // removes: the tombstone is conditional on the text read, so an edit in between makes it
+        // read again rather than record a text that was not the one removed.
+        for _ in 0..REMOVAL_ATTEMPTS {
+            let Some(current) = self.message_at(project_id, sort_key).await? else {
+                return Ok(Changed::Missing);
+            };
+            if current.is_removed() {
+                return Ok(Changed::Removed(current));
+            }
+            let record = RemovalRecord::of(&current, removal, report, new_removal_id());
+            let (condition, values) = Self::tombstone_write(removal, Some(&current.message));
+            let update = Update::builder()
+                .table_name(&self.tables.messages)
+                .key("project_id", n(project_id))
+                .key("sk", s(sort_key))
+                .update_expression(TOMBSTONE_UPDATE)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let audit = Put::builder()
+                .table_name(&self.tables.messages)
+                .set_item(Some(removal_item(&record)))
+                .condition_expression("attribute_not_exists(sk)")
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let written = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .transact_items(TransactWriteItem::builder().put(audit).build())
+                .send()
+                .await;
+            match written {
+                Ok(_) => {
+                    let tombstone = ChatMessage { message: String::new(), removed: Some(removal.clone()), ..current };
+                    return Ok(Changed::Done(tombstone));
+                }
+                Err(e) if is_code(&e, "TransactionCanceledException") => continue,
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Err(StoreError::Unavailable("the message kept changing while it was being removed; try again".into()))
+    }
+
+    async fn removals(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<RemovalRecord>, StoreError> {
+        let (condition, bound) = match after {
+            Some(cursor) => {
+                let at =
+                    cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+                ("project_id = :p AND sk BETWEEN :lo AND :hi", removal_key(&at, cursor.id))
+            }
+            None => ("project_id = :p AND sk BETWEEN :lo AND :hi", "r#~".to_owned()),
+        };
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.tables.messages)
+                        .key_condition_expression(condition)
+                        .expression_attribute_values(":p", n(AUDIT_PARTITION))
+                        .expression_attribute_values(":lo", s("r#"))
+                        .expression_attribute_values(":hi", s(&bound))
+                        .scan_index_forward(false)
+                        .limit(i32::try_from(limit.probe() + 1).unwrap_or(i32::MAX))
+                },
+                // BETWEEN is inclusive: the cursor's own record is skipped.
+                |item| Ok(get_s(item, "sk")? != bound),
+                usize::try_from(limit.probe()).unwrap_or(usize::MAX),
+            )
+            .await?;
+        let records = items.iter().map(removal_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_probe(records, limit, RemovalRecord::cursor))
     }
 }
 

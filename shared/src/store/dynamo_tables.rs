@@ -10,16 +10,38 @@ use aws_sdk_dynamodb::{
     },
 };
 
-use super::dynamo::{DynamoTables, PROJECT_INDEX, USER_INDEX};
+use super::dynamo::{DynamoTables, MESSAGE_ID_INDEX, PROJECT_INDEX, USER_INDEX};
 
-/// One table: keys as (attribute, type), GSIs as (name, partition key), the TTL attribute.
+/// A key attribute: (name, type).
+pub type KeyAttribute = (&'static str, &'static str);
+
+/// One global secondary index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub partition_key: KeyAttribute,
+    pub sort_key: Option<KeyAttribute>,
+    /// `true`: the table's keys only (`KEYS_ONLY`); `false`: every attribute (`ALL`).
+    pub keys_only: bool,
+}
+
+impl IndexSpec {
+    fn by(name: &'static str, partition_key: KeyAttribute) -> Self {
+        Self { name, partition_key, sort_key: None, keys_only: false }
+    }
+
+    fn projection(&self) -> ProjectionType {
+        if self.keys_only { ProjectionType::KeysOnly } else { ProjectionType::All }
+    }
+}
+
+/// One table: keys as (attribute, type), its GSIs, the TTL attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
     pub name: String,
-    pub partition_key: (&'static str, &'static str),
-    pub sort_key: Option<(&'static str, &'static str)>,
-    /// Each projects every attribute (`ALL`) and is keyed by one attribute.
-    pub indexes: Vec<(&'static str, (&'static str, &'static str))>,
+    pub partition_key: KeyAttribute,
+    pub sort_key: Option<KeyAttribute>,
+    pub indexes: Vec<IndexSpec>,
     pub ttl_attribute: Option<&'static str>,
 }
 
@@ -30,7 +52,12 @@ pub fn specs(tables: &DynamoTables) -> [TableSpec; 3] {
             name: tables.messages.clone(),
             partition_key: ("project_id", "N"),
             sort_key: Some(("sk", "S")),
-            indexes: vec![],
+            indexes: vec![IndexSpec {
+                name: MESSAGE_ID_INDEX,
+                partition_key: ("project_id", "N"),
+                sort_key: Some(("message_id", "S")),
+                keys_only: true,
+            }],
             // Only idempotency markers carry it; messages are kept.
             ttl_attribute: Some("expires_at"),
         },
@@ -45,7 +72,10 @@ pub fn specs(tables: &DynamoTables) -> [TableSpec; 3] {
             name: tables.connections.clone(),
             partition_key: ("connection_id", "S"),
             sort_key: None,
-            indexes: vec![(PROJECT_INDEX, ("project_id", "N")), (USER_INDEX, ("user_id", "S"))],
+            indexes: vec![
+                IndexSpec::by(PROJECT_INDEX, ("project_id", "N")),
+                IndexSpec::by(USER_INDEX, ("user_id", "S")),
+            ],
             ttl_attribute: Some("expires_at"),
         },
     ]
@@ -115,9 +145,9 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BootstrapError> {
 async fn create(client: &Client, spec: &TableSpec) -> Result<(), BootstrapError> {
     let mut attributes = vec![spec.partition_key];
     attributes.extend(spec.sort_key);
-    for (_, key) in &spec.indexes {
-        if !attributes.contains(key) {
-            attributes.push(*key);
+    for key in spec.indexes.iter().flat_map(|index| std::iter::once(index.partition_key).chain(index.sort_key)) {
+        if !attributes.contains(&key) {
+            attributes.push(key);
         }
     }
     let mut request = client
@@ -136,14 +166,15 @@ async fn create(client: &Client, spec: &TableSpec) -> Result<(), BootstrapError>
             .map_err(|e| BootstrapError::Dynamo(e.to_string()))?;
         request = request.attribute_definitions(definition);
     }
-    for (index, (attribute, _)) in &spec.indexes {
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(*index)
-            .key_schema(key(attribute, KeyType::Hash)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()
-            .map_err(|e| BootstrapError::Dynamo(e.to_string()))?;
-        request = request.global_secondary_indexes(gsi);
+    for index in &spec.indexes {
+        let mut gsi = GlobalSecondaryIndex::builder()
+            .index_name(index.name)
+            .key_schema(key(index.partition_key.0, KeyType::Hash)?)
+            .projection(Projection::builder().projection_type(index.projection()).build());
+        if let Some((attribute, _)) = index.sort_key {
+            gsi = gsi.key_schema(key(attribute, KeyType::Range)?);
+        }
+        request = request.global_secondary_indexes(gsi.build().map_err(|e| BootstrapError::Dynamo(e.to_string()))?);
     }
     match request.send().await {
         Ok(_) => Ok(()),
@@ -182,28 +213,37 @@ fn difference(spec: &TableSpec, table: &TableDescription) -> Option<String> {
         differences.push(format!("sort key is {}, expected {}", found(sort), show(spec.sort_key)));
     }
     let indexes = table.global_secondary_indexes();
-    for (name, key) in &spec.indexes {
+    for want in &spec.indexes {
+        let name = want.name;
         match indexes.iter().find(|i| i.index_name() == Some(name)) {
             None => differences.push(format!("index {name} is missing")),
             Some(index) => {
                 let partition = key_of(index.key_schema(), KeyType::Hash);
-                if !matches(Some(*key), partition.clone()) || key_of(index.key_schema(), KeyType::Range).is_some() {
+                let sort = key_of(index.key_schema(), KeyType::Range);
+                if !matches(Some(want.partition_key), partition.clone()) || !matches(want.sort_key, sort.clone()) {
                     differences.push(format!(
-                        "index {name} is keyed by {}, expected {}",
+                        "index {name} is keyed by {} / {}, expected {} / {}",
                         found(partition),
-                        show(Some(*key))
+                        found(sort),
+                        show(Some(want.partition_key)),
+                        show(want.sort_key)
                     ));
                 }
                 let projection = index.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned());
-                if projection.as_deref() != Some("ALL") {
-                    differences.push(format!("index {name} projects {}, expected ALL", projection.unwrap_or_default()));
+                let expected = want.projection();
+                if projection.as_deref() != Some(expected.as_str()) {
+                    differences.push(format!(
+                        "index {name} projects {}, expected {}",
+                        projection.unwrap_or_default(),
+                        expected.as_str()
+                    ));
                 }
             }
         }
     }
     for index in indexes {
         let name = index.index_name().unwrap_or_default();
-        if !spec.indexes.iter().any(|(n, _)| *n == name) {
+        if !spec.indexes.iter().any(|want| want.name == name) {
             differences.push(format!("index {name} is not in template.yaml"));
         }
     }

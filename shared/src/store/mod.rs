@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    BannerId, ConnectionId, Cursor, EventId, Limit, NoticeId, Page, ProjectId, ReportId, UserId,
-    chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery},
+    BannerId, ConnectionId, Cursor, EventId, Limit, MessageId, NoticeId, Page, ProjectId, ReportId, UserId,
+    chat::{Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery, Removal, RemovalRecord},
     content::{Banner, BannerDraft, Notice, NoticeDraft},
     event::{Event, EventDraft, EventFilter},
     notification::{MarkRead, NewNotification, Notification},
@@ -131,7 +131,7 @@ pub trait EventStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// The caller holds it until the deadline it gave; here is the report as it stands.
-    Claimed(Report),
+    Claimed(Box<Report>),
     /// Another decision on this report is under way.
     Busy,
     Missing,
@@ -217,6 +217,10 @@ impl Stores {
     }
 }
 
+/// How often a removal reads a message again when an edit changed it under the removal.
+#[cfg(any(feature = "dynamo", feature = "sql"))]
+pub(crate) const REMOVAL_ATTEMPTS: usize = 5;
+
 /// Outcome of saving a chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
@@ -234,8 +238,31 @@ pub trait ChatStore: Send + Sync {
     async fn save(&self, message: &ChatMessage, idempotent: bool) -> Result<Saved, StoreError>;
     /// The message stored under `sort_key`, read consistently (did a write that timed out commit?).
     async fn find(&self, project_id: ProjectId, sort_key: &str) -> Result<Option<ChatMessage>, StoreError>;
-    /// One page of a project's history, oldest first.
+    /// One page of a project's history, oldest first (tombstones included).
     async fn history(&self, project_id: ProjectId, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
+    /// The message (or tombstone) with this id in the project, as last written.
+    async fn by_id(&self, project_id: ProjectId, message_id: &MessageId) -> Result<Option<ChatMessage>, StoreError>;
+    /// Replaces the text of the message under `sort_key` and sets its `edited_at`, unless it is
+    /// deleted (a racing delete and edit end as the tombstone, never as an edited tombstone).
+    async fn edit(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError>;
+    /// Turns the message under `sort_key` into a tombstone, unless it already is one. A
+    /// moderated removal appends its [`RemovalRecord`] (with the text it removed, as it stood at
+    /// that moment) in the same transaction.
+    async fn remove(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        removal: &Removal,
+        report: Option<ReportId>,
+    ) -> Result<Changed, StoreError>;
+    /// Administrators' removals, newest first.
+    async fn removals(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<RemovalRecord>, StoreError>;
 }
 
 /// What touching a room changed, so a send that fails afterwards can take it back.

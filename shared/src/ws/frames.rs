@@ -28,6 +28,10 @@ pub enum Action {
     Subscribe,
     #[serde(rename = "refresh")]
     Refresh,
+    #[serde(rename = "editMessage")]
+    EditMessage,
+    #[serde(rename = "deleteMessage")]
+    DeleteMessage,
     /// Any other action: answered with an `UNKNOWN_ACTION` error frame.
     #[serde(other)]
     Unknown,
@@ -43,6 +47,8 @@ pub enum ClientFrame {
     History(HistoryFrame),
     Subscribe(SubscribeFrame),
     Refresh(RefreshFrame),
+    EditMessage(EditFrame),
+    DeleteMessage(DeleteFrame),
     Unknown(String),
 }
 
@@ -101,6 +107,24 @@ pub struct RefreshFrame {
     pub token: Option<String>,
 }
 
+/// `{"action": "editMessage", "message_id": "…", "message": "…"}`: the author changes their
+/// message's text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EditFrame {
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `{"action": "deleteMessage", "message_id": "…"}`: its author (or an administrator) deletes a
+/// message.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DeleteFrame {
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
 impl ClientFrame {
     /// Decodes a text frame's body.
     pub fn decode(body: &str) -> Result<Self, FrameError> {
@@ -119,6 +143,8 @@ impl ClientFrame {
             Action::History => Self::History(payload(&value)?),
             Action::Subscribe => Self::Subscribe(payload(&value)?),
             Action::Refresh => Self::Refresh(payload(&value)?),
+            Action::EditMessage => Self::EditMessage(payload(&value)?),
+            Action::DeleteMessage => Self::DeleteMessage(payload(&value)?),
             Action::Unknown => Self::Unknown(value["action"].as_str().unwrap_or_default().to_owned()),
         })
     }
@@ -138,6 +164,14 @@ fn payload<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<
 pub enum ServerFrame<'a> {
     /// A chat message of the connection's project (every member's socket gets it).
     Message(MessageFrame),
+    /// A message of the project was edited by its author: the message as it now reads.
+    MessageEdited(MessageFrame),
+    /// A message of the project was deleted: clients holding it drop it.
+    MessageDeleted {
+        message_id: MessageId,
+        project_id: ProjectId,
+        deleted_at: String,
+    },
     /// A notification for the connection's user.
     Notification(&'a Notification),
     /// The answer to `history`: messages after the client's cursor, oldest first, and where
@@ -177,6 +211,10 @@ pub struct MessageFrame {
     pub timestamp: String,
     pub created_at: String,
     pub is_in_meeting: bool,
+    /// When its author last changed the text (`null`: never).
+    pub edited_at: Option<String>,
+    /// A tombstone: the message was deleted (only a `history` answer carries these).
+    pub deleted: bool,
     pub cursor: String,
 }
 
@@ -240,6 +278,8 @@ impl MessageFrame {
             timestamp: at.clone(),
             created_at: at,
             is_in_meeting: m.is_in_meeting,
+            edited_at: m.edited_at.as_ref().map(format_iso),
+            deleted: m.is_removed(),
             cursor: cursor.encode(),
         }
     }
@@ -263,6 +303,8 @@ mod tests {
             timestamp: "2026-11-30T00:00:00.000Z".into(),
             created_at: "2026-11-30T00:00:00.000Z".into(),
             is_in_meeting: false,
+            edited_at: None,
+            deleted: false,
             cursor: ChatCursor::at_key(format!("m#0000000000001#m{i}")).encode(),
         };
         let frames = history_frames(project, (0..100).map(message).collect(), false, Some("end".into()));

@@ -12,12 +12,12 @@ use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 
 use super::frames::{
-    ClientFrame, FrameError, HistoryFrame, MessageFrame, RefreshFrame, SendFrame, ServerFrame, SubscribeFrame,
-    history_frames,
+    ClientFrame, DeleteFrame, EditFrame, FrameError, HistoryFrame, MessageFrame, RefreshFrame, SendFrame, ServerFrame,
+    SubscribeFrame, history_frames,
 };
 use super::tokens::{TokenCheckError, TokenVerifier};
 use crate::domain::{
-    ConnectionId, Limit, ProjectId,
+    ConnectionId, Limit, MessageId, ProjectId,
     chat::{CONNECTION_TTL, ChatCursor, Connection, HistoryPosition, HistoryQuery, sender_name},
     time::{format_iso, now_ms},
 };
@@ -290,9 +290,14 @@ impl MessageHandler {
             ClientFrame::SendMessage(send) => self.send(connection, send, ctx).await,
             ClientFrame::Subscribe(subscribe) => self.subscribe(connection, subscribe).await.map(Some),
             ClientFrame::Refresh(refresh) => self.refresh(connection, refresh, ctx).await.map(Some),
+            ClientFrame::EditMessage(edit) => self.edit(connection, edit, ctx).await,
+            ClientFrame::DeleteMessage(delete) => self.delete(connection, delete, ctx).await,
             ClientFrame::Unknown(action) => Err(AppError::BadRequest {
                 code: "UNKNOWN_ACTION",
-                message: format!("unknown action {action:?}; use sendMessage, ping, history, subscribe or refresh"),
+                message: format!(
+                    "unknown action {action:?}; use sendMessage, editMessage, deleteMessage, ping, history, \
+                     subscribe or refresh"
+                ),
                 details: Vec::new(),
             }),
         }
@@ -399,6 +404,39 @@ impl MessageHandler {
         }
     }
 
+    /// `editMessage`: the project's sockets, this one included, get `message_edited`.
+    async fn edit(
+        &self,
+        connection: &Connection,
+        frame: EditFrame,
+        ctx: &CallContext,
+    ) -> Result<Option<ServerFrame<'static>>, AppError> {
+        let editor = self.chat.admit_connection(connection, ctx).await?;
+        let message_id = frame_message_id(frame.message_id)?;
+        let text = frame.message.ok_or_else(|| invalid_field("message", "is required".into()))?;
+        self.chat.edit(&editor, &message_id, &text, ctx).await?;
+        Ok(None)
+    }
+
+    /// `deleteMessage`: the project's sockets, this one included, get `message_deleted`; a
+    /// message deleted before is told to this socket alone.
+    async fn delete(
+        &self,
+        connection: &Connection,
+        frame: DeleteFrame,
+        ctx: &CallContext,
+    ) -> Result<Option<ServerFrame<'static>>, AppError> {
+        let caller = self.chat.admit_connection(connection, ctx).await?;
+        let message_id = frame_message_id(frame.message_id)?;
+        let (tombstone, newly) = self.chat.delete(&caller, &message_id, ctx).await?;
+        let removed_at = tombstone.removed.as_ref().map(|r| format_iso(&r.at)).unwrap_or_default();
+        Ok((!newly).then(|| ServerFrame::MessageDeleted {
+            message_id: tombstone.message_id.clone(),
+            project_id: tombstone.project_id,
+            deleted_at: removed_at,
+        }))
+    }
+
     async fn send(
         &self,
         connection: &Connection,
@@ -414,6 +452,12 @@ impl MessageHandler {
         let answer = !outcome.created || !outcome.fanout.reached(&connection.connection_id);
         Ok(answer.then(|| ServerFrame::Message(MessageFrame::from(&outcome.message))))
     }
+}
+
+/// The message id a frame names.
+fn frame_message_id(raw: Option<String>) -> Result<MessageId, AppError> {
+    let raw = raw.ok_or_else(|| invalid_field("message_id", "is required".into()))?;
+    MessageId::parse(&raw).map_err(|m| invalid_field("message_id", m))
 }
 
 fn invalid_field(field: &str, message: String) -> AppError {

@@ -4,15 +4,22 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::Step;
 use super::{SqlDb, SqlValue, Statement};
 use crate::domain::{
-    ConnectionId, MessageId, ProjectId, UserId,
-    chat::{ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery},
+    ConnectionId, Cursor, Limit, MessageId, Page, ProjectId, ReportId, UserId,
+    chat::{
+        Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Removal, RemovalRecord,
+    },
 };
-use crate::store::{ChatStore, ConnectionStore, RoomStore, Saved, StoreError, Touched};
+use crate::store::{ChatStore, ConnectionStore, REMOVAL_ATTEMPTS, RoomStore, Saved, StoreError, Touched};
 
-const MESSAGE_COLUMNS: &str =
-    "SELECT message_id, project_id, user_id, sender_name, message, sent_at, is_in_meeting FROM chat_messages";
+// Message ids are compared exactly (`ascii_bin` on MySQL), which the driver reports as binary:
+// the casts read them back as text on both engines.
+const MESSAGE_COLUMNS: &str = "SELECT CAST(message_id AS CHAR(64)) AS message_id, project_id, user_id, sender_name, \
+     message, sent_at, is_in_meeting, edited_at, deleted_at, deleted_by, moderated FROM chat_messages";
+const REMOVAL_COLUMNS: &str = "SELECT removal_id, project_id, CAST(message_id AS CHAR(64)) AS message_id, author, \
+     sender_name, message, sent_at, removed_by, removed_at, report_id FROM chat_removals";
 // The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
 // cast reads it back as text on both engines.
 const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
@@ -27,10 +34,18 @@ struct MessageRow {
     message: String,
     sent_at: DateTime<Utc>,
     is_in_meeting: bool,
+    edited_at: Option<DateTime<Utc>>,
+    deleted_at: Option<DateTime<Utc>>,
+    deleted_by: Option<String>,
+    moderated: bool,
 }
 
 impl From<MessageRow> for ChatMessage {
     fn from(r: MessageRow) -> Self {
+        let removed = match (r.deleted_at, r.deleted_by) {
+            (Some(at), Some(by)) => Some(Removal { at, by: UserId::from_stored(by), moderated: r.moderated }),
+            _ => None,
+        };
         Self {
             message_id: MessageId::from_stored(r.message_id),
             project_id: ProjectId::from_stored(r.project_id),
@@ -39,6 +54,39 @@ impl From<MessageRow> for ChatMessage {
             message: r.message,
             timestamp: r.sent_at,
             is_in_meeting: r.is_in_meeting,
+            edited_at: r.edited_at,
+            removed,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RemovalRow {
+    removal_id: i64,
+    project_id: i64,
+    message_id: String,
+    author: String,
+    sender_name: String,
+    message: String,
+    sent_at: DateTime<Utc>,
+    removed_by: String,
+    removed_at: DateTime<Utc>,
+    report_id: Option<i64>,
+}
+
+impl From<RemovalRow> for RemovalRecord {
+    fn from(r: RemovalRow) -> Self {
+        Self {
+            removal_id: r.removal_id,
+            project_id: ProjectId::from_stored(r.project_id),
+            message_id: MessageId::from_stored(r.message_id),
+            author: UserId::from_stored(r.author),
+            sender_name: r.sender_name,
+            message: r.message,
+            sent_at: r.sent_at,
+            removed_by: UserId::from_stored(r.removed_by),
+            removed_at: r.removed_at,
+            report_id: r.report_id.map(ReportId::from_stored),
         }
     }
 }
@@ -201,6 +249,119 @@ impl ChatStore for SqlDb {
         };
         let rows: Vec<MessageRow> = self.fetch_all(&stmt.push("LIMIT ?").bind(i64::from(query.limit) + 1)).await?;
         Ok(HistoryPage::from_probe(rows.into_iter().map(Into::into).collect(), query.limit, !forward))
+    }
+
+    async fn by_id(&self, project_id: ProjectId, message_id: &MessageId) -> Result<Option<ChatMessage>, StoreError> {
+        let stmt = Statement::new(MESSAGE_COLUMNS)
+            .push("WHERE project_id = ? AND message_id = ?")
+            .bind(project_id)
+            .bind(message_id.as_str());
+        let row: Option<MessageRow> = self.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn edit(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        let update = Statement::new(
+            "UPDATE chat_messages SET message = ?, edited_at = ? WHERE project_id = ? AND sk = ? AND deleted_at IS NULL",
+        )
+        .bind(text)
+        .bind(at)
+        .bind(project_id)
+        .bind(sort_key);
+        let Some(found) = ChatStore::find(self, project_id, sort_key).await? else {
+            return Ok(Changed::Missing);
+        };
+        if self.execute(&update).await?.rows_affected > 0 {
+            // The message as this update left it (a delete may follow at once, as on DynamoDB).
+            return Ok(Changed::Done(ChatMessage { message: text.to_owned(), edited_at: Some(at), ..found }));
+        }
+        // Nothing changed: deleted meanwhile, or (MySQL counts changed rows) the same text in
+        // the same millisecond.
+        Ok(match ChatStore::find(self, project_id, sort_key).await? {
+            None => Changed::Missing,
+            Some(stored) if stored.is_removed() => Changed::Removed(stored),
+            Some(stored) => Changed::Done(stored),
+        })
+    }
+
+    async fn remove(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        removal: &Removal,
+        report: Option<ReportId>,
+    ) -> Result<Changed, StoreError> {
+        // As on DynamoDB: read the message, then tombstone it only if it is still as read (its
+        // text and edit time), the audit record beside it in one transaction. The update takes
+        // the row's lock first, so a racing edit waits (or wins, and this reads again).
+        for _ in 0..REMOVAL_ATTEMPTS {
+            let Some(current) = ChatStore::find(self, project_id, sort_key).await? else {
+                return Ok(Changed::Missing);
+            };
+            if current.is_removed() {
+                return Ok(Changed::Removed(current));
+            }
+            let tombstone = Statement::new(
+                "UPDATE chat_messages SET message = '', deleted_at = ?, deleted_by = ?, moderated = ? \
+                 WHERE project_id = ? AND sk = ? AND deleted_at IS NULL AND message = ? \
+                 AND (edited_at = ? OR (edited_at IS NULL AND ? IS NULL))",
+            )
+            .bind(removal.at)
+            .bind(&removal.by)
+            .bind(removal.moderated)
+            .bind(project_id)
+            .bind(sort_key)
+            .bind(current.message.as_str())
+            .bind(current.edited_at)
+            .bind(current.edited_at);
+            let record = RemovalRecord::of(&current, removal, report, 0);
+            let audit = Statement::new(
+                "INSERT INTO chat_removals (project_id, message_id, author, sender_name, message, sent_at, \
+                 removed_by, removed_at, report_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(record.project_id)
+            .bind(record.message_id.as_str())
+            .bind(&record.author)
+            .bind(record.sender_name.as_str())
+            .bind(record.message.as_str())
+            .bind(record.sent_at)
+            .bind(&record.removed_by)
+            .bind(record.removed_at)
+            .bind(report.map(|id| id.get()));
+            let mut steps = vec![Step { statement: &tombstone, guard: true }];
+            if removal.moderated {
+                steps.push(Step { statement: &audit, guard: false });
+            }
+            if self.transact(&steps).await?.is_some() {
+                return Ok(Changed::Done(ChatMessage {
+                    message: String::new(),
+                    removed: Some(removal.clone()),
+                    ..current
+                }));
+            }
+        }
+        Err(StoreError::Unavailable("the message kept changing while it was being removed; try again".into()))
+    }
+
+    async fn removals(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<RemovalRecord>, StoreError> {
+        let mut stmt = Statement::new(REMOVAL_COLUMNS).push("WHERE 1 = 1");
+        if let Some(cursor) = after {
+            let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+            stmt = stmt
+                .push("AND (removed_at < ? OR (removed_at = ? AND removal_id < ?))")
+                .bind(at)
+                .bind(at)
+                .bind(cursor.id);
+        }
+        let stmt = stmt.push("ORDER BY removed_at DESC, removal_id DESC LIMIT ?").bind(limit.probe());
+        let rows: Vec<RemovalRow> = self.fetch_all(&stmt).await?;
+        Ok(Page::from_probe(rows.into_iter().map(Into::into).collect(), limit, RemovalRecord::cursor))
     }
 }
 

@@ -1,29 +1,31 @@
-//! Reports and their action log. A reporter has at most one open report per project: `open_slot`
+//! Reports and their action log. A reporter has at most one open report per target: `open_slot`
 //! is 1 while a report is open and NULL once it is closed, and a unique key over (reporter,
-//! project, open_slot) holds the rule on both engines (NULLs never collide), even under races.
+//! target_key, open_slot) holds the rule on both engines (NULLs never collide), even under races.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{SqlDb, Statement, Step};
 use crate::domain::{
-    Cursor, Limit, NotificationId, Page, ProjectId, ReportId, UserId,
+    Cursor, Limit, MessageId, NotificationId, Page, ProjectId, ReportId, UserId,
     notification::{NewNotification, Notification},
     report::{
-        ActionKind, Decision, DecisionSubject, NewAction, NewReport, Outcome, Report, ReportAction, ReportFilter,
-        ReportStatus, ReportSummary, ReportType,
+        ActionKind, Decision, DecisionSubject, MessageEvidence, NewAction, NewReport, Outcome, Report, ReportAction,
+        ReportFilter, ReportStatus, ReportSummary, ReportTarget, ReportType, TargetKind,
     },
 };
 use crate::store::{Claim, ReportChange, ReportStore, StoreError};
 
 const REPORT_COLUMNS: &str = "SELECT r.report_id, r.user_id, r.project_id, r.type, r.content, r.status, \
-     r.resolution_note, r.decision, r.created_at, r.updated_at";
+     r.resolution_note, r.decision, r.created_at, r.updated_at, r.target_kind, r.reported_user_id, \
+     CAST(r.message_id AS CHAR(64)) AS message_id, r.message_author, r.message_sender, r.message_text, \
+     r.message_sent_at";
 
 #[derive(sqlx::FromRow)]
 struct ReportRow {
     report_id: i64,
     user_id: String,
-    project_id: i64,
+    project_id: Option<i64>,
     #[sqlx(rename = "type")]
     report_type: String,
     content: String,
@@ -32,6 +34,36 @@ struct ReportRow {
     decision: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    target_kind: String,
+    reported_user_id: Option<String>,
+    message_id: Option<String>,
+    message_author: Option<String>,
+    message_sender: Option<String>,
+    message_text: Option<String>,
+    message_sent_at: Option<DateTime<Utc>>,
+}
+
+impl ReportRow {
+    fn target(&mut self) -> Result<ReportTarget, StoreError> {
+        let project_id = self.project_id.map(ProjectId::from_stored);
+        let kind = TargetKind::parse(&self.target_kind).map_err(|_| corrupt("target kind", &self.target_kind))?;
+        let missing = |what: &str| StoreError::Internal(format!("report {} lacks its {what}", self.report_id));
+        Ok(match kind {
+            TargetKind::Project => ReportTarget::Project(project_id.ok_or_else(|| missing("project"))?),
+            TargetKind::User => ReportTarget::User {
+                user_id: UserId::from_stored(self.reported_user_id.take().ok_or_else(|| missing("reported user"))?),
+                project_id,
+            },
+            TargetKind::Message => ReportTarget::Message(MessageEvidence {
+                project_id: project_id.ok_or_else(|| missing("project"))?,
+                message_id: MessageId::from_stored(self.message_id.take().ok_or_else(|| missing("message id"))?),
+                author: UserId::from_stored(self.message_author.take().ok_or_else(|| missing("message author"))?),
+                sender_name: self.message_sender.take().unwrap_or_default(),
+                text: self.message_text.take().unwrap_or_default(),
+                sent_at: self.message_sent_at.ok_or_else(|| missing("message time"))?,
+            }),
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -45,7 +77,7 @@ struct SummaryRow {
 struct ActionRow {
     action_id: i64,
     report_id: Option<i64>,
-    project_id: i64,
+    project_id: Option<i64>,
     admin_id: String,
     action: String,
     note: Option<String>,
@@ -60,11 +92,13 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 impl TryFrom<ReportRow> for Report {
     type Error = StoreError;
 
-    fn try_from(r: ReportRow) -> Result<Self, StoreError> {
+    fn try_from(mut r: ReportRow) -> Result<Self, StoreError> {
+        let target = r.target()?;
         Ok(Self {
             report_id: ReportId::from_stored(r.report_id),
             user_id: UserId::from_stored(r.user_id),
-            project_id: ProjectId::from_stored(r.project_id),
+            project_id: target.project_id(),
+            target,
             report_type: ReportType::parse(&r.report_type).map_err(|_| corrupt("report type", &r.report_type))?,
             content: r.content,
             status: ReportStatus::parse(&r.status).map_err(|_| corrupt("status", &r.status))?,
@@ -87,7 +121,7 @@ impl TryFrom<ActionRow> for ReportAction {
         Ok(Self {
             action_id: r.action_id,
             report_id: r.report_id.map(ReportId::from_stored),
-            project_id: ProjectId::from_stored(r.project_id),
+            project_id: r.project_id.map(ProjectId::from_stored),
             admin_id: UserId::from_stored(r.admin_id),
             action: ActionKind::parse(&r.action).ok_or_else(|| corrupt("action", &r.action))?,
             note: r.note,
@@ -110,7 +144,7 @@ fn insert_action(action: &NewAction, at: DateTime<Utc>) -> Statement {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(action.report_id.map(|id| id.get()))
-    .bind(action.project_id)
+    .bind(action.project_id.map(|id| id.get()))
     .bind(&action.admin_id)
     .bind(action.action.code())
     .bind(action.note.as_deref())
@@ -137,13 +171,13 @@ fn insert_notification(new: &NewNotification, at: DateTime<Utc>) -> Statement {
 }
 
 impl SqlDb {
-    async fn open_report_of(&self, reporter: &UserId, project_id: ProjectId) -> Result<Option<Report>, StoreError> {
+    async fn open_report_of(&self, reporter: &UserId, target_key: &str) -> Result<Option<Report>, StoreError> {
         let row: Option<ReportRow> = self
             .fetch_optional(
                 &Statement::new(REPORT_COLUMNS)
-                    .push("FROM project_reports r WHERE r.user_id = ? AND r.project_id = ? AND r.open_slot = 1")
+                    .push("FROM project_reports r WHERE r.user_id = ? AND r.target_key = ? AND r.open_slot = 1")
                     .bind(reporter)
-                    .bind(project_id),
+                    .bind(target_key),
             )
             .await?;
         row.map(Report::try_from).transpose()
@@ -167,24 +201,43 @@ fn newest_first(mut stmt: Statement, after: Option<Cursor>, limit: Limit) -> Res
 impl ReportStore for SqlDb {
     async fn file(&self, new: &NewReport, at: DateTime<Utc>) -> Result<(Report, bool), StoreError> {
         let status = ReportStatus::Pending;
+        let target_key = new.target.key();
+        let evidence = match &new.target {
+            ReportTarget::Message(evidence) => Some(evidence),
+            _ => None,
+        };
+        let reported_user = match &new.target {
+            ReportTarget::User { user_id, .. } => Some(user_id.as_str()),
+            _ => None,
+        };
         let insert = Statement::new(
-            "INSERT INTO project_reports (user_id, project_id, type, content, status, open_slot, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO project_reports (user_id, project_id, type, content, status, open_slot, created_at, updated_at, \
+             target_kind, target_key, reported_user_id, message_id, message_author, message_sender, message_text, \
+             message_sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&new.reporter)
-        .bind(new.project_id)
+        .bind(new.target.project_id().map(|id| id.get()))
         .bind(new.report_type.code())
         .bind(new.content.as_str())
         .bind(status.code())
         .bind(open_slot(status))
         .bind(at)
-        .bind(at);
+        .bind(at)
+        .bind(new.target.kind().code())
+        .bind(target_key.as_str())
+        .bind(reported_user)
+        .bind(evidence.map(|e| e.message_id.as_str()))
+        .bind(evidence.map(|e| e.author.as_str()))
+        .bind(evidence.map(|e| e.sender_name.as_str()))
+        .bind(evidence.map(|e| e.text.as_str()))
+        .bind(evidence.map(|e| e.sent_at));
         match self.execute(&insert).await {
             Ok(done) => Ok((
                 Report {
                     report_id: ReportId::from_stored(done.last_insert_id),
                     user_id: new.reporter.clone(),
-                    project_id: new.project_id,
+                    project_id: new.target.project_id(),
+                    target: new.target.clone(),
                     report_type: new.report_type,
                     content: new.content.as_str().to_owned(),
                     status,
@@ -195,9 +248,9 @@ impl ReportStore for SqlDb {
                 },
                 true,
             )),
-            // The reporter's open report on this project exists (perhaps filed a moment ago by
+            // The reporter's open report on this target exists (perhaps filed a moment ago by
             // a racing request): that one is the answer.
-            Err(StoreError::Conflict(_)) => match self.open_report_of(&new.reporter, new.project_id).await? {
+            Err(StoreError::Conflict(_)) => match self.open_report_of(&new.reporter, &target_key).await? {
                 Some(existing) => Ok((existing, false)),
                 None => Err(StoreError::Unavailable("the open report was closed meanwhile; try again".into())),
             },
@@ -228,7 +281,7 @@ impl ReportStore for SqlDb {
         after: Option<Cursor>,
     ) -> Result<Page<ReportSummary>, StoreError> {
         let mut stmt = Statement::new(REPORT_COLUMNS).push(
-            ", (SELECT COUNT(DISTINCT o.user_id) FROM project_reports o WHERE o.project_id = r.project_id \
+            ", (SELECT COUNT(DISTINCT o.user_id) FROM project_reports o WHERE o.target_key = r.target_key \
              AND o.open_slot = 1) AS open_reporters FROM project_reports r WHERE 1 = 1",
         );
         if let Some(status) = filter.status {
@@ -239,6 +292,9 @@ impl ReportStore for SqlDb {
         }
         if let Some(project_id) = filter.project_id {
             stmt = stmt.push("AND r.project_id = ?").bind(project_id);
+        }
+        if let Some(kind) = filter.target {
+            stmt = stmt.push("AND r.target_kind = ?").bind(kind.code());
         }
         let rows: Vec<SummaryRow> = self.fetch_all(&newest_first(stmt, after, limit)?).await?;
         let summaries = rows
@@ -283,7 +339,7 @@ impl ReportStore for SqlDb {
         match (taken.rows_affected, ReportStore::get(self, id).await?) {
             (_, None) => Ok(Claim::Missing),
             (0, Some(_)) => Ok(Claim::Busy),
-            (_, Some(report)) => Ok(Claim::Claimed(report)),
+            (_, Some(report)) => Ok(Claim::Claimed(Box::new(report))),
         }
     }
 
