@@ -124,7 +124,7 @@ pub async fn seed(
     for (i, (sender, name, text)) in lines.into_iter().enumerate() {
         let at = start + Duration::minutes(5 * i as i64);
         let message = ChatMessage {
-            message_id: MessageId::generate(),
+            message_id: MessageId::generate_at(&at),
             project_id: project,
             user_id: sender.clone(),
             sender_name: name.into(),

@@ -406,6 +406,20 @@ fn rows() -> Vec<Row> {
             }),
         },
         Row {
+            // IDOR: a report and its conversation are its reporter's (and administrators');
+            // anyone else is told it does not exist.
+            route: r("get", "/reports/{id}"),
+            request: |f, _| get(format!("/reports/{}", f.report)),
+            expected: signed_in(200, 404, 404, 404, 200, 403),
+            check: None,
+        },
+        Row {
+            route: r("post", "/reports/{id}/replies"),
+            request: |f, _| with("POST", format!("/reports/{}/replies", f.report), json!({"message": "답변"})),
+            expected: signed_in(201, 404, 404, 404, 201, 403),
+            check: None,
+        },
+        Row {
             route: r("get", "/admin/reports"),
             request: |_, _| get("/admin/reports".into()),
             expected: admins_only(200),

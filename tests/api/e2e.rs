@@ -188,6 +188,79 @@ async fn edits_and_deletions_reach_every_socket_of_the_project() {
     gateway.stop().await.unwrap();
 }
 
+/// `POST` with a local token, as the web app calls the gateway: (status, body).
+async fn post_json(gateway: &Gateway, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}{path}", gateway.addr))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    (response.status().as_u16(), response.json().await.expect("JSON body"))
+}
+
+/// A user asks through the footer; an administrator answers; the user asks again; the
+/// administrator answers and closes: three messages and a close, the bell showing each answer.
+#[tokio::test]
+async fn a_reporter_and_an_administrator_hold_a_conversation_on_an_inquiry() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (asker, moderator) = (user(), user());
+    let (asker_token, admin_token) = (token_for(&asker, false, "지민"), token_for(&moderator, true, "운영자"));
+    let inquiry =
+        json!({"type": "INQUIRY", "title": "[광고/제휴 문의] 푸터 문의 접수", "content": "제휴 문의드립니다."});
+    let (status, filed) = post_json(&gateway, "/reports", &asker_token, inquiry).await;
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["data"]["report_id"].as_i64().unwrap();
+    let replies = format!("/reports/{id}/replies");
+
+    let (status, _) = post_json(&gateway, &replies, &admin_token, json!({"message": "제안서를 보내 주세요."})).await;
+    assert_eq!(status, 201);
+    let unread = get_json(&gateway, "/notifications/unread-count", &asker_token).await;
+    assert_eq!(unread["data"]["unread_count"], 1, "the bell shows the answer");
+    let (status, _) = post_json(&gateway, &replies, &asker_token, json!({"message": "양식이 있나요?"})).await;
+    assert_eq!(status, 201);
+    let close = json!({"action": "resolve", "note": "자유 양식입니다."});
+    let response = reqwest::Client::new()
+        .patch(format!("http://{}/admin/reports/{id}", gateway.addr))
+        .bearer_auth(&admin_token)
+        .json(&close)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+
+    let thread = get_json(&gateway, &format!("/reports/{id}"), &asker_token).await;
+    assert_eq!(thread["data"]["status"], "RESOLVED");
+    let said: Vec<_> = thread["data"]["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["author"].as_str().unwrap().to_owned(), r["message"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("ADMIN".to_owned(), "제안서를 보내 주세요.".to_owned()),
+            ("USER".to_owned(), "양식이 있나요?".to_owned()),
+            ("ADMIN".to_owned(), "자유 양식입니다.".to_owned()),
+        ]
+    );
+    let bell = get_json(&gateway, "/notifications", &asker_token).await;
+    let messages: Vec<_> =
+        bell["data"].as_array().unwrap().iter().map(|n| n["message"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        messages,
+        [
+            "문의하신 내용에 답변이 등록되고 처리가 완료되었습니다: 자유 양식입니다.",
+            "문의하신 내용에 답변이 등록되었습니다: 제안서를 보내 주세요.",
+        ]
+    );
+    assert_eq!(bell["data"][0]["link"], format!("/mypage/reports/{id}"));
+    gateway.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn handshakes_without_identity_or_project_are_refused() {
     let db = TestDb::sqlite();

@@ -24,5 +24,6 @@ mod reports;
 mod samples;
 mod security;
 mod siblings;
+mod support;
 mod template;
 mod websocket;

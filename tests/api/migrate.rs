@@ -61,7 +61,7 @@ fn custom_resource_json(request_type: &str, response_url: &str) -> Value {
         "RequestId": format!("req-{request_type}"),
         "ResourceType": "Custom::SchemaMigration",
         "LogicalResourceId": "SchemaMigration",
-        "ResourceProperties": {"ServiceToken": "arn:…", "MigrationsVersion": "20261204000003"}
+        "ResourceProperties": {"ServiceToken": "arn:…", "MigrationsVersion": "20261204000004"}
     });
     if request_type != "Create" {
         event["PhysicalResourceId"] = json!(PHYSICAL_RESOURCE_ID);
@@ -151,7 +151,7 @@ async fn a_rollback_to_an_older_release_applies_nothing_and_succeeds() {
     let (cfn, url) = ResponseUrlStandIn::start().await;
     let mut rollback = custom_resource_json("Update", &url);
     rollback["ResourceProperties"]["MigrationsVersion"] = json!("20261130000003");
-    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261204000003");
+    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261204000004");
 
     let done = migrate.handle(serde_json::from_value(rollback).unwrap()).await.unwrap();
     assert_eq!(done, Value::Null, "nothing was run");
@@ -236,14 +236,14 @@ async fn an_interrupted_migration_runs_again_without_hand_repair() {
     db.migrate_as_deploy().await;
     let latest = db.sql_db().release_versions().last().copied().unwrap();
     // As if the last run had been cut off midway: sqlx's mark says unfinished, its first ALTER
-    // is in, and the audit table it then creates is not there yet.
+    // is in, and the replies table it then creates is not there yet.
     let mut conn = mysql(&db).await;
     sqlx::query("UPDATE _sqlx_migrations SET success = 0 WHERE version = ?")
         .bind(latest)
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("DROP TABLE chat_removals").execute(&mut conn).await.unwrap();
+    sqlx::query("DROP TABLE report_replies").execute(&mut conn).await.unwrap();
 
     let app = TestApp::over(Function::Content, TestEnv::unmigrated(db).await).await;
     app.get("/notices", &Who::Anonymous).await.assert_error(503, "SCHEMA_NOT_READY");
@@ -256,7 +256,7 @@ async fn an_interrupted_migration_runs_again_without_hand_repair() {
     app.get("/notices", &Who::Anonymous).await.assert_ok(200, "NOTICES_LISTED");
     let (tables,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() \
-         AND table_name = 'chat_removals'",
+         AND table_name = 'report_replies'",
     )
     .fetch_one(&mut conn)
     .await
@@ -364,4 +364,34 @@ async fn an_unreadable_secret_is_unavailable_not_a_crash() {
     extension.put(arn, "plain text");
     app.get("/notices", &Who::Anonymous).await.assert_error(503, "SERVICE_UNAVAILABLE");
     assert!(extension.tokens().iter().all(|t| t.is_some()), "every read carries the session token header");
+}
+
+/// During a deploy (the migration applied, the old functions still serving) and after a
+/// rollback, the previous release writes reports as it always did: its insert knows no target
+/// column, the target is then its project, and its one-open-report rule still holds; this
+/// release reads those rows as project reports.
+#[tokio::test]
+async fn the_previous_release_files_reports_into_this_schema_as_before() {
+    let db = TestDb::mariadb().await;
+    db.migrate_as_deploy().await;
+    let mut conn = mysql(&db).await;
+    let reporter = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+    // The previous release's statement, as it was written.
+    let old_insert = "INSERT INTO project_reports (user_id, project_id, type, content, status, open_slot, created_at, \
+                      updated_at) VALUES (?, 42, 'REPORT', '광고', 'PENDING', 1, NOW(3), NOW(3))";
+    sqlx::query(old_insert).bind(reporter).execute(&mut conn).await.expect("the old insert works");
+    let again = sqlx::query(old_insert).bind(reporter).execute(&mut conn).await;
+    assert!(again.is_err(), "a second open report on the same project is still refused");
+    let (key,): (String,) =
+        sqlx::query_as("SELECT CAST(target_key AS CHAR(120)) FROM project_reports").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(key, "project:42");
+    let reports = db.stores().reports;
+    let mine = reports
+        .mine(&shared::domain::UserId::parse(reporter).unwrap(), shared::domain::Limit::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.items[0].target,
+        shared::domain::report::ReportTarget::Project(shared::domain::ProjectId::new(42).unwrap())
+    );
 }

@@ -249,6 +249,7 @@ async fn every_http_sample_gets_its_exact_answer() {
     assert_eq!(
         report,
         json!({"report_id": 1, "user_id": MEMBER, "project_id": 42, "target": {"kind": "PROJECT", "project_id": 42},
+               "title": null, "reply_count": 0,
                "type": "REPORT", "content": content, "status": "PENDING", "decision": null, "resolution_note": null, "created_at": report["created_at"], "updated_at": report["created_at"]})
     );
     let mut listed = report.clone();
@@ -315,7 +316,7 @@ async fn every_http_sample_gets_its_exact_answer() {
     tombstone["message"] = json!("");
     tombstone["deleted"] = json!(true);
     tombstone["deleted_at"] = json!(iso(deleted_at));
-    tombstone["deleted_by"] = json!(ADMIN);
+    tombstone["deleted_by"] = json!("ADMIN");
     assert_eq!(deleted, tombstone);
     let removals = send("http-admin-chat-removals.json").await;
     let log = envelope(&removals, 200, "REMOVALS_LISTED", "chat messages removed by administrators, newest first");
@@ -326,6 +327,47 @@ async fn every_http_sample_gets_its_exact_answer() {
                 "removed_by": ADMIN, "removed_at": iso(deleted_at), "report_id": null}])
     );
     assert_eq!(removals.body["meta"], json!({"limit": 20, "count": 1, "has_more": false, "next_cursor": null}));
+
+    // Support: the member asks through the web app's footer (no project); an administrator
+    // answers; the member reads the conversation and the answer is in their bell.
+    let ticket = envelope(&send("http-reports-create-inquiry.json").await, 201, "REPORT_FILED", "report filed");
+    assert_eq!(
+        ticket,
+        json!({"report_id": 3, "user_id": MEMBER, "project_id": null, "target": {"kind": "NONE"},
+               "title": "[광고/제휴 문의] 푸터 문의 접수", "reply_count": 0, "type": "INQUIRY",
+               "content": "광고 및 제휴 관련해서 문의드립니다. 담당자 연락처를 알 수 있을까요?", "status": "PENDING",
+               "decision": null, "resolution_note": null, "created_at": ticket["created_at"], "updated_at": ticket["created_at"]})
+    );
+    let answer = envelope(&send("http-reports-reply.json").await, 201, "REPLY_ADDED", "reply added");
+    let answered_at = fresh(&answer["created_at"]);
+    let answer_text = "제휴 제안은 partner@portforge.dev 로 보내 주세요. 영업일 기준 3일 안에 답변드립니다.";
+    assert_eq!(
+        answer,
+        json!({"reply_id": answer["reply_id"], "author": "ADMIN", "admin_id": ADMIN, "message": answer_text,
+               "created_at": iso(answered_at)})
+    );
+    let read =
+        envelope(&send("http-reports-read.json").await, 200, "REPORT_FOUND", "report with its replies, oldest first");
+    let mut expected = ticket.clone();
+    expected["status"] = json!("IN_PROGRESS");
+    expected["reply_count"] = json!(1);
+    expected["updated_at"] = json!(iso(answered_at));
+    expected["replies"] = json!([{"reply_id": answer["reply_id"], "author": "ADMIN", "message": answer_text,
+                                   "created_at": iso(answered_at)}]);
+    assert_eq!(read, expected, "the member never sees which administrator answered");
+    let bell = envelope(
+        &send("http-notifications-list.json").await,
+        200,
+        "NOTIFICATIONS_LISTED",
+        "notifications, newest first",
+    );
+    assert_eq!(
+        (bell[0]["message"].clone(), bell[0]["link"].clone()),
+        (
+            json!("문의하신 내용에 답변이 등록되었습니다: 제휴 제안은 partner@portforge.dev 로 보내 주세요. …"),
+            json!("/mypage/reports/3")
+        )
+    );
 }
 
 #[test]

@@ -37,15 +37,18 @@ CREATE TABLE IF NOT EXISTS chat_removals (
 
 -- Reports on a project, a user or a chat message. `target_key` names the target
 -- (`project:<id>`, `user:<id>`, `message:<project>:<id>`): one open report per reporter and
--- target. A message report keeps a snapshot of the message (evidence that survives an edit or a
--- deletion). `project_id` is the target or its context, absent for a user reported on their own.
+-- target. It is computed from `target_ref` (what this release writes) or, for a row the previous
+-- release writes during a deploy or after a rollback (it knows neither column), from its
+-- project: so that release's inserts keep working and keep its one-open-report rule. A message
+-- report keeps a snapshot of the message (evidence that survives an edit or a deletion).
+-- `project_id` is the target or its context, absent for a user reported on their own.
 SET @ddl = IF(
     (SELECT COUNT(*) FROM information_schema.columns
-      WHERE table_schema = DATABASE() AND table_name = 'project_reports' AND column_name = 'target_key') = 0,
+      WHERE table_schema = DATABASE() AND table_name = 'project_reports' AND column_name = 'target_ref') = 0,
     'ALTER TABLE project_reports
         MODIFY project_id BIGINT NULL,
         ADD COLUMN target_kind VARCHAR(16) NOT NULL DEFAULT ''PROJECT'',
-        ADD COLUMN target_key VARCHAR(120) CHARACTER SET ascii COLLATE ascii_bin NULL,
+        ADD COLUMN target_ref VARCHAR(120) CHARACTER SET ascii COLLATE ascii_bin NULL,
         ADD COLUMN reported_user_id VARCHAR(64) NULL,
         ADD COLUMN message_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
         ADD COLUMN message_sk VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -57,12 +60,20 @@ SET @ddl = IF(
 PREPARE ddl FROM @ddl;
 EXECUTE ddl;
 DEALLOCATE PREPARE ddl;
-UPDATE project_reports SET target_key = CONCAT('project:', project_id) WHERE target_key IS NULL;
+SET @ddl = IF(
+    (SELECT COUNT(*) FROM information_schema.columns
+      WHERE table_schema = DATABASE() AND table_name = 'project_reports' AND column_name = 'target_key') = 0,
+    'ALTER TABLE project_reports
+        ADD COLUMN target_key VARCHAR(120) CHARACTER SET ascii COLLATE ascii_bin
+            GENERATED ALWAYS AS (COALESCE(target_ref, CONCAT(''project:'', project_id))) STORED',
+    'DO 0');
+PREPARE ddl FROM @ddl;
+EXECUTE ddl;
+DEALLOCATE PREPARE ddl;
 SET @ddl = IF(
     (SELECT COUNT(*) FROM information_schema.statistics
       WHERE table_schema = DATABASE() AND table_name = 'project_reports' AND index_name = 'uq_project_reports_open_target') = 0,
     'ALTER TABLE project_reports
-        MODIFY target_key VARCHAR(120) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
         DROP INDEX uq_project_reports_open,
         ADD UNIQUE KEY uq_project_reports_open_target (user_id, target_key, open_slot),
         ADD KEY idx_project_reports_target_open (target_key, open_slot),

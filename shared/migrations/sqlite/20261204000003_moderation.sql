@@ -37,7 +37,8 @@ CREATE TABLE project_reports_rebuilt (
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
     target_kind      TEXT NOT NULL DEFAULT 'PROJECT',
-    target_key       TEXT NOT NULL,
+    target_ref       TEXT NULL,
+    target_key       TEXT GENERATED ALWAYS AS (COALESCE(target_ref, 'project:' || project_id)) STORED,
     reported_user_id TEXT NULL,
     message_id       TEXT NULL,
     message_sk       TEXT NULL,
@@ -48,9 +49,9 @@ CREATE TABLE project_reports_rebuilt (
 );
 INSERT INTO project_reports_rebuilt
     (report_id, user_id, project_id, type, content, status, resolution_note, decision, open_slot,
-     decision_token, decision_until, created_at, updated_at, target_kind, target_key)
+     decision_token, decision_until, created_at, updated_at, target_kind)
 SELECT report_id, user_id, project_id, type, content, status, resolution_note, decision, open_slot,
-       decision_token, decision_until, created_at, updated_at, 'PROJECT', 'project:' || project_id
+       decision_token, decision_until, created_at, updated_at, 'PROJECT'
 FROM project_reports;
 DROP TABLE project_reports;
 ALTER TABLE project_reports_rebuilt RENAME TO project_reports;

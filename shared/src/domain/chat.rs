@@ -102,7 +102,8 @@ impl Serialize for ShownMessage<'_> {
         match &m.removed {
             Some(removal) => {
                 out.serialize_field("deleted_at", &format_iso(&removal.at))?;
-                out.serialize_field("deleted_by", &removal.by)?;
+                // Who, by role: members do not learn which administrator removed it.
+                out.serialize_field("deleted_by", if removal.moderated { "ADMIN" } else { "AUTHOR" })?;
             }
             None => {
                 out.skip_field("deleted_at")?;
@@ -504,7 +505,8 @@ pub struct Connection {
     /// Whether the socket asked for the user's notification frames (`?notifications=true` or the
     /// `subscribe` action); chat frames of its project come either way.
     pub notifications: bool,
-    /// Admitted as an administrator rather than a member of the project's team.
+    /// Its user's token says they are an administrator (in the project's team or not): its
+    /// frames are admitted without a membership check, and it may remove others' messages.
     pub admin: bool,
     pub connected_at: DateTime<Utc>,
     /// API Gateway closes connections after 2 hours; the row expires (TTL) a little later.

@@ -137,9 +137,21 @@ impl MessageId {
         }
     }
 
-    /// A fresh server-chosen id.
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+    /// A fresh server-chosen id: a UUIDv7 carrying `at`, the message's stamp, so that the
+    /// message's sort key follows from its id alone (a store finds it at once, before any index).
+    pub fn generate_at(at: &chrono::DateTime<chrono::Utc>) -> Self {
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or_default();
+        let stamp = uuid::Timestamp::from_unix(uuid::NoContext, millis / 1_000, (millis % 1_000) as u32 * 1_000_000);
+        Self(uuid::Uuid::new_v7(stamp).to_string())
+    }
+
+    /// The stamp a server-chosen id carries (see [`Self::generate_at`]); `None` for other ids. A
+    /// client may choose a UUIDv7 too: its stamp is then only a guess to try first.
+    pub fn stamp(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let id = uuid::Uuid::try_parse(&self.0).ok()?;
+        let (secs, nanos) = id.get_timestamp()?.to_unix();
+        let millis = i64::try_from(secs).ok()?.checked_mul(1_000)? + i64::from(nanos / 1_000_000);
+        chrono::DateTime::from_timestamp_millis(millis)
     }
 
     pub fn from_stored(raw: String) -> Self {
@@ -213,10 +225,15 @@ mod tests {
     #[test]
     fn message_ids_are_restricted() {
         assert!(MessageId::parse("c-1_A").is_ok());
+        let at = chrono::DateTime::from_timestamp_millis(1_796_000_123_456).unwrap();
+        let id = MessageId::generate_at(&at);
+        assert_eq!((MessageId::parse(id.as_str()).map(|p| p.stamp()), id.stamp()), (Ok(Some(at)), Some(at)));
+        assert_eq!(MessageId::parse("c-1_A").unwrap().stamp(), None);
+        assert_eq!(MessageId::parse(&uuid::Uuid::new_v4().to_string()).unwrap().stamp(), None);
         for bad in ["", "has space", "emoji😀", "a#b", &"x".repeat(65)] {
             assert!(MessageId::parse(bad).is_err(), "{bad}");
         }
-        assert!(MessageId::parse(MessageId::generate().as_str()).is_ok());
+        assert!(MessageId::parse(MessageId::generate_at(&chrono::Utc::now()).as_str()).is_ok());
     }
 
     #[test]

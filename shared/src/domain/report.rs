@@ -14,6 +14,11 @@ use super::{
 
 pub const CONTENT_MAX_CHARS: usize = 2_000;
 pub const NOTE_MAX_CHARS: usize = 2_000;
+/// A ticket's optional title (the web app's footer sends `[광고/제휴 문의] 푸터 문의 접수`).
+pub const TITLE_MAX_CHARS: usize = 100;
+pub const REPLY_MAX_CHARS: usize = 2_000;
+/// Replies one report holds at most: a conversation, not a chat.
+pub const REPLIES_MAX: i64 = 200;
 
 /// What a user files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -88,16 +93,19 @@ pub enum TargetKind {
     User,
     /// A message of a project's chat.
     Message,
+    /// Nothing: an inquiry or a bug report to the support team (a ticket).
+    None,
 }
 
 impl TargetKind {
-    pub const ALL: [Self; 3] = [Self::Project, Self::User, Self::Message];
+    pub const ALL: [Self; 4] = [Self::Project, Self::User, Self::Message, Self::None];
 
     pub fn code(self) -> &'static str {
         match self {
             Self::Project => "PROJECT",
             Self::User => "USER",
             Self::Message => "MESSAGE",
+            Self::None => "NONE",
         }
     }
 
@@ -105,12 +113,21 @@ impl TargetKind {
         Self::ALL
             .into_iter()
             .find(|k| k.code().eq_ignore_ascii_case(raw.trim()))
-            .ok_or_else(|| "must be one of PROJECT, USER, MESSAGE".into())
+            .ok_or_else(|| "must be one of PROJECT, USER, MESSAGE, NONE".into())
     }
 
-    /// The decisions that fit a target of this kind: a user cannot be deleted here.
-    pub fn allows(self, decision: Decision) -> bool {
-        !(self == Self::User && decision == Decision::Delete)
+    /// Why a decision does not fit a target of this kind: a user cannot be deleted here, a
+    /// ticket about nothing can be neither warned nor deleted.
+    pub fn refuses(self, decision: Decision) -> Option<&'static str> {
+        match (self, decision) {
+            (Self::User, Decision::Delete) => {
+                Some("a reported user cannot be deleted here; warn them, dismiss or resolve the report")
+            }
+            (Self::None, Decision::Warn | Decision::Delete) => Some(
+                "a ticket about no project has nobody to warn and nothing to delete; answer and resolve it, or dismiss it",
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -149,6 +166,8 @@ pub enum ReportTarget {
         project_id: Option<ProjectId>,
     },
     Message(MessageEvidence),
+    /// A ticket (an inquiry or a bug report) about no project, user or message.
+    None,
 }
 
 impl ReportTarget {
@@ -157,6 +176,7 @@ impl ReportTarget {
             Self::Project(_) => TargetKind::Project,
             Self::User { .. } => TargetKind::User,
             Self::Message(_) => TargetKind::Message,
+            Self::None => TargetKind::None,
         }
     }
 
@@ -166,15 +186,18 @@ impl ReportTarget {
             Self::Project(project_id) => Some(*project_id),
             Self::User { project_id, .. } => *project_id,
             Self::Message(evidence) => Some(evidence.project_id),
+            Self::None => None,
         }
     }
 
-    /// Names the target: a reporter has at most one open report per key.
+    /// Names the target: a reporter has at most one open report per key. Tickets about nothing
+    /// each get a key of their own: a user may have several questions open at once.
     pub fn key(&self) -> String {
         match self {
             Self::Project(project_id) => format!("project:{project_id}"),
             Self::User { user_id, .. } => format!("user:{user_id}"),
             Self::Message(evidence) => format!("message:{}:{}", evidence.project_id, evidence.message_id),
+            Self::None => format!("ticket:{}", uuid::Uuid::new_v4()),
         }
     }
 
@@ -182,7 +205,7 @@ impl ReportTarget {
     /// project's leader is asked of the Team service).
     pub fn person(&self) -> Option<&UserId> {
         match self {
-            Self::Project(_) => None,
+            Self::Project(_) | Self::None => None,
             Self::User { user_id, .. } => Some(user_id),
             Self::Message(evidence) => Some(&evidence.author),
         }
@@ -202,6 +225,7 @@ impl Serialize for ReportTarget {
                 out.serialize_entry("user_id", user_id)?;
                 out.serialize_entry("project_id", project_id)?;
             }
+            Self::None => {}
             Self::Message(evidence) => {
                 out.serialize_entry("project_id", &evidence.project_id)?;
                 out.serialize_entry("message_id", &evidence.message_id)?;
@@ -269,6 +293,10 @@ pub struct Report {
     /// The project reported, or the one the report was made from (the target's).
     pub project_id: Option<ProjectId>,
     pub target: ReportTarget,
+    /// A ticket's title, when the reporter gave one.
+    pub title: Option<String>,
+    /// Replies in its conversation.
+    pub reply_count: i64,
     #[serde(rename = "type")]
     pub report_type: ReportType,
     pub content: String,
@@ -419,6 +447,7 @@ pub struct NewReport {
     pub reporter: UserId,
     pub target: ReportTarget,
     pub report_type: ReportType,
+    pub title: Option<BoundedText>,
     pub content: BoundedText,
 }
 
@@ -426,8 +455,16 @@ pub struct NewReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetRequest {
     Project(ProjectId),
-    User { user_id: UserId, project_id: Option<ProjectId> },
-    Message { project_id: ProjectId, message_id: MessageId },
+    User {
+        user_id: UserId,
+        project_id: Option<ProjectId>,
+    },
+    Message {
+        project_id: ProjectId,
+        message_id: MessageId,
+    },
+    /// An inquiry or a bug report about nothing in particular.
+    None,
 }
 
 /// A validated `POST /reports`: the message of a message report is still to be found.
@@ -436,13 +473,20 @@ pub struct ReportRequest {
     pub reporter: UserId,
     pub target: TargetRequest,
     pub report_type: ReportType,
+    pub title: Option<BoundedText>,
     pub content: BoundedText,
 }
 
 impl ReportRequest {
     /// The report to store, with its target resolved.
     pub fn with_target(self, target: ReportTarget) -> NewReport {
-        NewReport { reporter: self.reporter, target, report_type: self.report_type, content: self.content }
+        NewReport {
+            reporter: self.reporter,
+            target,
+            report_type: self.report_type,
+            title: self.title,
+            content: self.content,
+        }
     }
 }
 
@@ -460,6 +504,8 @@ pub struct CreateReportBody {
     #[serde(default, rename = "type")]
     pub report_type: Option<String>,
     #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
     pub content: Option<String>,
 }
 
@@ -472,6 +518,10 @@ impl CreateReportBody {
             if user == reporter { Err("you cannot report yourself".into()) } else { Ok(user) }
         });
         let message_id = v.check_opt("message_id", self.message_id.as_deref(), MessageId::parse);
+        let ticket = self
+            .report_type
+            .as_deref()
+            .is_some_and(|t| matches!(ReportType::parse(t), Ok(ReportType::Inquiry | ReportType::Bug)));
         let given = (self.reported_user_id.is_some(), self.message_id.is_some(), self.project_id.is_some());
         // Each `Option<Option<_>>` above is `None` when invalid (already reported).
         let target = match given {
@@ -494,6 +544,8 @@ impl CreateReportBody {
                 _ => None,
             },
             (false, false, true) => project_id.flatten().map(TargetRequest::Project),
+            // An inquiry or a bug report needs no target; a report of a violation does.
+            (false, false, false) if ticket => Some(TargetRequest::None),
             (false, false, false) => {
                 v.error(
                     "project_id",
@@ -503,10 +555,130 @@ impl CreateReportBody {
             }
         };
         let report_type = v.required("type", self.report_type.as_deref(), ReportType::parse);
+        let title = v.check_opt("title", self.title.as_deref(), |t| BoundedText::parse(t, 1, TITLE_MAX_CHARS));
         let content = v.required("content", self.content.as_deref(), |c| BoundedText::parse(c, 1, CONTENT_MAX_CHARS));
-        v.finish(|| Some(ReportRequest { reporter, target: target?, report_type: report_type?, content: content? }))
+        v.finish(|| {
+            Some(ReportRequest {
+                reporter,
+                target: target?,
+                report_type: report_type?,
+                title: title?,
+                content: content?,
+            })
+        })
     }
 }
+
+/// Who wrote a reply on a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReplyAuthor {
+    /// The reporter.
+    User,
+    /// An administrator (which one, only administrators see).
+    Admin,
+}
+
+impl ReplyAuthor {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::User => "USER",
+            Self::Admin => "ADMIN",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::User, Self::Admin].into_iter().find(|a| a.code() == raw)
+    }
+}
+
+/// One message of a report's conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportReply {
+    pub reply_id: i64,
+    pub report_id: ReportId,
+    pub author: ReplyAuthor,
+    /// The reporter, or the administrator who answered.
+    pub author_id: UserId,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ReportReply {
+    /// The reply as one side sees it: the reporter never learns which administrator answered.
+    pub fn shown(&self, to_admin: bool) -> ShownReply<'_> {
+        ShownReply { reply: self, to_admin }
+    }
+}
+
+/// `{reply_id, author, message, created_at}`, and `admin_id` for administrators' eyes.
+#[derive(Debug)]
+pub struct ShownReply<'a> {
+    reply: &'a ReportReply,
+    to_admin: bool,
+}
+
+impl Serialize for ShownReply<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.reply;
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("reply_id", &r.reply_id)?;
+        out.serialize_entry("author", &r.author)?;
+        if self.to_admin && r.author == ReplyAuthor::Admin {
+            out.serialize_entry("admin_id", &r.author_id)?;
+        }
+        out.serialize_entry("message", &r.message)?;
+        out.serialize_entry("created_at", &format_iso(&r.created_at))?;
+        out.end()
+    }
+}
+
+/// A reply to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReply {
+    pub report_id: ReportId,
+    pub author: ReplyAuthor,
+    pub author_id: UserId,
+    pub message: BoundedText,
+    /// The client's `Idempotency-Key`: a retry with it stores nothing new.
+    pub idempotency_key: Option<String>,
+}
+
+/// Body of `POST /reports/{id}/replies`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl ReplyBody {
+    pub fn validate(self) -> Result<BoundedText, Vec<FieldError>> {
+        let mut v = Validator::new();
+        let message = v.required("message", self.message.as_deref(), |m| BoundedText::parse(m, 1, REPLY_MAX_CHARS));
+        v.finish(|| message)
+    }
+}
+
+/// What the reporter is told of an administrator's answer: its first words, and whether the
+/// ticket was closed with it.
+pub fn answer_text(answer: &str, closed: bool) -> String {
+    const PREVIEW_CHARS: usize = 40;
+    let words = answer.split_whitespace().collect::<Vec<_>>().join(" ");
+    let preview = if words.chars().count() > PREVIEW_CHARS {
+        format!("{}…", words.chars().take(PREVIEW_CHARS - 1).collect::<String>())
+    } else {
+        words
+    };
+    if closed {
+        format!("문의하신 내용에 답변이 등록되고 처리가 완료되었습니다: {preview}")
+    } else {
+        format!("문의하신 내용에 답변이 등록되었습니다: {preview}")
+    }
+}
+
+/// What the reporter of a ticket about nothing is told when it is closed without an answer.
+pub const TICKET_DISMISSED_TEXT: &str = "문의하신 내용이 검토 후 종료되었습니다.";
 
 /// Body of `PATCH /admin/reports/{id}`.
 #[derive(Debug, Deserialize)]
@@ -544,6 +716,8 @@ pub struct ReportFilter {
     pub report_type: Option<ReportType>,
     pub project_id: Option<ProjectId>,
     pub target: Option<TargetKind>,
+    /// Only pending reports, waiting longest first (`sort=waiting`).
+    pub waiting: bool,
 }
 
 /// The notification texts of a decision: different words for the reporter and the leader, each
@@ -724,7 +898,13 @@ mod tests {
                 message_id: MessageId::parse("m-1").unwrap()
             })
         );
-        assert!(!TargetKind::User.allows(Decision::Delete) && TargetKind::Message.allows(Decision::Delete));
+        assert!(TargetKind::User.refuses(Decision::Delete).is_some());
+        assert!(TargetKind::Message.refuses(Decision::Delete).is_none());
+        assert!(
+            TargetKind::None.refuses(Decision::Warn).is_some() && TargetKind::None.refuses(Decision::Resolve).is_none()
+        );
+        assert_eq!(targets(json!({"type": "INQUIRY", "content": "광고 제휴 문의드립니다"})), Ok(TargetRequest::None));
+        assert_eq!(targets(json!({"type": "REPORT", "content": "x"})), Err("project_id".into()));
         let resolve: DecideBody = serde_json::from_value(json!({"action": "resolve"})).unwrap();
         assert_eq!(resolve.validate().unwrap_err()[0].field, "note");
     }

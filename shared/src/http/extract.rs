@@ -110,6 +110,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 }
 
 impl IdempotencyKey {
+    /// The header's key alone, checked (1–64 of `A-Z a-z 0-9 - _`, as a message id).
+    pub fn checked(self) -> AppResult<Option<String>> {
+        self.0
+            .map(|key| {
+                crate::domain::MessageId::parse(&key)
+                    .map(|_| key)
+                    .map_err(|m| AppError::Validation(vec![FieldError::new("Idempotency-Key", m)]))
+            })
+            .transpose()
+    }
+
     /// The key from the header or the body's `message_id`; both may be given only if equal.
     pub fn or_body(self, body: Option<String>) -> AppResult<Option<String>> {
         match (self.0, body) {

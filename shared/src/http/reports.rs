@@ -1,22 +1,31 @@
 //! Reports: users file them and list their own; admins list, read and decide them, and delete
 //! projects through the Project service.
 
-use axum::{Router, extract::State};
-use serde_json::json;
+use axum::{
+    Router,
+    extract::{FromRequestParts, State},
+    http::request::Parts,
+};
+use serde_json::{Value, json};
 
 use super::{
-    extract::{AdminCaller, Caller, JsonBody, PathId, QueryParams, RequestId},
+    extract::{AdminCaller, Caller, IdempotencyKey, JsonBody, PathId, QueryParams, RequestId},
     reply::{Reply, ReplyResult},
 };
 use crate::domain::{
     ProjectId, ReportId,
-    report::{CreateReportBody, DecideBody, Outcome, ReportFilter, ReportStatus, ReportType, TargetKind},
+    report::{
+        CreateReportBody, DecideBody, Outcome, ReplyBody, Report, ReportFilter, ReportReply, ReportStatus, ReportType,
+        TargetKind,
+    },
 };
-use crate::services::reports::ReportService;
+use crate::services::reports::{Party, ReportService};
 
 routes!(ReportService {
     "/reports" => post(file);
     "/reports/mine" => get(mine);
+    "/reports/{id}" => get(ticket);
+    "/reports/{id}/replies" => post(reply);
     "/admin/reports" => get(list);
     "/admin/reports/{id}" => get(detail).patch(decide);
     "/admin/projects/{id}" => delete(delete_project);
@@ -60,6 +69,13 @@ async fn list(
         report_type: query.parse("type", ReportType::parse)?,
         project_id: query.parse("project_id", ProjectId::parse)?,
         target: query.parse("target", TargetKind::parse)?,
+        waiting: query
+            .parse("sort", |raw| match raw.trim() {
+                "waiting" => Ok(true),
+                "newest" => Ok(false),
+                _ => Err("must be newest (the default) or waiting (pending reports, waiting longest first)".into()),
+            })?
+            .unwrap_or(false),
     };
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
@@ -73,10 +89,56 @@ async fn detail(
     AdminCaller(admin): AdminCaller,
     PathId(id): PathId<ReportId>,
 ) -> ReplyResult {
-    let (report, actions) = reports.detail(&admin, id).await?;
-    let mut data = serde_json::to_value(report).map_err(|e| crate::AppError::Internal(e.to_string()))?;
+    let (report, actions, replies) = reports.detail(&admin, id).await?;
+    let mut data = with_replies(&report, &replies, true)?;
     data["actions"] = json!(actions);
-    Reply::ok("REPORT_FOUND", "report with its action log, oldest first", data)
+    Reply::ok("REPORT_FOUND", "report with its action log and replies, oldest first", data)
+}
+
+/// The report with its conversation, oldest first, as one side sees it.
+fn with_replies(report: &Report, replies: &[ReportReply], to_admin: bool) -> Result<Value, crate::AppError> {
+    let mut data = serde_json::to_value(report).map_err(|e| crate::AppError::Internal(e.to_string()))?;
+    data["replies"] = json!(replies.iter().map(|r| r.shown(to_admin)).collect::<Vec<_>>());
+    Ok(data)
+}
+
+/// The caller's side of the report in the path. As an extractor it runs before the body is
+/// read: someone else's report is 404, never a validation report.
+struct InReport(Party);
+
+impl FromRequestParts<ReportService> for InReport {
+    type Rejection = crate::AppError;
+
+    async fn from_request_parts(parts: &mut Parts, reports: &ReportService) -> Result<Self, crate::AppError> {
+        let Caller(caller) = Caller::from_request_parts(parts, reports).await?;
+        let PathId(id) = PathId::<ReportId>::from_request_parts(parts, reports).await?;
+        Ok(Self(reports.party(&caller, id).await?))
+    }
+}
+
+/// `GET /reports/{id}`: the caller's report (or any, for an administrator) with its replies.
+async fn ticket(State(reports): State<ReportService>, InReport(party): InReport) -> ReplyResult {
+    let (report, replies, to_admin) = reports.ticket(party).await?;
+    Reply::ok("REPORT_FOUND", "report with its replies, oldest first", with_replies(&report, &replies, to_admin)?)
+}
+
+/// `POST /reports/{id}/replies` `{message}`: by the reporter or an administrator; 201, or 200
+/// with the reply stored first when the `Idempotency-Key` was used.
+async fn reply(
+    State(reports): State<ReportService>,
+    InReport(party): InReport,
+    key: IdempotencyKey,
+    JsonBody(body): JsonBody<ReplyBody>,
+) -> ReplyResult {
+    let key = key.checked()?;
+    match reports.reply(&party, body, key).await? {
+        (reply, true, to_admin) => Reply::created("REPLY_ADDED", "reply added", reply.shown(to_admin)),
+        (reply, false, to_admin) => Reply::ok(
+            "REPLY_ALREADY_STORED",
+            "this Idempotency-Key was already used; here is that reply",
+            reply.shown(to_admin),
+        ),
+    }
 }
 
 /// `PATCH /admin/reports/{id}` with `{"action": "warn"|"delete"|"dismiss"|"resolve", "note"?}`.

@@ -108,7 +108,7 @@ impl NewMessage {
             let idempotent = client_id.is_some();
             Some((
                 ChatMessage {
-                    message_id: client_id.unwrap_or_else(MessageId::generate),
+                    message_id: client_id.unwrap_or_else(|| MessageId::generate_at(&at)),
                     project_id: sender.project_id,
                     user_id: sender.user_id.clone(),
                     sender_name: name?,
@@ -201,7 +201,7 @@ impl ChatService {
             user_id: connection.user_id.clone(),
             name: connection.display_name.clone(),
             access,
-            // A socket knows only whether it was admitted as an administrator.
+            // The socket keeps whether its token was an administrator's.
             moderator: connection.admin,
         })
     }

@@ -19,9 +19,10 @@ use crate::domain::{
     BoundedText, Cursor, FieldError, Limit, Link, Page, ProjectId, ReportId, UserId,
     notification::NewNotification,
     report::{
-        ActionKind, CreateReportBody, DecideBody, Decision, DecisionSubject, MessageEvidence, NewAction, Outcome,
-        Report, ReportAction, ReportFilter, ReportSummary, ReportTarget, TargetKind, TargetRequest, decision_texts,
-        leader_link, person_link, person_texts, reporter_link,
+        ActionKind, CreateReportBody, DecideBody, Decision, DecisionSubject, MessageEvidence, NewAction, NewReply,
+        Outcome, REPLIES_MAX, REPLY_MAX_CHARS, ReplyAuthor, ReplyBody, Report, ReportAction, ReportFilter, ReportReply,
+        ReportSummary, ReportTarget, ReportType, TICKET_DISMISSED_TEXT, TargetKind, TargetRequest, answer_text,
+        decision_texts, leader_link, person_link, person_texts, reporter_link,
     },
     text::clean_sibling_text,
     time::now_ms,
@@ -32,7 +33,7 @@ use crate::services::{chat::ChatService, notifications::NotificationService};
 use crate::siblings::{
     CallContext, Deletion, PROJECT_SERVICE, ProjectDirectory, ProjectInfo, SiblingError, TeamDirectory,
 };
-use crate::store::{Claim, ReportChange, ReportStore};
+use crate::store::{Claim, Replied, ReportChange, ReportStore};
 
 /// How long one admin holds a report while deciding it: longer than the sibling calls a decision
 /// makes can take, short enough that a crashed decision frees the report soon.
@@ -67,6 +68,14 @@ pub struct DecisionOutcome {
     pub report: Report,
     pub outcome: Outcome,
     pub notified: Notified,
+}
+
+/// Proof that the caller takes part in a report's conversation, and on which side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Party {
+    pub report: Report,
+    pub side: ReplyAuthor,
+    pub user: UserId,
 }
 
 /// What `DELETE /admin/projects/{id}` answers.
@@ -121,10 +130,12 @@ struct Told {
 }
 
 impl Told {
-    fn compose(report: &Report, decision: Decision, subject: &Subject) -> AppResult<Self> {
+    fn compose(report: &Report, decision: Decision, note: Option<&str>, subject: &Subject) -> AppResult<Self> {
         let reporter = |text: &str| notification(&report.user_id, text, &reporter_link(report.report_id));
-        let ReportTarget::Project(project_id) = &report.target else {
-            return Self::compose_for_person(report, decision, subject, reporter);
+        let project_id = match &report.target {
+            ReportTarget::Project(project_id) => project_id,
+            ReportTarget::None => return Self::compose_for_ticket(decision, note, reporter),
+            _ => return Self::compose_for_person(report, decision, subject, reporter),
         };
         let (reporter_text, leader_text) = decision_texts(decision, &subject.title);
         let mut notifications = vec![reporter(&reporter_text)?];
@@ -139,6 +150,20 @@ impl Told {
         };
         let notified = Notified { reporter: true, leader, leader_problem, ..Notified::nobody() };
         Ok(Self { notifications, notified })
+    }
+
+    /// A ticket about nothing: the reporter hears the answer it was resolved with (its first
+    /// words), or that it was closed.
+    fn compose_for_ticket(
+        decision: Decision,
+        note: Option<&str>,
+        reporter: impl Fn(&str) -> AppResult<NewNotification>,
+    ) -> AppResult<Self> {
+        let text = match (decision, note) {
+            (Decision::Resolve, Some(answer)) => answer_text(answer, true),
+            _ => TICKET_DISMISSED_TEXT.to_owned(),
+        };
+        Ok(Self { notifications: vec![reporter(&text)?], notified: Notified { reporter: true, ..Notified::nobody() } })
     }
 
     /// A user or a message: the reported person hears of a warning or a deletion only.
@@ -194,6 +219,7 @@ impl ReportService {
             TargetRequest::User { user_id, project_id } => {
                 ReportTarget::User { user_id: user_id.clone(), project_id: *project_id }
             }
+            TargetRequest::None => ReportTarget::None,
             TargetRequest::Message { project_id, message_id } => {
                 self.chat.admit(caller, *project_id, ctx).await?;
                 let message = self.chat.message(*project_id, message_id).await?;
@@ -226,10 +252,68 @@ impl ReportService {
         Ok(self.reports.list(filter, limit, after).await?)
     }
 
-    pub async fn detail(&self, _admin: &Admin, id: ReportId) -> AppResult<(Report, Vec<ReportAction>)> {
+    pub async fn detail(
+        &self,
+        _admin: &Admin,
+        id: ReportId,
+    ) -> AppResult<(Report, Vec<ReportAction>, Vec<ReportReply>)> {
         let report = self.reports.get(id).await?.ok_or_else(|| AppError::not_found("report", id))?;
-        let actions = self.reports.actions(id).await?;
-        Ok((report, actions))
+        let (actions, replies) = tokio::try_join!(self.reports.actions(id), self.reports.replies(id))?;
+        Ok((report, actions, replies))
+    }
+
+    /// A report and its conversation, for its reporter or an administrator (`true`: shown as
+    /// to an administrator). Anyone else gets 404, as for a report that does not exist.
+    pub async fn ticket(&self, party: Party) -> AppResult<(Report, Vec<ReportReply>, bool)> {
+        let replies = self.reports.replies(party.report.report_id).await?;
+        Ok((party.report, replies, party.side == ReplyAuthor::Admin))
+    }
+
+    /// Adds the caller's reply to a report's conversation (see [`ReportStore::reply`]): its
+    /// reporter's or an administrator's, whose answer tells the reporter (its first words).
+    /// `false`: a retry with the same idempotency key, answered with the reply stored first.
+    pub async fn reply(
+        &self,
+        party: &Party,
+        body: ReplyBody,
+        idempotency_key: Option<String>,
+    ) -> AppResult<(ReportReply, bool, bool)> {
+        let (report, author, id) = (&party.report, party.side, party.report.report_id);
+        let message = body.validate().map_err(AppError::Validation)?;
+        let notify = match author {
+            ReplyAuthor::Admin => {
+                Some(notification(&report.user_id, &answer_text(message.as_str(), false), &reporter_link(id))?)
+            }
+            ReplyAuthor::User => None,
+        };
+        let new = NewReply { report_id: id, author, author_id: party.user.clone(), message, idempotency_key };
+        let to_admin = author == ReplyAuthor::Admin;
+        match self.reports.reply(&new, notify.as_ref(), now_ms()).await? {
+            Replied::Added { reply, notification, .. } => {
+                if let Some(notification) = &notification {
+                    self.notifications.push(notification).await;
+                }
+                Ok((reply, true, to_admin))
+            }
+            Replied::Existing(reply) => Ok((reply, false, to_admin)),
+            Replied::Full => Err(full(id)),
+            Replied::Missing => Err(AppError::not_found("report", id)),
+        }
+    }
+
+    /// The caller's side of a report's conversation: its reporter (also an administrator who
+    /// filed it) or an administrator; anyone else gets 404, as for a report that does not exist.
+    pub async fn party(&self, caller: &Identity, id: ReportId) -> AppResult<Party> {
+        let user = caller.user_id()?;
+        let report = self.reports.get(id).await?.ok_or_else(|| AppError::not_found("report", id))?;
+        let side = if report.user_id == user {
+            ReplyAuthor::User
+        } else if caller.is_admin {
+            ReplyAuthor::Admin
+        } else {
+            return Err(AppError::not_found("report", id));
+        };
+        Ok(Party { report, side, user })
     }
 
     /// Carries out an admin's decision on a report (see the module's documentation).
@@ -272,12 +356,8 @@ impl ReportService {
         note: Option<BoundedText>,
         ctx: &CallContext,
     ) -> AppResult<DecisionOutcome> {
-        let kind = report.target.kind();
-        if !kind.allows(decision) {
-            return Err(AppError::Validation(vec![FieldError::new(
-                "action",
-                "a reported user cannot be deleted here; warn them, dismiss or resolve the report",
-            )]));
+        if let Some(why) = report.target.kind().refuses(decision) {
+            return Err(AppError::Validation(vec![FieldError::new("action", why)]));
         }
         let admin_id = &admin.identity().user_id()?;
         let note = note.map(BoundedText::into_inner);
@@ -302,7 +382,7 @@ impl ReportService {
             },
         };
         // Everything that can fail without side effects comes before the delete.
-        let told = Told::compose(report, decision, &subject)?;
+        let told = Told::compose(report, decision, note.as_deref(), &subject)?;
         match (&report.target, decision) {
             (ReportTarget::Project(project_id), Decision::Delete) if !subject.already_deleted => {
                 let kept = subject.kept();
@@ -311,30 +391,83 @@ impl ReportService {
                 self.reports.log(&log(Outcome::DeleteRequested), now_ms()).await?;
                 self.delete(*project_id, ctx, &log(Outcome::ProjectServiceRefused)).await?;
             }
-            // Deleting a deleted message changes nothing: a retry after a later step failed
-            // goes on to complete the decision.
             (ReportTarget::Message(evidence), Decision::Delete) => {
-                self.chat
-                    .moderate(admin, evidence.project_id, &evidence.message_id, Some(report.report_id), ctx)
-                    .await
-                    .map_err(|e| match e {
-                        AppError::NotFound(_) => AppError::Conflict(format!(
-                            "message {} no longer exists in the chat; close the report with \
-                             {{\"action\": \"resolve\", \"note\": \"…\"}}",
-                            evidence.message_id
-                        )),
-                        other => other,
-                    })?;
+                self.remove_message(admin, report, evidence, ctx).await?
             }
             _ => {}
         }
-        let change = ReportChange { status: decision.status(), decision, note: note.clone() };
+        let change = ReportChange {
+            status: decision.status(),
+            decision,
+            note: note.clone(),
+            answer: self.answer(report, admin_id, decision, &note)?,
+        };
         let (stored, notifications) =
             self.apply(report, token, &change, &log(Outcome::Applied), &told.notifications).await?;
         for notification in &notifications {
             self.notifications.push(notification).await;
         }
         Ok(DecisionOutcome { report: stored, outcome: Outcome::Applied, notified: told.notified })
+    }
+
+    /// Removes a reported message for a `delete` decision. A message an administrator removed
+    /// already (an earlier attempt of this decision whose later step failed, or a removal in the
+    /// chat) counts as removed: the decision completes. One its author deleted was not removed
+    /// for a violation: 409, to be closed with `resolve`; so is one that is gone altogether.
+    async fn remove_message(
+        &self,
+        admin: &Admin,
+        report: &Report,
+        evidence: &MessageEvidence,
+        ctx: &CallContext,
+    ) -> AppResult<()> {
+        let resolve_instead = |why: &str| {
+            AppError::Conflict(format!(
+                "message {} {why}; close the report with {{\"action\": \"resolve\", \"note\": \"…\"}}",
+                evidence.message_id
+            ))
+        };
+        let removed = self
+            .chat
+            .moderate(admin, evidence.project_id, &evidence.message_id, Some(report.report_id), ctx)
+            .await
+            .map_err(|e| match e {
+                AppError::NotFound(_) => resolve_instead("no longer exists in the chat"),
+                other => other,
+            })?;
+        match removed {
+            (_, true) => Ok(()),
+            (tombstone, false) if tombstone.removed.as_ref().is_some_and(|r| r.moderated) => Ok(()),
+            (_, false) => Err(resolve_instead("was deleted by its author")),
+        }
+    }
+
+    /// An inquiry or a bug report resolved with a note: the note is the administrators' answer,
+    /// added to its conversation (409 when that is full).
+    fn answer(
+        &self,
+        report: &Report,
+        admin_id: &UserId,
+        decision: Decision,
+        note: &Option<String>,
+    ) -> AppResult<Option<NewReply>> {
+        let (Decision::Resolve, Some(note), ReportType::Inquiry | ReportType::Bug) =
+            (decision, note, report.report_type)
+        else {
+            return Ok(None);
+        };
+        if report.reply_count >= REPLIES_MAX {
+            return Err(full(report.report_id));
+        }
+        let message = BoundedText::parse(note, 1, REPLY_MAX_CHARS)
+            .map_err(|m| AppError::Validation(vec![FieldError::new("note", m)]))?;
+        Ok(Some(NewReply {
+            report_id: report.report_id,
+            author: ReplyAuthor::Admin,
+            author_id: admin_id.clone(),
+            message,
+            idempotency_key: None,
+        }))
     }
 
     /// The same decision again: the note may change; nobody is told twice.
@@ -346,8 +479,8 @@ impl ReportService {
         note: Option<String>,
         log: &LogEntry<'_>,
     ) -> AppResult<DecisionOutcome> {
-        let change =
-            ReportChange { status: report.status, decision, note: note.or_else(|| report.resolution_note.clone()) };
+        let note = note.or_else(|| report.resolution_note.clone());
+        let change = ReportChange { status: report.status, decision, note, answer: None };
         let (report, _) = self.apply(report, token, &change, &log(Outcome::Unchanged), &[]).await?;
         let notified = Notified::nobody();
         Ok(DecisionOutcome { report, outcome: Outcome::Unchanged, notified })
@@ -481,6 +614,10 @@ impl ReportService {
         self.reports.log(&log, now_ms()).await?;
         Ok(ProjectDeleted { project_id, deleted: true })
     }
+}
+
+fn full(id: ReportId) -> AppError {
+    AppError::Conflict(format!("report {id} holds {REPLIES_MAX} replies, the most one holds; file a new one"))
 }
 
 fn notification(to: &UserId, text: &str, link: &str) -> AppResult<NewNotification> {

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
+    operation::transact_write_items::TransactWriteItemsError,
     types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -25,6 +26,7 @@ use crate::domain::{
     ConnectionId, Cursor, Limit, MessageId, Page, ProjectId, ReportId, UserId,
     chat::{
         Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Removal, RemovalRecord,
+        sort_key,
     },
     time::{format_iso, now_ms, parse_instant},
 };
@@ -120,6 +122,19 @@ where
 
 fn is_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
     matches!(e, SdkError::ServiceError(service) if service.err().code() == Some(code))
+}
+
+/// A transaction cancelled because an item was not as read, or by a racing transaction: worth
+/// reading again. Any other cancellation (a validation error) is not.
+fn changed_meanwhile<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().all(|reason| {
+                matches!(reason.code(), None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict"))
+            })
+        }
+        _ => false,
+    }
 }
 
 fn message_item(m: &ChatMessage) -> Item {
@@ -594,6 +609,14 @@ impl ChatStore for DynamoStore {
     }
 
     async fn by_id(&self, project_id: ProjectId, message_id: &MessageId) -> Result<Option<ChatMessage>, StoreError> {
+        // A server-chosen id names its sort key: read consistently, no index needed (an edit
+        // right after the send finds it).
+        if let Some(at) = message_id.stamp()
+            && let Some(found) = self.message_at(project_id, &sort_key(&at, message_id)).await?
+            && found.message_id == *message_id
+        {
+            return Ok(Some(found));
+        }
         let indexed = self
             .client
             .query()
@@ -610,7 +633,7 @@ impl ChatStore for DynamoStore {
             return self.message_at(project_id, get_s(item, "sk")?).await;
         }
         // The index follows writes within a second or so; a message sent with the client's id
-        // is found at once through its marker (read consistently).
+        // is found at once through its marker (read consistently) for the marker's 7 days.
         Ok(self.existing_message(project_id, message_id).await?.map(|(stored, _)| stored))
     }
 
@@ -717,7 +740,8 @@ impl ChatStore for DynamoStore {
                     let tombstone = ChatMessage { message: String::new(), removed: Some(removal.clone()), ..current };
                     return Ok(Changed::Done(tombstone));
                 }
-                Err(e) if is_code(&e, "TransactionCanceledException") => continue,
+                // The message changed under the removal (or a racing write): read it again.
+                Err(e) if changed_meanwhile(&e) => continue,
                 Err(e) => return Err(classify(e)),
             }
         }

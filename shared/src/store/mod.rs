@@ -20,8 +20,8 @@ use crate::domain::{
     event::{Event, EventDraft, EventFilter},
     notification::{MarkRead, NewNotification, Notification},
     report::{
-        Decision, DecisionSubject, NewAction, NewReport, Report, ReportAction, ReportFilter, ReportStatus,
-        ReportSummary,
+        Decision, DecisionSubject, NewAction, NewReply, NewReport, Report, ReportAction, ReportFilter, ReportReply,
+        ReportStatus, ReportSummary,
     },
 };
 
@@ -143,6 +143,24 @@ pub struct ReportChange {
     pub status: ReportStatus,
     pub decision: Decision,
     pub note: Option<String>,
+    /// An answer the decision adds to the report's conversation (an inquiry resolved with a note).
+    pub answer: Option<NewReply>,
+}
+
+/// How adding a reply ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replied {
+    /// Stored: the reply, the report as it now stands, and the notification stored with it.
+    Added {
+        reply: ReportReply,
+        report: Box<Report>,
+        notification: Option<Notification>,
+    },
+    /// A retry with the same idempotency key: the reply stored the first time.
+    Existing(ReportReply),
+    /// The report holds [`crate::domain::report::REPLIES_MAX`] replies already.
+    Full,
+    Missing,
 }
 
 #[async_trait]
@@ -183,6 +201,17 @@ pub trait ReportStore: Send + Sync {
         notify: &[NewNotification],
         at: DateTime<Utc>,
     ) -> Result<Option<(Report, Vec<Notification>)>, StoreError>;
+    /// The report's conversation, oldest first.
+    async fn replies(&self, id: ReportId) -> Result<Vec<ReportReply>, StoreError>;
+    /// In one transaction: appends the reply (unless its idempotency key was used), counts it
+    /// against the bound, moves the report's status (an administrator's answer: pending to in
+    /// progress; the reporter's reply: a closed report reopens) and stores `notify`.
+    async fn reply(
+        &self,
+        new: &NewReply,
+        notify: Option<&NewNotification>,
+        at: DateTime<Utc>,
+    ) -> Result<Replied, StoreError>;
     /// Appends to the action log an attempt that changed no report.
     async fn log(&self, action: &NewAction, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// What the report's last delete attempt was to tell, when that attempt may have deleted the

@@ -25,7 +25,7 @@ use crate::error::AppError;
 use crate::identity::Identity;
 use crate::services::{
     chat::{ChatService, NewMessage},
-    membership::{ChatAccess, Membership},
+    membership::Membership,
 };
 use crate::siblings::CallContext;
 use crate::store::ConnectionStore;
@@ -132,7 +132,8 @@ impl ConnectHandler {
             display_name: sender_name(&identity.chat_name()).unwrap_or_else(|| "member".into()),
             project_id,
             notifications,
-            admin: access == Some(ChatAccess::Administrator),
+            // An administrator's socket (a team member or not) may remove others' messages.
+            admin: access.is_some() && identity.is_admin,
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
             token_expires_at: identity.expires_at,
@@ -385,7 +386,7 @@ impl MessageHandler {
             // A notifications-only socket is any signed-in user's.
             None => Some(false),
             Some(project_id) => match self.chat.membership().admit(&identity, project_id, ctx).await {
-                Ok(access) => Some(access == ChatAccess::Administrator),
+                Ok(_) => Some(identity.is_admin),
                 Err(AppError::Forbidden(_)) => None,
                 Err(e) => return Err(e),
             },

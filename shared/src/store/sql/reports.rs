@@ -7,19 +7,21 @@ use chrono::{DateTime, Utc};
 
 use super::{SqlDb, Statement, Step};
 use crate::domain::{
-    Cursor, Limit, MessageId, NotificationId, Page, ProjectId, ReportId, UserId,
+    BoundedText, Cursor, Limit, MessageId, NotificationId, Page, ProjectId, ReportId, UserId,
     notification::{NewNotification, Notification},
     report::{
-        ActionKind, Decision, DecisionSubject, MessageEvidence, NewAction, NewReport, Outcome, Report, ReportAction,
-        ReportFilter, ReportStatus, ReportSummary, ReportTarget, ReportType, TargetKind,
+        ActionKind, Decision, DecisionSubject, MessageEvidence, NewAction, NewReply, NewReport, Outcome, REPLIES_MAX,
+        ReplyAuthor, Report, ReportAction, ReportFilter, ReportReply, ReportStatus, ReportSummary, ReportTarget,
+        ReportType, TargetKind,
     },
 };
-use crate::store::{Claim, ReportChange, ReportStore, StoreError};
+use crate::store::{Claim, Replied, ReportChange, ReportStore, StoreError};
 
 const REPORT_COLUMNS: &str = "SELECT r.report_id, r.user_id, r.project_id, r.type, r.content, r.status, \
      r.resolution_note, r.decision, r.created_at, r.updated_at, r.target_kind, r.reported_user_id, \
      CAST(r.message_id AS CHAR(64)) AS message_id, r.message_author, r.message_sender, r.message_text, \
-     r.message_sent_at";
+     r.message_sent_at, r.title, r.reply_count";
+const REPLY_COLUMNS: &str = "SELECT reply_id, report_id, author, author_id, message, created_at FROM report_replies";
 
 #[derive(sqlx::FromRow)]
 struct ReportRow {
@@ -41,6 +43,33 @@ struct ReportRow {
     message_sender: Option<String>,
     message_text: Option<String>,
     message_sent_at: Option<DateTime<Utc>>,
+    title: Option<String>,
+    reply_count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReplyRow {
+    reply_id: i64,
+    report_id: i64,
+    author: String,
+    author_id: String,
+    message: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<ReplyRow> for ReportReply {
+    type Error = StoreError;
+
+    fn try_from(r: ReplyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            reply_id: r.reply_id,
+            report_id: ReportId::from_stored(r.report_id),
+            author: ReplyAuthor::parse(&r.author).ok_or_else(|| corrupt("reply author", &r.author))?,
+            author_id: UserId::from_stored(r.author_id),
+            message: r.message,
+            created_at: r.created_at,
+        })
+    }
 }
 
 impl ReportRow {
@@ -62,6 +91,7 @@ impl ReportRow {
                 text: self.message_text.take().unwrap_or_default(),
                 sent_at: self.message_sent_at.ok_or_else(|| missing("message time"))?,
             }),
+            TargetKind::None => ReportTarget::None,
         })
     }
 }
@@ -99,6 +129,8 @@ impl TryFrom<ReportRow> for Report {
             user_id: UserId::from_stored(r.user_id),
             project_id: target.project_id(),
             target,
+            title: r.title,
+            reply_count: r.reply_count,
             report_type: ReportType::parse(&r.report_type).map_err(|_| corrupt("report type", &r.report_type))?,
             content: r.content,
             status: ReportStatus::parse(&r.status).map_err(|_| corrupt("status", &r.status))?,
@@ -197,6 +229,78 @@ fn newest_first(mut stmt: Statement, after: Option<Cursor>, limit: Limit) -> Res
     Ok(stmt.push("ORDER BY r.created_at DESC, r.report_id DESC LIMIT ?").bind(limit.probe()))
 }
 
+/// Waiting longest first: `updated_at` (when it last changed: filed, or reopened by its
+/// reporter), then the lower id.
+fn oldest_waiting_first(mut stmt: Statement, after: Option<Cursor>, limit: Limit) -> Result<Statement, StoreError> {
+    if let Some(cursor) = after {
+        let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
+        stmt = stmt
+            .push("AND (r.updated_at > ? OR (r.updated_at = ? AND r.report_id > ?))")
+            .bind(at)
+            .bind(at)
+            .bind(cursor.id);
+    }
+    Ok(stmt.push("ORDER BY r.updated_at ASC, r.report_id ASC LIMIT ?").bind(limit.probe()))
+}
+
+fn insert_reply(new: &NewReply, at: DateTime<Utc>) -> Statement {
+    Statement::new(
+        "INSERT INTO report_replies (report_id, author, author_id, message, idempotency_key, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(new.report_id)
+    .bind(new.author.code())
+    .bind(&new.author_id)
+    .bind(new.message.as_str())
+    .bind(new.idempotency_key.as_deref())
+    .bind(at)
+}
+
+fn stored_reply(new: &NewReply, reply_id: i64, at: DateTime<Utc>) -> ReportReply {
+    ReportReply {
+        reply_id,
+        report_id: new.report_id,
+        author: new.author,
+        author_id: new.author_id.clone(),
+        message: new.message.as_str().to_owned(),
+        created_at: at,
+    }
+}
+
+fn stored_notification(new: &NewNotification, notification_id: i64, at: DateTime<Utc>) -> Notification {
+    Notification {
+        notification_id: NotificationId::from_stored(notification_id),
+        user_id: new.user_id.clone(),
+        message: new.message.as_str().to_owned(),
+        link: new.link.as_ref().map(|l| l.as_str().to_owned()),
+        is_read: false,
+        created_at: at,
+    }
+}
+
+impl SqlDb {
+    async fn reply_by_key(&self, new: &NewReply, key: &str) -> Result<Option<ReportReply>, StoreError> {
+        let row: Option<ReplyRow> = self
+            .fetch_optional(
+                &Statement::new(REPLY_COLUMNS)
+                    .push("WHERE report_id = ? AND author_id = ? AND idempotency_key = ?")
+                    .bind(new.report_id)
+                    .bind(&new.author_id)
+                    .bind(key),
+            )
+            .await?;
+        row.map(ReportReply::try_from).transpose()
+    }
+
+    /// The reply a retry with the same key already stored, if any.
+    async fn earlier_reply(&self, new: &NewReply) -> Result<Option<ReportReply>, StoreError> {
+        match &new.idempotency_key {
+            Some(key) => self.reply_by_key(new, key).await,
+            None => Ok(None),
+        }
+    }
+}
+
 #[async_trait]
 impl ReportStore for SqlDb {
     async fn file(&self, new: &NewReport, at: DateTime<Utc>) -> Result<(Report, bool), StoreError> {
@@ -212,8 +316,8 @@ impl ReportStore for SqlDb {
         };
         let insert = Statement::new(
             "INSERT INTO project_reports (user_id, project_id, type, content, status, open_slot, created_at, updated_at, \
-             target_kind, target_key, reported_user_id, message_id, message_author, message_sender, message_text, \
-             message_sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             target_kind, target_ref, reported_user_id, message_id, message_author, message_sender, message_text, \
+             message_sent_at, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&new.reporter)
         .bind(new.target.project_id().map(|id| id.get()))
@@ -230,7 +334,8 @@ impl ReportStore for SqlDb {
         .bind(evidence.map(|e| e.author.as_str()))
         .bind(evidence.map(|e| e.sender_name.as_str()))
         .bind(evidence.map(|e| e.text.as_str()))
-        .bind(evidence.map(|e| e.sent_at));
+        .bind(evidence.map(|e| e.sent_at))
+        .bind(new.title.as_ref().map(BoundedText::as_str));
         match self.execute(&insert).await {
             Ok(done) => Ok((
                 Report {
@@ -238,6 +343,8 @@ impl ReportStore for SqlDb {
                     user_id: new.reporter.clone(),
                     project_id: new.target.project_id(),
                     target: new.target.clone(),
+                    title: new.title.as_ref().map(|t| t.as_str().to_owned()),
+                    reply_count: 0,
                     report_type: new.report_type,
                     content: new.content.as_str().to_owned(),
                     status,
@@ -296,12 +403,18 @@ impl ReportStore for SqlDb {
         if let Some(kind) = filter.target {
             stmt = stmt.push("AND r.target_kind = ?").bind(kind.code());
         }
-        let rows: Vec<SummaryRow> = self.fetch_all(&newest_first(stmt, after, limit)?).await?;
+        let stmt = if filter.waiting {
+            oldest_waiting_first(stmt.push("AND r.status = ?").bind(ReportStatus::Pending.code()), after, limit)?
+        } else {
+            newest_first(stmt, after, limit)?
+        };
+        let rows: Vec<SummaryRow> = self.fetch_all(&stmt).await?;
         let summaries = rows
             .into_iter()
             .map(|row| Ok(ReportSummary { report: Report::try_from(row.report)?, open_reporters: row.open_reporters }))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::from_probe(summaries, limit, |s| Cursor::at_instant(&s.report.created_at, s.report.report_id.get())))
+        let at = |s: &ReportSummary| if filter.waiting { s.report.updated_at } else { s.report.created_at };
+        Ok(Page::from_probe(summaries, limit, |s| Cursor::at_instant(&at(s), s.report.report_id.get())))
     }
 
     async fn actions(&self, id: ReportId) -> Result<Vec<ReportAction>, StoreError> {
@@ -378,26 +491,105 @@ impl ReportStore for SqlDb {
         .bind(token);
         let log = insert_action(log, at);
         let inserts: Vec<Statement> = notify.iter().map(|n| insert_notification(n, at)).collect();
+        // The answer a decision carries (an inquiry resolved with its note) joins the thread.
+        let answer = change.answer.as_ref().map(|reply| {
+            [
+                insert_reply(reply, at),
+                Statement::new("UPDATE project_reports SET reply_count = reply_count + 1 WHERE report_id = ?").bind(id),
+            ]
+        });
         let mut steps = vec![Step { statement: &update, guard: true }, Step { statement: &log, guard: false }];
         steps.extend(inserts.iter().map(|statement| Step { statement, guard: false }));
+        steps.extend(answer.iter().flatten().map(|statement| Step { statement, guard: false }));
         let Some(done) = self.transact(&steps).await? else {
             return Ok(None);
         };
         let notifications = notify
             .iter()
             .zip(&done[2..])
-            .map(|(new, executed)| Notification {
-                notification_id: NotificationId::from_stored(executed.last_insert_id),
-                user_id: new.user_id.clone(),
-                message: new.message.as_str().to_owned(),
-                link: new.link.as_ref().map(|l| l.as_str().to_owned()),
-                is_read: false,
-                created_at: at,
-            })
+            .map(|(new, executed)| stored_notification(new, executed.last_insert_id, at))
             .collect();
         let report =
             ReportStore::get(self, id).await?.ok_or_else(|| StoreError::Internal(format!("report {id} vanished")))?;
         Ok(Some((report, notifications)))
+    }
+
+    async fn replies(&self, id: ReportId) -> Result<Vec<ReportReply>, StoreError> {
+        let rows: Vec<ReplyRow> = self
+            .fetch_all(&Statement::new(REPLY_COLUMNS).push("WHERE report_id = ? ORDER BY reply_id").bind(id))
+            .await?;
+        rows.into_iter().map(ReportReply::try_from).collect()
+    }
+
+    async fn reply(
+        &self,
+        new: &NewReply,
+        notify: Option<&NewNotification>,
+        at: DateTime<Utc>,
+    ) -> Result<Replied, StoreError> {
+        if let Some(earlier) = self.earlier_reply(new).await? {
+            return Ok(Replied::Existing(earlier));
+        }
+        let (pending, in_progress) = (ReportStatus::Pending.code(), ReportStatus::InProgress.code());
+        let (resolved, dismissed) = (ReportStatus::Resolved.code(), ReportStatus::Dismissed.code());
+        // open_slot is set before status: MySQL evaluates an UPDATE's assignments in order, each
+        // seeing the ones before it; SQLite sees the old row throughout.
+        let update = match new.author {
+            // An answer moves a pending report to in progress.
+            ReplyAuthor::Admin => Statement::new(
+                "UPDATE project_reports SET reply_count = reply_count + 1, updated_at = ?, \
+                 status = CASE WHEN status = ? THEN ? ELSE status END WHERE report_id = ? AND reply_count < ?",
+            )
+            .bind(at)
+            .bind(pending)
+            .bind(in_progress),
+            // The reporter's reply reopens a closed report.
+            ReplyAuthor::User => Statement::new(
+                "UPDATE project_reports SET reply_count = reply_count + 1, updated_at = ?, \
+                 open_slot = CASE WHEN status IN (?, ?) THEN 1 ELSE open_slot END, \
+                 status = CASE WHEN status IN (?, ?) THEN ? ELSE status END WHERE report_id = ? AND reply_count < ?",
+            )
+            .bind(at)
+            .bind(resolved)
+            .bind(dismissed)
+            .bind(resolved)
+            .bind(dismissed)
+            .bind(pending),
+        }
+        .bind(new.report_id)
+        .bind(REPLIES_MAX);
+        let insert = insert_reply(new, at);
+        let notification = notify.map(|n| insert_notification(n, at));
+        let mut steps = vec![Step { statement: &update, guard: true }, Step { statement: &insert, guard: false }];
+        steps.extend(notification.iter().map(|statement| Step { statement, guard: false }));
+        let done = match self.transact(&steps).await {
+            Ok(done) => done,
+            Err(StoreError::Conflict(e)) => {
+                // A retry with the same key that raced this one, or a reopened report that would
+                // be the reporter's second open one on its target.
+                return match self.earlier_reply(new).await? {
+                    Some(earlier) => Ok(Replied::Existing(earlier)),
+                    None => Err(StoreError::Conflict(format!(
+                        "you already have another open report on this target; reply there ({e})"
+                    ))),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(done) = done else {
+            return Ok(if ReportStore::get(self, new.report_id).await?.is_some() {
+                Replied::Full
+            } else {
+                Replied::Missing
+            });
+        };
+        let reply = stored_reply(new, done[1].last_insert_id, at);
+        let notification =
+            notify.zip(done.get(2)).map(|(n, executed)| stored_notification(n, executed.last_insert_id, at));
+        let report = ReportStore::get(self, new.report_id)
+            .await?
+            .ok_or_else(|| StoreError::Internal(format!("report {} vanished", new.report_id)))?;
+        Ok(Replied::Added { reply, report: Box::new(report), notification })
     }
 
     async fn log(&self, action: &NewAction, at: DateTime<Utc>) -> Result<(), StoreError> {
