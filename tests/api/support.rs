@@ -93,6 +93,7 @@ async fn a_ticket_is_a_conversation(db: TestDb) {
     );
     let question = reply(&app, &id, &reporter, "제안서 양식이 따로 있나요?").await;
     assert_eq!(question["author"], "USER");
+    assert_eq!(status(&app, &id).await, "PENDING", "a question sends it back to the administrators");
     assert!(question.get("admin_id").is_none());
 
     // The reporter sees who wrote by role only; an administrator sees which administrator.
@@ -132,9 +133,11 @@ async fn a_ticket_is_a_conversation(db: TestDb) {
     assert_eq!(detail["replies"][2]["message"], "양식은 자유입니다.");
     assert_eq!(detail["actions"][0]["action"], "RESOLVE", "replies are not actions; refusals changed nothing");
 
-    // The reporter's reply reopens it; an answer moves it on again.
+    // The reporter's reply reopens it, its decision cleared; an answer moves it on again.
     reply(&app, &id, &reporter, "하나 더 여쭤볼게요.").await;
-    assert_eq!(status(&app, &id).await, "PENDING");
+    let reopened = app.get(&format!("/admin/reports/{id}"), &moderator).await;
+    let reopened = reopened.assert_ok(200, "REPORT_FOUND").clone();
+    assert_eq!((reopened["status"].clone(), reopened["decision"].clone()), (json!("PENDING"), Value::Null));
     let dismissed = app.patch(&format!("/admin/reports/{id}"), &moderator, json!({"action": "dismiss"})).await;
     assert_eq!(dismissed.assert_ok(200, "REPORT_DECIDED")["report"]["status"], "DISMISSED");
     assert_eq!(bell(&app, &reporter).await[2].0, "문의하신 내용이 검토 후 종료되었습니다.");
@@ -247,4 +250,65 @@ async fn admins_see_the_oldest_waiting_first() {
         rest.assert_ok(200, "REPORTS_LISTED").as_array().unwrap().iter().map(|r| r["report_id"].clone()).collect();
     assert_eq!(rest, [first]);
     app.get("/admin/reports?sort=oldest", &admin()).await.assert_error(400, "INVALID_QUERY");
+    app.get("/admin/reports?sort=waiting&status=RESOLVED", &admin()).await.assert_error(400, "INVALID_QUERY");
+    // A further question while pending keeps the ticket's place in the queue.
+    reply(&app, &second, &b, "혹시 소식 있나요?").await;
+    let page = app.get("/admin/reports?sort=waiting", &admin()).await;
+    let ids: Vec<_> =
+        page.assert_ok(200, "REPORTS_LISTED").as_array().unwrap().iter().map(|r| r["report_id"].clone()).collect();
+    assert_eq!(ids[0], second);
+}
+
+/// A reply that lands while an administrator is deciding is not closed over: the decision that
+/// read the report before it is refused (nothing written), on both SQL engines.
+#[tokio::test]
+async fn a_decision_never_closes_over_a_reply_it_did_not_see() {
+    use shared::{
+        domain::{
+            BoundedText, ReportId,
+            report::{Decision, NewAction, NewReply, ReplyAuthor, ReportStatus},
+            time::now_ms,
+        },
+        store::{Claim, Replied, ReportChange},
+    };
+    for db in [TestDb::mariadb().await, TestDb::sqlite()] {
+        let app = reports(db).await;
+        let (reporter, moderator) = (user(), admin());
+        let id = app.post("/reports", &reporter, inquiry()).await.assert_ok(201, "REPORT_FILED")["report_id"]
+            .as_i64()
+            .unwrap();
+        let id = ReportId::new(id).unwrap();
+        let store = app.stores().reports;
+        let until = now_ms() + chrono::Duration::seconds(30);
+        let Claim::Claimed(seen) = store.claim(id, "lease", until, now_ms()).await.unwrap() else { panic!("claimed") };
+        // The reporter adds a detail while the administrator decides.
+        let detail = NewReply {
+            report_id: id,
+            author: ReplyAuthor::User,
+            author_id: UserId::parse(reporter.user_id()).unwrap(),
+            message: BoundedText::parse("추가 정보입니다", 1, 2000).unwrap(),
+            idempotency_key: None,
+        };
+        assert!(matches!(store.reply(&detail, None, now_ms()).await.unwrap(), Replied::Added { .. }));
+        let change = ReportChange {
+            status: ReportStatus::Dismissed,
+            decision: Decision::Dismiss,
+            note: None,
+            answer: None,
+            replies_seen: seen.reply_count,
+        };
+        let log = NewAction {
+            report_id: Some(id),
+            project_id: None,
+            admin_id: UserId::parse(moderator.user_id()).unwrap(),
+            action: Decision::Dismiss.into(),
+            note: None,
+            outcome: shared::domain::report::Outcome::Applied,
+            subject: None,
+        };
+        assert_eq!(store.apply(id, "lease", &change, &log, &[], now_ms()).await.unwrap(), None);
+        let now = store.get(id).await.unwrap().unwrap();
+        assert_eq!((now.status, now.reply_count), (ReportStatus::Pending, 1));
+        assert!(store.actions(id).await.unwrap().is_empty(), "nothing written");
+    }
 }

@@ -1,14 +1,16 @@
 -- Support tickets answered in a thread (MySQL 8 / MariaDB 10.11). Safe to run again.
 
--- A ticket's optional title, and how many replies it holds (bounded, counted in the same
--- transaction as each reply).
+-- A ticket's optional title; how many replies it holds (bounded, counted in the same
+-- transaction as each reply); since when a pending report waits for the administrators (filed,
+-- or sent back by its reporter; NULL for rows the previous release writes: their filing counts).
 SET @ddl = IF(
     (SELECT COUNT(*) FROM information_schema.columns
       WHERE table_schema = DATABASE() AND table_name = 'project_reports' AND column_name = 'reply_count') = 0,
     'ALTER TABLE project_reports
         ADD COLUMN title VARCHAR(100) NULL,
         ADD COLUMN reply_count INT NOT NULL DEFAULT 0,
-        ADD KEY idx_project_reports_waiting (status, updated_at, report_id)',
+        ADD COLUMN waiting_since DATETIME(3) NULL,
+        ADD KEY idx_project_reports_waiting (status, waiting_since, report_id)',
     'DO 0');
 PREPARE ddl FROM @ddl;
 EXECUTE ddl;

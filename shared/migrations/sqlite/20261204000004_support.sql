@@ -2,7 +2,8 @@
 
 ALTER TABLE project_reports ADD COLUMN title TEXT NULL;
 ALTER TABLE project_reports ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX IF NOT EXISTS idx_project_reports_waiting ON project_reports (status, updated_at, report_id);
+ALTER TABLE project_reports ADD COLUMN waiting_since TEXT NULL;
+CREATE INDEX IF NOT EXISTS idx_project_reports_waiting ON project_reports (status, waiting_since, report_id);
 
 CREATE TABLE IF NOT EXISTS report_replies (
     reply_id        INTEGER PRIMARY KEY AUTOINCREMENT,

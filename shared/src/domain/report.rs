@@ -297,6 +297,10 @@ pub struct Report {
     pub title: Option<String>,
     /// Replies in its conversation.
     pub reply_count: i64,
+    /// Since when it waits for the administrators, while pending: filed, or sent back by its
+    /// reporter (orders `sort=waiting`).
+    #[serde(skip)]
+    pub waiting_since: DateTime<Utc>,
     #[serde(rename = "type")]
     pub report_type: ReportType,
     pub content: String,

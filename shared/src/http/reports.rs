@@ -77,6 +77,9 @@ async fn list(
             })?
             .unwrap_or(false),
     };
+    if filter.waiting && filter.status.is_some_and(|s| s != ReportStatus::Pending) {
+        return Err(crate::AppError::invalid_query("status", "sort=waiting lists pending reports only"));
+    }
     let limit = query.limit()?;
     let cursor = query.time_cursor("cursor")?;
     let page = reports.list(&admin, &filter, limit, cursor).await?;

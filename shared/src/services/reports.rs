@@ -401,6 +401,7 @@ impl ReportService {
             decision,
             note: note.clone(),
             answer: self.answer(report, admin_id, decision, &note)?,
+            replies_seen: report.reply_count,
         };
         let (stored, notifications) =
             self.apply(report, token, &change, &log(Outcome::Applied), &told.notifications).await?;
@@ -480,7 +481,8 @@ impl ReportService {
         log: &LogEntry<'_>,
     ) -> AppResult<DecisionOutcome> {
         let note = note.or_else(|| report.resolution_note.clone());
-        let change = ReportChange { status: report.status, decision, note, answer: None };
+        let change =
+            ReportChange { status: report.status, decision, note, answer: None, replies_seen: report.reply_count };
         let (report, _) = self.apply(report, token, &change, &log(Outcome::Unchanged), &[]).await?;
         let notified = Notified::nobody();
         Ok(DecisionOutcome { report, outcome: Outcome::Unchanged, notified })
@@ -588,7 +590,7 @@ impl ReportService {
     ) -> AppResult<(Report, Vec<crate::domain::notification::Notification>)> {
         self.reports.apply(report.report_id, token, change, log, notify, now_ms()).await?.ok_or_else(|| {
             AppError::Conflict(format!(
-                "another administrator decided report {} meanwhile; reload it",
+                "report {} was decided or answered meanwhile (another administrator, or a reply); reload it",
                 report.report_id
             ))
         })

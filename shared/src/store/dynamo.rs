@@ -229,6 +229,9 @@ fn removal_from(item: &Item) -> Result<RemovalRecord, StoreError> {
     })
 }
 
+/// A message that is not a tombstone (markers and audit records carry no `message_id`). Every
+/// edit and removal is conditional on it: a racing edit and delete end as the tombstone.
+const LIVE_MESSAGE: &str = "attribute_exists(message_id) AND attribute_not_exists(deleted_at)";
 const TOMBSTONE_UPDATE: &str = "SET deleted_at = :at, deleted_by = :by, moderated = :moderated REMOVE message";
 
 /// A fresh removal id: positive, random (two removals in one millisecond never collide).
@@ -407,6 +410,38 @@ impl DynamoStore {
         Ok(self.message_at(project_id, get_s(marker, "message_sk")?).await?.map(|stored| (stored, token)))
     }
 
+    /// Applies `update` to the message under `sort_key` if `condition` (at least
+    /// [`LIVE_MESSAGE`]) holds, and answers the message as it then stands; else why not.
+    async fn change_live_message(
+        &self,
+        project_id: ProjectId,
+        sort_key: &str,
+        update: &str,
+        condition: String,
+        values: Item,
+    ) -> Result<Changed, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.messages)
+            .key("project_id", n(project_id))
+            .key("sk", s(sort_key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match updated {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| StoreError::Internal("an update returned no item".into()))?;
+                Ok(Changed::Done(message_from(item)?))
+            }
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => self.unchangeable(project_id, sort_key).await,
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// Why a conditional change of a message did not apply: it is missing or a tombstone.
     async fn unchangeable(&self, project_id: ProjectId, sort_key: &str) -> Result<Changed, StoreError> {
         match self.message_at(project_id, sort_key).await? {
@@ -419,7 +454,7 @@ impl DynamoStore {
     /// The condition and values of the update that turns a live message into a tombstone
     /// ([`TOMBSTONE_UPDATE`]); with `text`, only if the message still has that text.
     fn tombstone_write(removal: &Removal, text: Option<&str>) -> (String, Item) {
-        let mut condition = "attribute_exists(message_id) AND attribute_not_exists(deleted_at)".to_owned();
+        let mut condition = LIVE_MESSAGE.to_owned();
         let mut values: Item = HashMap::from([
             (":at".into(), n(removal.at.timestamp_millis())),
             (":by".into(), s(removal.by.as_str())),
@@ -644,28 +679,15 @@ impl ChatStore for DynamoStore {
         text: &str,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.tables.messages)
-            .key("project_id", n(project_id))
-            .key("sk", s(sort_key))
-            .update_expression("SET message = :text, edited_at = :at")
-            // Never on a tombstone: a racing delete wins whichever way the two land.
-            .condition_expression("attribute_exists(message_id) AND attribute_not_exists(deleted_at)")
-            .expression_attribute_values(":text", s(text))
-            .expression_attribute_values(":at", n(at.timestamp_millis()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match updated {
-            Ok(out) => {
-                let item = out.attributes().ok_or_else(|| StoreError::Internal("an edit returned no item".into()))?;
-                Ok(Changed::Done(message_from(item)?))
-            }
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => self.unchangeable(project_id, sort_key).await,
-            Err(e) => Err(classify(e)),
-        }
+        let values: Item = HashMap::from([(":text".into(), s(text)), (":at".into(), n(at.timestamp_millis()))]);
+        self.change_live_message(
+            project_id,
+            sort_key,
+            "SET message = :text, edited_at = :at",
+            LIVE_MESSAGE.to_owned(),
+            values,
+        )
+        .await
     }
 
     async fn remove(
@@ -677,29 +699,7 @@ impl ChatStore for DynamoStore {
     ) -> Result<Changed, StoreError> {
         if !removal.moderated {
             let (condition, values) = Self::tombstone_write(removal, None);
-            let updated = self
-                .client
-                .update_item()
-                .table_name(&self.tables.messages)
-                .key("project_id", n(project_id))
-                .key("sk", s(sort_key))
-                .update_expression(TOMBSTONE_UPDATE)
-                .condition_expression(condition)
-                .set_expression_attribute_values(Some(values))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            return match updated {
-                Ok(out) => {
-                    let item =
-                        out.attributes().ok_or_else(|| StoreError::Internal("a removal returned no item".into()))?;
-                    Ok(Changed::Done(message_from(item)?))
-                }
-                Err(e) if is_code(&e, "ConditionalCheckFailedException") => {
-                    self.unchangeable(project_id, sort_key).await
-                }
-                Err(e) => Err(classify(e)),
-            };
+            return self.change_live_message(project_id, sort_key, TOMBSTONE_UPDATE, condition, values).await;
         }
         // A moderated removal writes its audit record in the same transaction, with the text it
         // removes: the tombstone is conditional on the text read, so an edit in between makes it

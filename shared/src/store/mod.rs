@@ -145,6 +145,8 @@ pub struct ReportChange {
     pub note: Option<String>,
     /// An answer the decision adds to the report's conversation (an inquiry resolved with a note).
     pub answer: Option<NewReply>,
+    /// The replies the report had when the decision read it: a reply since refuses the change.
+    pub replies_seen: i64,
 }
 
 /// How adding a reply ended.

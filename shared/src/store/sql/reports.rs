@@ -20,7 +20,7 @@ use crate::store::{Claim, Replied, ReportChange, ReportStore, StoreError};
 const REPORT_COLUMNS: &str = "SELECT r.report_id, r.user_id, r.project_id, r.type, r.content, r.status, \
      r.resolution_note, r.decision, r.created_at, r.updated_at, r.target_kind, r.reported_user_id, \
      CAST(r.message_id AS CHAR(64)) AS message_id, r.message_author, r.message_sender, r.message_text, \
-     r.message_sent_at, r.title, r.reply_count";
+     r.message_sent_at, r.title, r.reply_count, COALESCE(r.waiting_since, r.created_at) AS waiting_since";
 const REPLY_COLUMNS: &str = "SELECT reply_id, report_id, author, author_id, message, created_at FROM report_replies";
 
 #[derive(sqlx::FromRow)]
@@ -45,6 +45,7 @@ struct ReportRow {
     message_sent_at: Option<DateTime<Utc>>,
     title: Option<String>,
     reply_count: i64,
+    waiting_since: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -131,6 +132,7 @@ impl TryFrom<ReportRow> for Report {
             target,
             title: r.title,
             reply_count: r.reply_count,
+            waiting_since: r.waiting_since,
             report_type: ReportType::parse(&r.report_type).map_err(|_| corrupt("report type", &r.report_type))?,
             content: r.content,
             status: ReportStatus::parse(&r.status).map_err(|_| corrupt("status", &r.status))?,
@@ -229,18 +231,21 @@ fn newest_first(mut stmt: Statement, after: Option<Cursor>, limit: Limit) -> Res
     Ok(stmt.push("ORDER BY r.created_at DESC, r.report_id DESC LIMIT ?").bind(limit.probe()))
 }
 
-/// Waiting longest first: `updated_at` (when it last changed: filed, or reopened by its
-/// reporter), then the lower id.
+/// Since when a pending report waits: filed, or sent back to the administrators by its reporter
+/// (rows the release before wrote have none: their filing).
+const WAITING_SINCE: &str = "COALESCE(r.waiting_since, r.created_at)";
+
+/// Waiting longest first ([`WAITING_SINCE`]), then the lower id.
 fn oldest_waiting_first(mut stmt: Statement, after: Option<Cursor>, limit: Limit) -> Result<Statement, StoreError> {
     if let Some(cursor) = after {
         let at = cursor.instant().ok_or_else(|| StoreError::Internal("cursor outside the time range".into()))?;
         stmt = stmt
-            .push("AND (r.updated_at > ? OR (r.updated_at = ? AND r.report_id > ?))")
+            .push(&format!("AND ({WAITING_SINCE} > ? OR ({WAITING_SINCE} = ? AND r.report_id > ?))"))
             .bind(at)
             .bind(at)
             .bind(cursor.id);
     }
-    Ok(stmt.push("ORDER BY r.updated_at ASC, r.report_id ASC LIMIT ?").bind(limit.probe()))
+    Ok(stmt.push(&format!("ORDER BY {WAITING_SINCE} ASC, r.report_id ASC LIMIT ?")).bind(limit.probe()))
 }
 
 fn insert_reply(new: &NewReply, at: DateTime<Utc>) -> Statement {
@@ -317,7 +322,7 @@ impl ReportStore for SqlDb {
         let insert = Statement::new(
             "INSERT INTO project_reports (user_id, project_id, type, content, status, open_slot, created_at, updated_at, \
              target_kind, target_ref, reported_user_id, message_id, message_author, message_sender, message_text, \
-             message_sent_at, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             message_sent_at, title, waiting_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&new.reporter)
         .bind(new.target.project_id().map(|id| id.get()))
@@ -335,7 +340,8 @@ impl ReportStore for SqlDb {
         .bind(evidence.map(|e| e.sender_name.as_str()))
         .bind(evidence.map(|e| e.text.as_str()))
         .bind(evidence.map(|e| e.sent_at))
-        .bind(new.title.as_ref().map(BoundedText::as_str));
+        .bind(new.title.as_ref().map(BoundedText::as_str))
+        .bind(at);
         match self.execute(&insert).await {
             Ok(done) => Ok((
                 Report {
@@ -345,6 +351,7 @@ impl ReportStore for SqlDb {
                     target: new.target.clone(),
                     title: new.title.as_ref().map(|t| t.as_str().to_owned()),
                     reply_count: 0,
+                    waiting_since: at,
                     report_type: new.report_type,
                     content: new.content.as_str().to_owned(),
                     status,
@@ -413,7 +420,7 @@ impl ReportStore for SqlDb {
             .into_iter()
             .map(|row| Ok(ReportSummary { report: Report::try_from(row.report)?, open_reporters: row.open_reporters }))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let at = |s: &ReportSummary| if filter.waiting { s.report.updated_at } else { s.report.created_at };
+        let at = |s: &ReportSummary| if filter.waiting { s.report.waiting_since } else { s.report.created_at };
         Ok(Page::from_probe(summaries, limit, |s| Cursor::at_instant(&at(s), s.report.report_id.get())))
     }
 
@@ -480,7 +487,7 @@ impl ReportStore for SqlDb {
     ) -> Result<Option<(Report, Vec<Notification>)>, StoreError> {
         let update = Statement::new(
             "UPDATE project_reports SET status = ?, decision = ?, resolution_note = ?, open_slot = ?, updated_at = ?, \
-             decision_token = NULL, decision_until = NULL WHERE report_id = ? AND decision_token = ?",
+             decision_token = NULL, decision_until = NULL WHERE report_id = ? AND decision_token = ? AND reply_count = ?",
         )
         .bind(change.status.code())
         .bind(change.decision.code())
@@ -488,19 +495,29 @@ impl ReportStore for SqlDb {
         .bind(open_slot(change.status))
         .bind(at)
         .bind(id)
-        .bind(token);
+        .bind(token)
+        // A reply that landed since the decision read the report (a reopening, a question) is
+        // not silently closed over: the decision is refused and reloaded.
+        .bind(change.replies_seen);
         let log = insert_action(log, at);
         let inserts: Vec<Statement> = notify.iter().map(|n| insert_notification(n, at)).collect();
         // The answer a decision carries (an inquiry resolved with its note) joins the thread.
         let answer = change.answer.as_ref().map(|reply| {
             [
                 insert_reply(reply, at),
-                Statement::new("UPDATE project_reports SET reply_count = reply_count + 1 WHERE report_id = ?").bind(id),
+                Statement::new(
+                    "UPDATE project_reports SET reply_count = reply_count + 1 WHERE report_id = ? AND reply_count < ?",
+                )
+                .bind(id)
+                .bind(REPLIES_MAX),
             ]
         });
         let mut steps = vec![Step { statement: &update, guard: true }, Step { statement: &log, guard: false }];
         steps.extend(inserts.iter().map(|statement| Step { statement, guard: false }));
-        steps.extend(answer.iter().flatten().map(|statement| Step { statement, guard: false }));
+        // The count stays within its bound here too (guarded).
+        steps.extend(answer.iter().flat_map(|[reply, count]| {
+            [Step { statement: reply, guard: false }, Step { statement: count, guard: true }]
+        }));
         let Some(done) = self.transact(&steps).await? else {
             return Ok(None);
         };
@@ -543,17 +560,22 @@ impl ReportStore for SqlDb {
             .bind(at)
             .bind(pending)
             .bind(in_progress),
-            // The reporter's reply reopens a closed report.
+            // The reporter's reply puts the report back in the administrators' court: a closed
+            // one reopens (its decision cleared), one in progress waits again, from now.
             ReplyAuthor::User => Statement::new(
                 "UPDATE project_reports SET reply_count = reply_count + 1, updated_at = ?, \
                  open_slot = CASE WHEN status IN (?, ?) THEN 1 ELSE open_slot END, \
-                 status = CASE WHEN status IN (?, ?) THEN ? ELSE status END WHERE report_id = ? AND reply_count < ?",
+                 decision = CASE WHEN status IN (?, ?) THEN NULL ELSE decision END, \
+                 waiting_since = CASE WHEN status <> ? THEN ? ELSE waiting_since END, \
+                 status = ? WHERE report_id = ? AND reply_count < ?",
             )
             .bind(at)
             .bind(resolved)
             .bind(dismissed)
             .bind(resolved)
             .bind(dismissed)
+            .bind(pending)
+            .bind(at)
             .bind(pending),
         }
         .bind(new.report_id)
@@ -569,9 +591,12 @@ impl ReportStore for SqlDb {
                 // be the reporter's second open one on its target.
                 return match self.earlier_reply(new).await? {
                     Some(earlier) => Ok(Replied::Existing(earlier)),
-                    None => Err(StoreError::Conflict(format!(
-                        "you already have another open report on this target; reply there ({e})"
-                    ))),
+                    None => {
+                        tracing::info!(error = %e, "a reply would reopen a second open report on its target");
+                        Err(StoreError::Conflict(
+                            "you already have another open report on this target; reply there".into(),
+                        ))
+                    }
                 };
             }
             Err(e) => return Err(e),
