@@ -3,16 +3,11 @@
 //! users and chat messages with each decision, through the chat and reports functions over one
 //! environment (DynamoDB on the emulator, MariaDB or SQLite, loopback sockets and siblings).
 
-use chrono::Duration;
 use serde_json::{Value, json};
 use service_tests::{
-    Answer, Function, TestApi, TestDb, TestEnv, Who, admin, connection_id, gateway_event, send_event, user,
+    Answer, Function, TestApi, TestDb, TestEnv, Who, admin, gateway_event, open_connection, send_event, user,
 };
-use shared::domain::{
-    Limit, ProjectId, UserId,
-    chat::Connection,
-    time::{now_ms, parse_instant},
-};
+use shared::domain::{ProjectId, UserId, time::parse_instant};
 
 const PROJECT: i64 = 61;
 
@@ -22,18 +17,7 @@ async fn api(db: TestDb) -> TestApi {
 
 /// An open socket of `who` in the project, as `$connect` stores it.
 async fn socket(api: &TestApi, id: &str, who: &str) {
-    let now = now_ms();
-    let connection = Connection {
-        connection_id: connection_id(id),
-        user_id: UserId::parse(who).unwrap(),
-        display_name: "s".into(),
-        project_id: Some(ProjectId::new(PROJECT).unwrap()),
-        notifications: false,
-        admin: false,
-        connected_at: now,
-        expires_at: now + Duration::hours(2),
-        token_expires_at: None,
-    };
+    let connection = open_connection(id, &UserId::parse(who).unwrap(), ProjectId::new(PROJECT).unwrap(), false);
     api.env.chat().connections.put(&connection).await.unwrap();
     api.env.loopback.open(id);
 }
@@ -53,11 +37,7 @@ fn frames(api: &TestApi, socket: &str, kind: &str) -> Vec<Value> {
 }
 
 async fn notifications_of(api: &TestApi, who: &str) -> Vec<(String, String)> {
-    let (stores, who) = (api.env.stores(), UserId::parse(who).unwrap());
-    let page = stores.notifications.list(&who, false, Limit::new(100).unwrap(), None).await.unwrap();
-    let mut items: Vec<_> = page.items.into_iter().map(|n| (n.message, n.link.unwrap_or_default())).collect();
-    items.reverse();
-    items
+    api.env.notifications_of(who).await
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use service_tests::{Answer, Function, Route, TestApp, TestDb, TestEnv, Who, admin, new_user_id, notify_service, user};
-use shared::domain::{Limit, UserId};
+use shared::domain::UserId;
 
 async fn reports(db: TestDb) -> TestApp {
     TestApp::over(Function::Reports, TestEnv::new(db).await).await
@@ -34,13 +34,8 @@ fn texts(action: &str, title: &str) -> (String, String) {
     }
 }
 
-/// Every notification a user has, as (message, link), oldest first.
 async fn notifications_of(app: &TestApp, user: &str) -> Vec<(String, String)> {
-    let page =
-        app.stores().notifications.list(&UserId::parse(user).unwrap(), false, Limit::new(100).unwrap(), None).await;
-    let mut items: Vec<_> = page.unwrap().items.into_iter().map(|n| (n.message, n.link.unwrap_or_default())).collect();
-    items.reverse();
-    items
+    app.env.notifications_of(user).await
 }
 
 async fn file(app: &TestApp, reporter: &Who, project: i64) -> Value {

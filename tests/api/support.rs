@@ -3,18 +3,14 @@
 
 use serde_json::{Value, json};
 use service_tests::{Function, TestApp, TestDb, TestEnv, Who, admin, gateway_event, notify_service, send_event, user};
-use shared::domain::{Limit, UserId};
+use shared::domain::UserId;
 
 async fn reports(db: TestDb) -> TestApp {
     TestApp::over(Function::Reports, TestEnv::new(db).await).await
 }
 
 async fn bell(app: &TestApp, who: &Who) -> Vec<(String, String)> {
-    let (stores, who) = (app.stores(), UserId::parse(who.user_id()).unwrap());
-    let page = stores.notifications.list(&who, false, Limit::new(100).unwrap(), None).await.unwrap();
-    let mut items: Vec<_> = page.items.into_iter().map(|n| (n.message, n.link.unwrap_or_default())).collect();
-    items.reverse();
-    items
+    app.env.notifications_of(who.user_id()).await
 }
 
 fn inquiry() -> Value {

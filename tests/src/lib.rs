@@ -380,6 +380,20 @@ impl TestEnv {
     pub fn chat(&self) -> ChatStores {
         self.dynamo.stores()
     }
+
+    /// Every notification `user` has, as (message, link), oldest first.
+    pub async fn notifications_of(&self, user: &str) -> Vec<(String, String)> {
+        let user = shared::domain::UserId::parse(user).expect("a user id");
+        let page = self
+            .stores()
+            .notifications
+            .list(&user, false, shared::domain::Limit::new(100).expect("a limit"), None)
+            .await;
+        let mut items: Vec<_> =
+            page.expect("notifications").items.into_iter().map(|n| (n.message, n.link.unwrap_or_default())).collect();
+        items.reverse();
+        items
+    }
 }
 
 /// One Lambda function's router over a [`TestEnv`].

@@ -15,7 +15,7 @@ use crate::domain::{
         CATCH_UP_OVERLAP, Changed, ChatCursor, ChatMessage, ChatPage, ChatRoom, Connection, HistoryPosition,
         HistoryQuery, LogWindow, MESSAGE_MAX_CHARS, Removal, RemovalRecord, sender_name,
     },
-    time::{Calendar, format_iso, now_ms},
+    time::{Calendar, now_ms},
 };
 use crate::error::{AppError, AppResult};
 use crate::identity::{Admin, Identity};
@@ -414,12 +414,7 @@ impl ChatService {
         let removal = Removal { at: now_ms(), by: by.clone(), moderated };
         match self.messages.remove(found.project_id, &found.sort_key(), &removal, report).await? {
             Changed::Done(tombstone) => {
-                let frame = ServerFrame::MessageDeleted {
-                    message_id: tombstone.message_id.clone(),
-                    project_id: tombstone.project_id,
-                    deleted_at: format_iso(&removal.at),
-                };
-                self.announce(tombstone.project_id, &frame, ctx).await;
+                self.announce(tombstone.project_id, &ServerFrame::deleted(&tombstone), ctx).await;
                 Ok((tombstone, true))
             }
             Changed::Removed(tombstone) => Ok((tombstone, false)),

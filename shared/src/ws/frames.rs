@@ -257,6 +257,17 @@ pub fn history_frames(
         .collect()
 }
 
+impl ServerFrame<'_> {
+    /// `message_deleted` for a tombstone: its id, project and when it was deleted.
+    pub fn deleted(tombstone: &ChatMessage) -> ServerFrame<'static> {
+        ServerFrame::MessageDeleted {
+            message_id: tombstone.message_id.clone(),
+            project_id: tombstone.project_id,
+            deleted_at: tombstone.removed.as_ref().map(|r| format_iso(&r.at)).unwrap_or_default(),
+        }
+    }
+}
+
 /// A live frame: its cursor says nothing about what else the socket got (see
 /// [`ChatCursor::first_unsettled`]).
 impl From<&ChatMessage> for MessageFrame {

@@ -430,12 +430,7 @@ impl MessageHandler {
         let caller = self.chat.admit_connection(connection, ctx).await?;
         let message_id = frame_message_id(frame.message_id)?;
         let (tombstone, newly) = self.chat.delete(&caller, &message_id, ctx).await?;
-        let removed_at = tombstone.removed.as_ref().map(|r| format_iso(&r.at)).unwrap_or_default();
-        Ok((!newly).then(|| ServerFrame::MessageDeleted {
-            message_id: tombstone.message_id.clone(),
-            project_id: tombstone.project_id,
-            deleted_at: removed_at,
-        }))
+        Ok((!newly).then(|| ServerFrame::deleted(&tombstone)))
     }
 
     async fn send(
