@@ -175,8 +175,8 @@ impl Gateway {
             &config.chat_read_scope,
         );
         let ws_routes = Arc::new(WsRoutes {
-            connect: ConnectHandler::new(chat.connections.clone(), membership),
-            disconnect: DisconnectHandler::new(chat.connections.clone()),
+            connect: ConnectHandler::new(chat_service.presence().clone(), membership),
+            disconnect: DisconnectHandler::new(chat_service.presence().clone()),
             message: MessageHandler::new(
                 chat_service.clone(),
                 Arc::new(token::LocalTokens::new(options.secret.clone().into())),

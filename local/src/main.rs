@@ -250,6 +250,7 @@ async fn serve() -> anyhow::Result<()> {
     say!("  HTTP API    http://{addr}              try: curl http://{addr}/health");
     say!("  WebSocket   ws://{addr}/?project_id=1&token=TOKEN   or ws://{addr}/ws/chat/1?token=TOKEN");
     say!("  bell        ws://{addr}/?notifications=true&token=TOKEN   (your notifications, no project)");
+    say!("  live chat   add &live=true for presence, typing and read frames");
     say!("  token       cargo run -p local-gateway -- token [--admin]   (send as Authorization: Bearer TOKEN)");
     say!("  storage     {}", gateway.storage);
     say!("  stop        Ctrl-C");

@@ -161,19 +161,20 @@ pub async fn chat(config: Config) -> Result<axum::Router, StartupError> {
     Ok(http::app(http::chat::router(service), http::Health::new().probe("chat_storage", store).routes(&["chat"])))
 }
 
-/// `ws-connect`: admits the project's team and stores connection rows.
-#[cfg(all(feature = "ws", feature = "dynamo", feature = "siblings"))]
+/// `ws-connect`: admits the project's team, stores connection rows, and tells the project when
+/// a member comes online (through the management API).
+#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api", feature = "siblings"))]
 pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, StartupError> {
-    let aws = crate::aws::AwsContext::new(&config)?;
-    let connections = Arc::new(crate::aws::dynamo_store(&aws, &config));
-    Ok(crate::ws::ConnectHandler::new(connections, membership(&config)?))
+    let (_, fanout) = dynamo_and_fanout(&config).await?;
+    let presence = crate::services::presence::Presence::new(fanout);
+    Ok(crate::ws::ConnectHandler::new(presence, membership(&config)?))
 }
 
-/// `ws-disconnect`: deletes connection rows.
-#[cfg(all(feature = "ws", feature = "dynamo"))]
+/// `ws-disconnect`: deletes connection rows, and tells the project when a member goes offline.
+#[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api"))]
 pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandler, StartupError> {
-    let aws = crate::aws::AwsContext::new(&config)?;
-    Ok(crate::ws::DisconnectHandler::new(Arc::new(crate::aws::dynamo_store(&aws, &config))))
+    let (_, fanout) = dynamo_and_fanout(&config).await?;
+    Ok(crate::ws::DisconnectHandler::new(crate::services::presence::Presence::new(fanout)))
 }
 
 /// `ws-message`: chat over the socket on DynamoDB for the project's team, fanned out through

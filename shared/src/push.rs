@@ -135,6 +135,10 @@ pub struct FanOutReport {
     /// The connections posted to: who has the frame (the sender's own socket among them, or not).
     #[serde(skip)]
     pub reached: Vec<ConnectionId>,
+    /// The rows of the gone connections, as they were deleted (their users may have gone
+    /// offline: see [`crate::services::presence::Presence::left`]).
+    #[serde(skip)]
+    pub dropped: Vec<Connection>,
 }
 
 impl FanOutReport {
@@ -149,11 +153,13 @@ impl std::ops::Add for FanOutReport {
 
     fn add(mut self, other: Self) -> Self {
         self.reached.extend(other.reached);
+        self.dropped.extend(other.dropped);
         Self {
             delivered: self.delivered + other.delivered,
             gone: self.gone + other.gone,
             failed: self.failed + other.failed,
             reached: self.reached,
+            dropped: self.dropped,
         }
     }
 }
@@ -265,8 +271,10 @@ impl FanOut {
             .collect()
             .await;
         for (id, removed) in removals {
-            if let Err(e) = removed {
-                tracing::warn!(connection_id = %id, error = %e, "could not delete a gone connection");
+            match removed {
+                Ok(Some(row)) => report.dropped.push(row),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(connection_id = %id, error = %e, "could not delete a gone connection"),
             }
         }
         if report.gone + report.failed > 0 {

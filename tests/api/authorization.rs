@@ -73,6 +73,9 @@ fn services_only(ok: u16) -> Expected {
     signed_in(403, 403, 403, 403, 403, ok)
 }
 
+/// The cursor of a message that does not exist (`m#0000000000001#matrix-none`).
+const NO_MESSAGE_CURSOR: &str = "bSMwMDAwMDAwMDAwMDAxI21hdHJpeC1ub25l";
+
 fn team(ok: u16) -> Expected {
     signed_in(403, 403, ok, 403, ok, 403)
 }
@@ -335,6 +338,19 @@ fn rows() -> Vec<Row> {
             check: None,
         },
         Row {
+            // Membership before the body: outsiders never learn whether the cursor names a message.
+            route: r("post", "/chat/{project_id}/read"),
+            request: |_, _| with("POST", format!("/chat/{PROJECT}/read"), json!({"up_to": NO_MESSAGE_CURSOR})),
+            expected: team(422),
+            check: None,
+        },
+        Row {
+            route: r("get", "/chat/{project_id}/presence"),
+            request: |_, _| get(format!("/chat/{PROJECT}/presence")),
+            expected: team(200),
+            check: None,
+        },
+        Row {
             route: r("delete", "/chat/{project_id}/messages/{message_id}"),
             request: |_, _| Request {
                 method: "DELETE",
@@ -528,6 +544,8 @@ fn every_route_has_a_row() {
         "subscribe",
         "editMessage",
         "deleteMessage",
+        "markRead",
+        "typing",
     ]
     .into();
     assert_eq!(ws, expected, "every WebSocket route has a row");
@@ -846,6 +864,17 @@ fn ws_rows() -> Vec<WsRow> {
             frame: Some(json!({"action": "deleteMessage", "message_id": "matrix-none"})),
             expected: frame("error:NOT_FOUND", "error:FORBIDDEN"),
         },
+        WsRow {
+            route: "markRead",
+            frame: Some(json!({"action": "markRead", "up_to": NO_MESSAGE_CURSOR})),
+            expected: frame("error:VALIDATION_FAILED", "error:FORBIDDEN"),
+        },
+        // Typing is never answered; only a socket whose user left the team is told why not.
+        WsRow {
+            route: "typing",
+            frame: Some(json!({"action": "typing"})),
+            expected: frame("nothing", "error:FORBIDDEN"),
+        },
     ]
 }
 
@@ -1043,20 +1072,24 @@ async fn ws_matrix_through_local(
     for row in ws_rows().iter().filter(|row| row.frame.is_some()) {
         for (caller, socket) in sockets.iter_mut() {
             socket.send(Message::Text(row.frame.as_ref().unwrap().to_string().into())).await.unwrap();
-            // Skip broadcasts of others' messages: this socket's own answer is what counts.
-            let frame = loop {
-                let next = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next()).await;
+            // Skip broadcasts of others' messages, typing and presence: this socket's own answer
+            // is what counts (an answer that never comes is "nothing" after a short wait).
+            let expected = row.expected[column(*caller)];
+            let wait = std::time::Duration::from_millis(if expected == "nothing" { 300 } else { 5_000 });
+            let got = loop {
+                let next = tokio::time::timeout(wait, socket.next()).await;
                 let frame = match next {
                     Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text).unwrap(),
                     Ok(Some(Ok(_))) => continue,
+                    Err(_) if expected == "nothing" => break "nothing".to_owned(),
                     other => panic!("{} as {caller:?}: {other:?}", row.route),
                 };
-                if frame["type"] == "message" && frame["user_id"] != f.users[caller].as_str() {
+                let others = frame["type"] == "message" && frame["user_id"] != f.users[caller].as_str();
+                if others || frame["type"] == "typing" || frame["type"] == "presence" {
                     continue;
                 }
-                break frame;
+                break frame_kind(&frame);
             };
-            let (got, expected) = (frame_kind(&frame), row.expected[column(*caller)]);
             if got != expected {
                 failures.push(format!("local: {} as {caller:?}: {got}, expected {expected}", row.route));
             }

@@ -26,6 +26,8 @@ fn connection(id: &str, user: &str, project: i64, notifications: bool) -> Connec
         connected_at: now,
         expires_at: now + Duration::hours(2),
         token_expires_at: None,
+        member: true,
+        live: false,
     }
 }
 
@@ -75,7 +77,11 @@ async fn a_retry_with_the_same_message_id_returns_the_stored_message() {
     assert_eq!(history.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().len(), 1);
     // The retry's room touch was taken back: the room shows the stored message's time.
     let rooms = app.get("/chat/rooms", &me).await;
-    assert_eq!(rooms.assert_ok(200, "ROOMS_LISTED"), &json!([{"project_id": 7, "updated_at": first["timestamp"]}]));
+    assert_eq!(
+        rooms.assert_ok(200, "ROOMS_LISTED"),
+        &json!([{"project_id": 7, "updated_at": first["timestamp"], "unread_count": 0, "unread_more": false,
+                 "last_read_at": null, "read_up_to": null}])
+    );
     // Someone else reusing the id is refused, not merged.
     let taken = app.post("/chat/7/messages", &other, json!({"message": "mine", "message_id": "c-1"})).await;
     taken.assert_error(409, "CONFLICT");
@@ -454,4 +460,114 @@ async fn an_idempotency_key_makes_the_web_apps_retry_store_one_message() {
     app.send_event(&theirs.to_string()).await.assert_error(409, "CONFLICT");
     let history = app.get("/chat/42/messages", &me).await;
     assert_eq!(history.assert_ok(200, "MESSAGES_LISTED").as_array().unwrap().len(), 1);
+}
+
+/// Marking read over HTTP: membership before the body, exact errors, and marks racing sends:
+/// the marker ends at the furthest message marked and the unread count is exactly the others'
+/// messages after it.
+#[tokio::test]
+async fn marks_racing_sends_leave_an_exact_unread_count() {
+    let app = chat().await;
+    let (alice, bob, outsider) = (user(), user(), user());
+    app.siblings.members(61, &[alice.user_id(), bob.user_id()]);
+    app.siblings.members(62, &[bob.user_id()]);
+    app.post("/chat/61/read", &outsider, json!({"up_to": 5})).await.assert_error(403, "FORBIDDEN");
+    let elsewhere = app.post("/chat/62/messages", &bob, json!({"message": "다른 방"})).await;
+    let elsewhere = elsewhere.assert_ok(201, "MESSAGE_SENT")["cursor"].clone();
+    for body in [
+        json!({}),
+        json!({"up_to": "zzz"}),
+        json!({"up_to": 5}),
+        json!({"up_to": elsewhere}),
+        json!({"up_to": elsewhere, "x": 1}),
+    ] {
+        let reply = app.post("/chat/61/read", &bob, body.clone()).await;
+        reply.assert_error(422, "VALIDATION_FAILED");
+        assert_eq!(reply.fields().len(), 1, "{body}");
+    }
+    app.get("/chat/61/presence", &outsider).await.assert_error(403, "FORBIDDEN");
+
+    let sends = async {
+        for round in 0..5 {
+            let batch =
+                (0..8).map(|i| app.post("/chat/61/messages", &alice, json!({"message": format!("{round}-{i}")})));
+            for sent in futures::future::join_all(batch).await {
+                sent.assert_ok(201, "MESSAGE_SENT");
+            }
+        }
+    };
+    let marks = async {
+        let mut marked = Vec::new();
+        for i in 0..12 {
+            let seen = app.get("/chat/61/messages?limit=100", &bob).await.assert_ok(200, "MESSAGES_LISTED").clone();
+            let seen = seen.as_array().unwrap();
+            if let Some(m) = seen.get(seen.len().saturating_sub(1 + i % 3)) {
+                let cursor = m["cursor"].as_str().unwrap().to_owned();
+                let reply = app.post("/chat/61/read", &bob, json!({"up_to": cursor})).await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                marked.push(position(&cursor));
+            }
+        }
+        marked
+    };
+    let ((), marked) = tokio::join!(sends, marks);
+    let furthest = marked.iter().max().cloned().expect("bob marked something");
+    let rooms = app.get("/chat/rooms", &bob).await.assert_ok(200, "ROOMS_LISTED").clone();
+    let room = rooms.as_array().unwrap().iter().find(|r| r["project_id"] == 61).expect("marking made the room").clone();
+    assert_eq!(position(room["read_up_to"].as_str().unwrap()), furthest, "the furthest mark stands");
+    let history = app.get("/chat/61/messages?limit=100", &bob).await.assert_ok(200, "MESSAGES_LISTED").clone();
+    let after = history.as_array().unwrap().iter().filter(|m| position(m["cursor"].as_str().unwrap()) > furthest);
+    assert_eq!(room["unread_count"], after.count(), "exactly the messages after the marker");
+    let mine = app.get("/chat/rooms", &alice).await.assert_ok(200, "ROOMS_LISTED").clone();
+    assert_eq!(mine[0]["unread_count"], 0, "40 messages of her own: none unread");
+}
+
+/// `GET /chat/rooms` for a member of 20 projects: each room's count exact; 1,000 unread is
+/// exact, 1,001 is shown as 1,000 with `unread_more`.
+#[tokio::test]
+async fn rooms_count_unread_exactly_up_to_a_thousand() {
+    let app = chat().await;
+    let (alice, bob) = (user(), user());
+    for project in 100..120 {
+        app.siblings.members(project, &[alice.user_id(), bob.user_id()]);
+        app.post(&format!("/chat/{project}/messages"), &bob, json!({"message": "들어왔어요"})).await;
+        for i in 0..(project % 4) {
+            app.post(&format!("/chat/{project}/messages"), &alice, json!({"message": format!("{i}")})).await;
+        }
+    }
+    let rooms = app.get("/chat/rooms", &bob).await.assert_ok(200, "ROOMS_LISTED").clone();
+    let counts: std::collections::BTreeMap<i64, i64> = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["project_id"].as_i64().unwrap(), r["unread_count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(counts, (100..120).map(|p| (p, p % 4)).collect(), "every room, each exact");
+
+    // Past the documented bound: written to the store directly (a thousand sends would only be slower).
+    let author = UserId::parse(alice.user_id()).unwrap();
+    let start = now_ms() - Duration::minutes(10);
+    for i in 0..1_001 {
+        let message = ChatMessage {
+            message_id: MessageId::parse(&format!("bulk-{i:04}")).unwrap(),
+            project_id: ProjectId::new(100).unwrap(),
+            user_id: author.clone(),
+            sender_name: "alice".into(),
+            message: "x".into(),
+            timestamp: start + Duration::milliseconds(i),
+            is_in_meeting: false,
+            edited_at: None,
+            removed: None,
+        };
+        app.chat().messages.save(&message, false).await.unwrap();
+        if i == 999 {
+            // With the room's earlier messages: the 1,000th unread.
+            let room = app.get("/chat/rooms", &bob).await.assert_ok(200, "ROOMS_LISTED").clone();
+            let room = room.as_array().unwrap().iter().find(|r| r["project_id"] == 100).unwrap().clone();
+            assert_eq!((room["unread_count"].clone(), room["unread_more"].clone()), (json!(1_000), json!(false)));
+        }
+    }
+    let room = app.get("/chat/rooms", &bob).await.assert_ok(200, "ROOMS_LISTED").clone();
+    let room = room.as_array().unwrap().iter().find(|r| r["project_id"] == 100).unwrap().clone();
+    assert_eq!((room["unread_count"].clone(), room["unread_more"].clone()), (json!(1_000), json!(true)));
 }

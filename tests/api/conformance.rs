@@ -239,7 +239,7 @@ mod chat {
     use shared::{
         domain::{
             MessageId, ProjectId, ReportId, UserId,
-            chat::{Changed, ChatCursor, ChatMessage, Connection, HistoryPosition, HistoryQuery, Removal},
+            chat::{Changed, ChatCursor, ChatMessage, Connection, HistoryPosition, HistoryQuery, Marked, Removal},
             time::{now_ms, parse_instant},
         },
         store::{ChatStores, Saved, StoreError, Touched},
@@ -473,6 +473,8 @@ mod chat {
             connected_at: now,
             expires_at: now + Duration::minutes(expires_in),
             token_expires_at: None,
+            member: true,
+            live: user == MINSU,
         };
         // A socket for notifications only: the user's, in no project.
         let bell = Connection { project_id: None, ..conn("bell=", JIMIN, 10, 120) };
@@ -487,6 +489,17 @@ mod chat {
         }
         let stored_bell = stores.connections.get(&bell.connection_id).await.unwrap().unwrap();
         assert_eq!((stored_bell.project_id, stored_bell.notifications), (None, true), "round-trips");
+        let watcher = Connection { admin: true, member: false, ..conn("admin=", MINSU, 12, 120) };
+        stores.connections.put(&watcher).await.unwrap();
+        let stored = stores.connections.get(&watcher.connection_id).await.unwrap().unwrap();
+        let flags = (stored.admin, stored.member, stored.live);
+        assert_eq!(flags, (true, false, true), "an administrator reading as one is not a member");
+        let c1 = connection_id("c1=");
+        let stored = stores.connections.get(&c1).await.unwrap().unwrap();
+        assert_eq!((stored.member, stored.live), (true, false));
+        assert!(stores.connections.set_live(&c1, true).await.unwrap());
+        assert!(stores.connections.get(&c1).await.unwrap().unwrap().live, "live frames turned on");
+        assert!(!stores.connections.set_live(&connection_id("nobody="), true).await.unwrap());
         let mut in_project: Vec<_> = stores
             .connections
             .by_project(p(10), now)
@@ -621,6 +634,96 @@ mod chat {
         }
     }
 
+    fn from(user: &str, m: ChatMessage) -> ChatMessage {
+        ChatMessage { user_id: u(user), ..m }
+    }
+
+    /// A read marker only moves forward (a repeat or an older message changes nothing, racing
+    /// marks end at the furthest), makes a room, and unread counts are exact: after the marker,
+    /// by others, not deleted, bounded by the cap.
+    async fn read_markers_move_forward_and_unread_counts_are_exact(stores: ChatStores) {
+        let (jimin, minsu) = (u(JIMIN), u(MINSU));
+        let at = now_ms() - Duration::seconds(60);
+        // Minsu's view of project 31: Jimin's messages 0..10, Minsu's own every third one.
+        let mut sent = Vec::new();
+        for i in 0..10 {
+            let author = if i % 3 == 0 { MINSU } else { JIMIN };
+            let m = from(author, message(31, &format!("r{i}"), at + Duration::milliseconds(i), "읽었나요?"));
+            stores.messages.save(&m, false).await.unwrap();
+            sent.push(m);
+        }
+        let others = |after: usize| (after..10).filter(|i| i % 3 != 0).count() as u32;
+        assert_eq!(stores.messages.unread(p(31), &minsu, None, 100).await.unwrap(), others(0), "no marker: all");
+        assert_eq!(stores.messages.unread(p(31), &jimin, None, 100).await.unwrap(), 4, "own messages never count");
+        assert_eq!(stores.messages.unread(p(31), &minsu, None, 3).await.unwrap(), 3, "the cap holds");
+        assert_eq!(stores.messages.unread(p(32), &minsu, None, 100).await.unwrap(), 0, "another project's");
+
+        let read_at = now_ms();
+        let marked = stores.rooms.mark_read(&minsu, p(31), &sent[4].sort_key(), sent[4].timestamp, read_at).await;
+        let Marked::Moved(marker) = marked.unwrap() else { panic!("a first mark moves") };
+        assert_eq!((marker.up_to.as_str(), marker.at), (sent[4].sort_key().as_str(), read_at));
+        let after = Some(marker.up_to.as_str());
+        assert_eq!(stores.messages.unread(p(31), &minsu, after, 100).await.unwrap(), others(5), "after it only");
+        let rooms = stores.rooms.rooms(&minsu).await.unwrap();
+        assert_eq!(rooms.len(), 1, "marking makes the room");
+        assert_eq!((rooms[0].updated_at, rooms[0].read.clone()), (sent[4].timestamp, Some(marker.clone())));
+        for (older, i) in [("a repeat", 4), ("an older message", 2)] {
+            let again = stores.rooms.mark_read(&minsu, p(31), &sent[i].sort_key(), sent[i].timestamp, now_ms()).await;
+            assert_eq!(again.unwrap(), Marked::Unchanged(marker.clone()), "{older} changes nothing");
+        }
+        // A deleted message is not unread; one deleted before the marker changes nothing.
+        let removal = Removal { at: now_ms(), by: jimin.clone(), moderated: false };
+        stores.messages.remove(p(31), &sent[8].sort_key(), &removal, None).await.unwrap();
+        assert_eq!(stores.messages.unread(p(31), &minsu, after, 100).await.unwrap(), others(5) - 1);
+        // The marker's own message, when someone else's, is read.
+        let at_jimins = stores.rooms.mark_read(&minsu, p(31), &sent[5].sort_key(), sent[5].timestamp, now_ms()).await;
+        assert!(matches!(at_jimins.unwrap(), Marked::Moved(_)));
+        let after = sent[5].sort_key();
+        assert_eq!(stores.messages.unread(p(31), &minsu, Some(&after), 100).await.unwrap(), others(6) - 1);
+
+        // Racing marks end at the furthest, whatever order they land in.
+        let marks = (0..10).rev().map(|i| {
+            let rooms = stores.rooms.clone();
+            let (key, stamp) = (sent[i].sort_key(), sent[i].timestamp);
+            async move { rooms.mark_read(&u(JIMIN), p(31), &key, stamp, now_ms()).await }
+        });
+        for marked in futures::future::join_all(marks).await {
+            marked.unwrap();
+        }
+        let jimins = stores.rooms.rooms(&jimin).await.unwrap();
+        assert_eq!(jimins[0].read.as_ref().map(|r| r.up_to.clone()), Some(sent[9].sort_key()));
+        assert_eq!(stores.messages.unread(p(31), &jimin, Some(&sent[9].sort_key()), 100).await.unwrap(), 0);
+    }
+
+    /// Counting walks past the first page a store reads (DynamoDB's 1 MB): 150 messages of
+    /// 8 KB each, exact and bounded.
+    async fn unread_counts_span_pages(stores: ChatStores) {
+        let at = now_ms() - Duration::seconds(30);
+        let long = "😀".repeat(2_000);
+        for i in 0..150 {
+            let m = message(33, &format!("big-{i:03}"), at + Duration::milliseconds(i), &long);
+            stores.messages.save(&m, false).await.unwrap();
+        }
+        assert_eq!(stores.messages.unread(p(33), &u(MINSU), None, 1_001).await.unwrap(), 150);
+        assert_eq!(stores.messages.unread(p(33), &u(MINSU), None, 140).await.unwrap(), 140);
+    }
+
+    /// One typing frame per member every interval: racing frames pass exactly once, the gate
+    /// opens again after the interval, members and projects are apart, and a gate is not a room.
+    async fn typing_passes_once_per_member_and_interval(stores: ChatStores) {
+        let every = Duration::seconds(3);
+        let at = now_ms();
+        let jimin = u(JIMIN);
+        let racing = (0..6).map(|_| stores.rooms.typing(&jimin, p(41), at, every));
+        let passed = futures::future::join_all(racing).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+        assert_eq!(passed, 1, "racing frames: one passes");
+        assert!(!stores.rooms.typing(&u(JIMIN), p(41), at + Duration::milliseconds(2_999), every).await.unwrap());
+        assert!(stores.rooms.typing(&u(JIMIN), p(41), at + every, every).await.unwrap(), "open again after 3 s");
+        assert!(stores.rooms.typing(&u(MINSU), p(41), at, every).await.unwrap(), "another member");
+        assert!(stores.rooms.typing(&u(JIMIN), p(42), at, every).await.unwrap(), "another project");
+        assert!(stores.rooms.rooms(&u(JIMIN)).await.unwrap().is_empty(), "typing makes no room");
+    }
+
     async fn chat_health_answers(stores: ChatStores) {
         stores.health.ping().await.unwrap();
     }
@@ -659,6 +762,9 @@ mod chat {
         connections_are_found_by_project_and_user,
         messages_are_edited_and_deleted_with_tombstones_and_moderation_is_audited,
         racing_edits_and_deletes_end_in_one_consistent_state,
+        read_markers_move_forward_and_unread_counts_are_exact,
+        unread_counts_span_pages,
+        typing_passes_once_per_member_and_interval,
         chat_health_answers,
     );
 

@@ -60,13 +60,15 @@ const EXPECTATIONS: &[Expectation] = &[
     },
     Expectation {
         function: "ws-connect",
-        links: &["aws-sdk-dynamodb", "reqwest", "lambda_runtime"],
-        never: &["sqlx", "aws-sdk-apigatewaymanagement", "jsonwebtoken", "axum", "lambda_http"],
+        // The management API: a member coming online is told to the project.
+        links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "reqwest", "lambda_runtime"],
+        never: &["sqlx", "jsonwebtoken", "axum", "lambda_http"],
     },
     Expectation {
         function: "ws-disconnect",
-        links: &["aws-sdk-dynamodb", "lambda_runtime"],
-        never: &["sqlx", "aws-sdk-apigatewaymanagement", "jsonwebtoken", "axum", "lambda_http", "backon"],
+        // The management API: a member going offline is told to the project.
+        links: &["aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "lambda_runtime"],
+        never: &["sqlx", "jsonwebtoken", "axum", "lambda_http", "backon"],
     },
     Expectation {
         function: "ws-message",

@@ -33,7 +33,8 @@ async fn connect(gateway: &Gateway, path_and_query: &str) -> Socket {
     socket
 }
 
-async fn next_frame(socket: &mut Socket) -> Value {
+/// The next frame of any type.
+async fn next_any_frame(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
             .await
@@ -46,7 +47,32 @@ async fn next_frame(socket: &mut Socket) -> Value {
     }
 }
 
+/// The next frame that is not about who is online: teammates' sockets opening and closing are
+/// told to every socket of a project, and only the presence test is about them.
+async fn next_frame(socket: &mut Socket) -> Value {
+    loop {
+        let frame = next_any_frame(socket).await;
+        if frame["type"] != "presence" {
+            return frame;
+        }
+    }
+}
+
+/// No frame but presence for 300 ms.
 async fn no_frame(socket: &mut Socket) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(got) = tokio::time::timeout_at(deadline, socket.next()).await {
+        let text = match got {
+            Some(Ok(Message::Text(text))) => text,
+            other => panic!("expected silence, got {other:?}"),
+        };
+        let frame: Value = serde_json::from_str(&text).expect("JSON frame");
+        assert_eq!(frame["type"], "presence", "expected silence, got {frame}");
+    }
+}
+
+/// Exactly nothing for 300 ms, presence included.
+async fn silence(socket: &mut Socket) {
     let got = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
     assert!(got.is_err(), "expected silence, got {got:?}");
 }
@@ -281,6 +307,107 @@ async fn handshakes_without_identity_or_project_are_refused() {
     gateway.stop().await.unwrap();
 }
 
+/// Two members, one with two tabs, through the gateway: presence once per member (not per tab),
+/// typing throttled and never echoed, one unread badge for both tabs (a mark over the socket
+/// and one over HTTP), and a tab that dies without a close frame stops counting.
+#[tokio::test]
+async fn two_members_in_two_tabs_see_presence_typing_and_one_unread_badge() {
+    let db = TestDb::sqlite();
+    let gateway = start(&db).await;
+    let (alice, bob, admin) = (user(), user(), user());
+    members(&db, 12, &[&alice, &bob]).await;
+    let (alice_token, bob_token) = (token_for(&alice, false, "alice"), token_for(&bob, false, "bob"));
+    // Live-chat frames are opt-in (`live=true`): a client that draws every frame never gets one.
+    let mut a1 = connect(&gateway, &format!("/ws/chat/12?live=true&token={alice_token}")).await;
+    let mut quiet = connect(&gateway, &format!("/ws/chat/12?token={alice_token}")).await;
+    // An administrator reading as one is neither told nor shown.
+    let admin_token = token_for(&admin, true, "운영자");
+    let mut watcher = connect(&gateway, &format!("/ws/chat/12?live=true&token={admin_token}")).await;
+    silence(&mut a1).await;
+    let mut b1 = connect(&gateway, &format!("/ws/chat/12?live=true&token={bob_token}")).await;
+    let online = json!({"type": "presence", "user_id": bob, "senderName": "bob", "project_id": 12, "online": true});
+    assert_eq!(next_any_frame(&mut a1).await, online);
+    assert_eq!(next_any_frame(&mut watcher).await, online, "administrators' sockets hear it");
+    let mut b2 = connect(&gateway, &format!("/?project_id=12&token={bob_token}")).await;
+    // A socket subscribes later.
+    send(&mut b2, json!({"action": "subscribe", "live": true})).await;
+    assert_eq!(next_any_frame(&mut b2).await, json!({"type": "subscribed", "notifications": false, "live": true}));
+    silence(&mut a1).await;
+    silence(&mut b1).await;
+    let present = get_json(&gateway, "/chat/12/presence", &alice_token).await;
+    assert_eq!(present["code"], "PRESENCE_LISTED");
+    let listed: Vec<_> = present["data"].as_array().unwrap().iter().map(|p| p["user_id"].clone()).collect();
+    assert_eq!(listed, [json!(alice), json!(bob)], "members only, online longest first");
+    assert_eq!(present["data"][1]["sender_name"], "bob");
+
+    // Alice types twice in a row: bob's tabs hear it once, alice's own tab never.
+    send(&mut a1, json!({"action": "typing"})).await;
+    send(&mut a1, json!({"action": "typing"})).await;
+    let typing = json!({"type": "typing", "user_id": alice, "senderName": "alice", "project_id": 12});
+    for tab in [&mut b1, &mut b2, &mut watcher] {
+        assert_eq!(next_any_frame(tab).await, typing);
+        silence(tab).await;
+    }
+    silence(&mut a1).await;
+
+    // Three messages from alice: bob's badge counts them; his mark in one tab clears both.
+    let mut cursors = Vec::new();
+    for text in ["하나", "둘", "셋"] {
+        send(&mut a1, json!({"action": "sendMessage", "message": text})).await;
+        cursors.push(next_frame(&mut a1).await["cursor"].clone());
+        for socket in [&mut b1, &mut b2, &mut watcher] {
+            assert_eq!(next_frame(socket).await["message"], text);
+        }
+    }
+    send(&mut b1, json!({"action": "markRead", "up_to": cursors[1]})).await;
+    for tab in [&mut b1, &mut b2] {
+        let read = next_any_frame(tab).await;
+        assert_eq!(
+            (read["type"].clone(), read["project_id"].clone(), read["up_to"].clone(), read["unread_count"].clone()),
+            (json!("read"), json!(12), cursors[1].clone(), json!(1)),
+            "the asking tab is answered, the other one told"
+        );
+    }
+    silence(&mut a1).await;
+    let rooms = get_json(&gateway, "/chat/rooms", &bob_token).await;
+    assert_eq!(
+        (rooms["data"][0]["project_id"].clone(), rooms["data"][0]["unread_count"].clone()),
+        (json!(12), json!(1))
+    );
+    assert_eq!(rooms["data"][0]["read_up_to"], cursors[1]);
+    let (status, marked) = post_json(&gateway, "/chat/12/read", &bob_token, json!({"up_to": cursors[2]})).await;
+    assert_eq!(
+        (status, marked["code"].clone(), marked["data"]["unread_count"].clone()),
+        (200, json!("READ_MARKED"), json!(0))
+    );
+    for tab in [&mut b1, &mut b2] {
+        assert_eq!(next_any_frame(tab).await["unread_count"], 0, "a mark over HTTP reaches every tab");
+    }
+    let (_, again) = post_json(&gateway, "/chat/12/read", &bob_token, json!({"up_to": cursors[0]})).await;
+    assert_eq!(
+        (again["code"].clone(), again["data"]["read_up_to"].clone()),
+        (json!("READ_UNCHANGED"), cursors[2].clone())
+    );
+    silence(&mut b1).await;
+    let rooms = get_json(&gateway, "/chat/rooms", &alice_token).await;
+    assert_eq!(rooms["data"][0]["unread_count"], 0, "alice's own messages are never unread");
+
+    // Bob's tabs go: the first without a word, the last (dying without a close frame) tells.
+    b2.close(None).await.unwrap();
+    silence(&mut a1).await;
+    drop(b1);
+    let offline = json!({"type": "presence", "user_id": bob, "senderName": "bob", "project_id": 12, "online": false});
+    assert_eq!(next_any_frame(&mut a1).await, offline);
+    let present = get_json(&gateway, "/chat/12/presence", &alice_token).await;
+    assert_eq!(present["data"].as_array().unwrap().len(), 1, "bob's dead tab stopped counting");
+    // The socket that did not ask saw messages only, none of the live-chat frames.
+    for _ in 0..3 {
+        assert_eq!(next_any_frame(&mut quiet).await["type"], "message");
+    }
+    silence(&mut quiet).await;
+    gateway.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_vanished_client_is_cleaned_up_and_others_keep_chatting() {
     let db = TestDb::sqlite();
@@ -346,12 +473,12 @@ async fn notifications_reach_only_the_sockets_that_asked_for_them() {
 
     // A socket may subscribe later, and unsubscribe.
     send(&mut chat, json!({"action": "subscribe", "notifications": true})).await;
-    assert_eq!(next_frame(&mut chat).await, json!({"type": "subscribed", "notifications": true}));
+    assert_eq!(next_frame(&mut chat).await, json!({"type": "subscribed", "notifications": true, "live": false}));
     notify(&gateway, &recipient, "두 번째 알림").await;
     assert_eq!(next_frame(&mut chat).await["message"], "두 번째 알림");
     assert_eq!(next_frame(&mut bell).await["message"], "두 번째 알림");
     send(&mut bell, json!({"action": "subscribe", "notifications": false})).await;
-    assert_eq!(next_frame(&mut bell).await, json!({"type": "subscribed", "notifications": false}));
+    assert_eq!(next_frame(&mut bell).await, json!({"type": "subscribed", "notifications": false, "live": false}));
     notify(&gateway, &recipient, "세 번째 알림").await;
     assert_eq!(next_frame(&mut chat).await["message"], "세 번째 알림");
     no_frame(&mut bell).await;

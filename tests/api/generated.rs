@@ -513,7 +513,8 @@ async fn an_event_date_the_api_accepts_is_one_it_lists() {
 /// A frame's text (or bytes, sent as a binary frame), for each frame kind.
 fn frame_body() -> impl Strategy<Value = Vec<u8>> {
     let action = prop_oneof![
-        4 => prop::sample::select(vec!["sendMessage", "ping", "history", "subscribe"]).prop_map(|a| Some(json!(a))),
+        4 => prop::sample::select(vec!["sendMessage", "ping", "history", "subscribe", "markRead", "typing"])
+            .prop_map(|a| Some(json!(a))),
         1 => Just(None),
         1 => nasty_value().prop_map(Some),
     ];
@@ -526,6 +527,8 @@ fn frame_body() -> impl Strategy<Value = Vec<u8>> {
                 "after",
                 "limit",
                 "notifications",
+                "live",
+                "up_to",
                 "other",
             ]),
             nasty_value(),
@@ -604,7 +607,7 @@ async fn generated_websocket_frames_get_listed_frames_and_a_refused_send_stores_
                 for frame in &frames[before_frames..] {
                     let kind = frame["type"].as_str().unwrap_or_default();
                     assert!(
-                        ["message", "history", "pong", "subscribed", "error"].contains(&kind),
+                        ["message", "history", "pong", "subscribed", "read", "error"].contains(&kind),
                         "unlisted frame {frame}"
                     );
                     if kind == "error" {

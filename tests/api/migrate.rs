@@ -61,7 +61,7 @@ fn custom_resource_json(request_type: &str, response_url: &str) -> Value {
         "RequestId": format!("req-{request_type}"),
         "ResourceType": "Custom::SchemaMigration",
         "LogicalResourceId": "SchemaMigration",
-        "ResourceProperties": {"ServiceToken": "arn:…", "MigrationsVersion": "20261204000004"}
+        "ResourceProperties": {"ServiceToken": "arn:…", "MigrationsVersion": "20261204000005"}
     });
     if request_type != "Create" {
         event["PhysicalResourceId"] = json!(PHYSICAL_RESOURCE_ID);
@@ -151,7 +151,7 @@ async fn a_rollback_to_an_older_release_applies_nothing_and_succeeds() {
     let (cfn, url) = ResponseUrlStandIn::start().await;
     let mut rollback = custom_resource_json("Update", &url);
     rollback["ResourceProperties"]["MigrationsVersion"] = json!("20261130000003");
-    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261204000004");
+    rollback["OldResourceProperties"]["MigrationsVersion"] = json!("20261204000005");
 
     let done = migrate.handle(serde_json::from_value(rollback).unwrap()).await.unwrap();
     assert_eq!(done, Value::Null, "nothing was run");
@@ -235,15 +235,15 @@ async fn an_interrupted_migration_runs_again_without_hand_repair() {
     let db = TestDb::mariadb().await;
     db.migrate_as_deploy().await;
     let latest = db.sql_db().release_versions().last().copied().unwrap();
-    // As if the last run had been cut off midway: sqlx's mark says unfinished, its first ALTER
-    // is in, and the replies table it then creates is not there yet.
+    // As if the last run had been cut off midway: sqlx's mark says unfinished, its ALTERs are
+    // in, and the typing table it then creates is not there yet.
     let mut conn = mysql(&db).await;
     sqlx::query("UPDATE _sqlx_migrations SET success = 0 WHERE version = ?")
         .bind(latest)
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("DROP TABLE report_replies").execute(&mut conn).await.unwrap();
+    sqlx::query("DROP TABLE chat_typing").execute(&mut conn).await.unwrap();
 
     let app = TestApp::over(Function::Content, TestEnv::unmigrated(db).await).await;
     app.get("/notices", &Who::Anonymous).await.assert_error(503, "SCHEMA_NOT_READY");
@@ -256,7 +256,7 @@ async fn an_interrupted_migration_runs_again_without_hand_repair() {
     app.get("/notices", &Who::Anonymous).await.assert_ok(200, "NOTICES_LISTED");
     let (tables,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() \
-         AND table_name = 'report_replies'",
+         AND table_name = 'chat_typing'",
     )
     .fetch_one(&mut conn)
     .await

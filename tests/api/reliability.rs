@@ -90,6 +90,16 @@ impl ChatStore for DelayedCommits {
     async fn removals(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<RemovalRecord>, StoreError> {
         self.store.removals(limit, after).await
     }
+
+    async fn unread(
+        &self,
+        project_id: ProjectId,
+        reader: &UserId,
+        after: Option<&str>,
+        cap: u32,
+    ) -> Result<u32, StoreError> {
+        self.store.unread(project_id, reader, after, cap).await
+    }
 }
 
 fn seeded(seed: u8) -> TestRng {

@@ -471,6 +471,8 @@ async fn decision_notifications_are_pushed_live_to_subscribed_sockets() {
             connected_at: now,
             expires_at: now + chrono::Duration::hours(2),
             token_expires_at: None,
+            member: true,
+            live: false,
         };
         app.chat().connections.put(&connection).await.unwrap();
         app.loopback.open(id);

@@ -180,7 +180,8 @@ async fn every_http_sample_gets_its_exact_answer() {
             "ROOMS_LISTED",
             "your chat rooms, most recent activity first"
         ),
-        json!([{"project_id": 42, "updated_at": message["created_at"]}])
+        json!([{"project_id": 42, "updated_at": message["created_at"], "unread_count": 0, "unread_more": false,
+                "last_read_at": null, "read_up_to": null}])
     );
     let kst = |at: chrono::DateTime<Utc>| (at + chrono::Duration::hours(9)).format("%H:%M").to_string();
     let web_send = send("http-chat-compat-send.json").await;
@@ -208,6 +209,27 @@ async fn every_http_sample_gets_its_exact_answer() {
         json!({"user": "지민", "msg": "회의 시작합니다", "isInMeeting": true, "time": kst(web_at), "timestamp": web_at.timestamp_millis()}),
     ];
     assert_eq!(web_history.body, json!({"count": expected.len(), "messages": expected}));
+    // The teammate reads up to the first message (the sample's cursor carries the stamp the
+    // server chose, so the real one replaces it): the web app's message is still unread.
+    let sample_cursor = "bSMxNzk1NjA4MDAwMDAwI3dlYi0xYTJiM2M".to_owned();
+    let real_cursor = message["cursor"].as_str().unwrap().to_owned();
+    let read = send_dated("http-chat-read.json", vec![(sample_cursor, real_cursor.clone())]).await;
+    let state = envelope(&read, 200, "READ_MARKED", "marker moved; your other sockets got the read frame");
+    assert_eq!(
+        state,
+        json!({"project_id": 42, "read_up_to": real_cursor, "last_read_at": shared::domain::time::format_iso(&fresh(&state["last_read_at"])),
+               "unread_count": 1, "unread_more": false})
+    );
+    assert_eq!(
+        envelope(
+            &send("http-chat-presence.json").await,
+            200,
+            "PRESENCE_LISTED",
+            "members with an open socket into this chat, online longest first"
+        ),
+        json!([]),
+        "no socket is open"
+    );
     // The AI service reads team 3's log and a meeting window (the same KST dates, moved alike).
     let logs = send("http-chat-team-logs.json").await;
     assert_eq!(logs.status, 200, "{}", logs.body);

@@ -45,6 +45,8 @@ fn every_client_action_has_a_websocket_route() {
         "subscribe",
         "editMessage",
         "deleteMessage",
+        "markRead",
+        "typing",
     ]
     .map(String::from)
     .into();

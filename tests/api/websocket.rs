@@ -57,6 +57,21 @@ impl Ws {
         self.loopback.open(id);
     }
 
+    /// As `connect`, for a socket that asked for live-chat frames (`?live=true`).
+    async fn connect_live(&self, id: &str, project: &str, user: &str) {
+        self.members(project.parse().unwrap(), &[user]);
+        let mut e = connect_event(id, Some(project), Some(user));
+        e.query_string_parameters = serde_json::from_value(json!({"project_id": project, "live": "true"})).unwrap();
+        assert_eq!(self.connect.handle(&e).await.status_code, 200);
+        self.loopback.open(id);
+    }
+
+    /// The frames `id` received, but presence (teammates' sockets opening and closing, which
+    /// only the presence tests are about).
+    fn received(&self, id: &str) -> Vec<serde_json::Value> {
+        self.loopback.received(id).into_iter().filter(|f| f["type"] != "presence").collect()
+    }
+
     async fn frame(&self, id: &str, body: &str) {
         let reply = self.message.handle(&frame_event(id, body)).await;
         assert_eq!(reply.status_code, 200, "message routes always answer 200; errors go as frames");
@@ -93,7 +108,7 @@ async fn a_notifications_only_socket_needs_no_team() {
     assert!(ws.env.siblings.calls().is_empty(), "no membership to check");
     ws.loopback.open(id.as_str());
     ws.frame(id.as_str(), r#"{"message":"hi"}"#).await;
-    let refused = ws.loopback.received(id.as_str());
+    let refused = ws.received(id.as_str());
     assert_eq!((refused[0]["type"].as_str(), refused[0]["code"].as_str()), (Some("error"), Some("NO_PROJECT")));
     // Without the flag, a connect must name a project.
     let mut neither = fixture("ws-connect-notifications.json");
@@ -135,8 +150,8 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
     e["requestContext"]["connectionId"] = json!("alice=");
     assert_eq!(ws.message.handle(&event(e.clone())).await.status_code, 200);
 
-    let to_alice = ws.loopback.received("alice=");
-    let to_bob = ws.loopback.received("bob=");
+    let to_alice = ws.received("alice=");
+    let to_bob = ws.received("bob=");
     assert_eq!(to_alice.len(), 1);
     assert_eq!(to_alice, to_bob, "everyone, the sender included, gets the same frame");
     let frame = &to_bob[0];
@@ -147,13 +162,13 @@ async fn a_message_reaches_every_connection_of_its_project_and_no_other() {
     assert_eq!(frame["senderName"], "지민");
     assert_eq!(frame["message"], "오늘 회의는 9시에 시작해요 🙌");
     assert_eq!(frame["timestamp"], frame["created_at"]);
-    assert!(ws.loopback.received("carol=").is_empty());
+    assert!(ws.received("carol=").is_empty());
 
     // A retried frame with the same id answers the sender with the stored message only.
     assert_eq!(ws.message.handle(&event(e)).await.status_code, 200);
-    assert_eq!(ws.loopback.received("alice=").len(), 2);
-    assert_eq!(ws.loopback.received("alice=")[1], *frame);
-    assert_eq!(ws.loopback.received("bob=").len(), 1);
+    assert_eq!(ws.received("alice=").len(), 2);
+    assert_eq!(ws.received("alice=")[1], *frame);
+    assert_eq!(ws.received("bob=").len(), 1);
 }
 
 /// The samples `ws-edit-message.json` and `ws-delete-message.json` after `ws-message.json`:
@@ -171,8 +186,8 @@ async fn the_edit_and_delete_samples_reach_every_socket_of_the_project() {
         e["requestContext"]["connectionId"] = json!("alice=");
         assert_eq!(ws.message.handle(&event(e)).await.status_code, 200, "{sample}");
     }
-    let to_alice = ws.loopback.received("alice=");
-    assert_eq!(to_alice, ws.loopback.received("bob="), "the author's socket and a teammate's alike");
+    let to_alice = ws.received("alice=");
+    assert_eq!(to_alice, ws.received("bob="), "the author's socket and a teammate's alike");
     let kinds: Vec<_> = to_alice.iter().map(|f| f["type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(kinds, ["message", "message_edited", "message_deleted"]);
     let edited = &to_alice[1];
@@ -188,13 +203,13 @@ async fn the_edit_and_delete_samples_reach_every_socket_of_the_project() {
     let deleted = &to_alice[2];
     assert_eq!((deleted["message_id"].clone(), deleted["project_id"].clone()), (json!("web-7f3a9c"), json!(42)));
     assert!(deleted["deleted_at"].is_string());
-    assert!(ws.loopback.received("carol=").is_empty());
+    assert!(ws.received("carol=").is_empty());
     let mut again = fixture("ws-delete-message.json");
     again["requestContext"]["connectionId"] = json!("alice=");
     ws.message.handle(&event(again)).await;
-    assert_eq!(ws.loopback.received("alice=").len(), 4);
-    assert_eq!(ws.loopback.received("alice=")[3], *deleted, "a repeat is told to its sender alone");
-    assert_eq!(ws.loopback.received("bob=").len(), 3);
+    assert_eq!(ws.received("alice=").len(), 4);
+    assert_eq!(ws.received("alice=")[3], *deleted, "a repeat is told to its sender alone");
+    assert_eq!(ws.received("bob=").len(), 3);
 }
 
 #[tokio::test]
@@ -223,7 +238,7 @@ async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
     ];
     for (i, (body, code)) in cases.iter().enumerate() {
         ws.frame("alice=", body).await;
-        let got = ws.loopback.received("alice=");
+        let got = ws.received("alice=");
         assert_eq!(got.len(), i + 1, "{body:.60}");
         assert_eq!(got[i]["type"], "error", "{body:.60}");
         assert_eq!(got[i]["code"], *code, "{body:.60}: {}", got[i]);
@@ -232,8 +247,8 @@ async fn every_bad_frame_gets_an_error_frame_to_the_sender_only() {
     let mut binary = frame_event("alice=", "AAECAw==");
     binary.is_base64_encoded = true;
     ws.message.handle(&binary).await;
-    assert_eq!(ws.loopback.received("alice=").last().unwrap()["code"], "BINARY_NOT_SUPPORTED");
-    assert!(ws.loopback.received("bob=").is_empty(), "errors never reach others");
+    assert_eq!(ws.received("alice=").last().unwrap()["code"], "BINARY_NOT_SUPPORTED");
+    assert!(ws.received("bob=").is_empty(), "errors never reach others");
     let history =
         ws.stores.messages.history(project(42), &shared::domain::chat::HistoryQuery::latest(10)).await.unwrap();
     assert!(history.messages.is_empty(), "nothing was stored");
@@ -244,26 +259,26 @@ async fn ping_history_catch_up_and_unknown_connections() {
     let ws = setup().await;
     ws.connect("alice=", "42", ALICE).await;
     ws.frame("alice=", r#"{"action":"ping"}"#).await;
-    assert_eq!(ws.loopback.received("alice="), vec![json!({"type": "pong"})]);
+    assert_eq!(ws.received("alice="), vec![json!({"type": "pong"})]);
 
     for text in ["one", "two", "three"] {
         ws.frame("alice=", &json!({ "action": "sendMessage", "message": text }).to_string()).await;
     }
-    let first_cursor = ws.loopback.received("alice=")[1]["cursor"].as_str().unwrap().to_owned();
+    let first_cursor = ws.received("alice=")[1]["cursor"].as_str().unwrap().to_owned();
     ws.frame("alice=", &json!({ "action": "history", "after": first_cursor }).to_string()).await;
-    let history = ws.loopback.received("alice=").last().unwrap().clone();
+    let history = ws.received("alice=").last().unwrap().clone();
     assert_eq!(history["type"], "history");
     let texts: Vec<_> = history["messages"].as_array().unwrap().iter().map(|m| m["message"].clone()).collect();
     assert_eq!(texts, [json!("two"), json!("three")]);
     assert_eq!(history["has_more"], false);
     ws.frame("alice=", r#"{"action":"history","limit":2}"#).await;
-    let latest = ws.loopback.received("alice=").last().unwrap().clone();
+    let latest = ws.received("alice=").last().unwrap().clone();
     assert_eq!(latest["messages"].as_array().unwrap().len(), 2);
     assert_eq!(latest["has_more"], true);
 
     ws.loopback.open("stranger=");
     ws.frame("stranger=", r#"{"message":"hi"}"#).await;
-    assert_eq!(ws.loopback.received("stranger=")[0]["code"], "NOT_CONNECTED");
+    assert_eq!(ws.received("stranger=")[0]["code"], "NOT_CONNECTED");
 }
 
 #[tokio::test]
@@ -298,6 +313,8 @@ async fn fan_out_to_200_connections_with_20_gone_delivers_180_and_deletes_20_row
             connected_at: now - Duration::minutes(1),
             expires_at: now + Duration::hours(2),
             token_expires_at: None,
+            member: true,
+            live: false,
         };
         stores.connections.put(&c).await.unwrap();
         if i % 10 != 3 {
@@ -345,15 +362,15 @@ async fn the_sender_is_answered_when_its_own_post_failed_whoever_else_got_the_me
     // answer after it goes through.
     ws.loopback.fail("Send01=", 1 + THROTTLE_RETRIES);
     ws.frame("Send01=", r#"{"action": "sendMessage", "message": "나한테도 와야 해요"}"#).await;
-    let heard: Vec<_> = ws.loopback.received("Hear01=").into_iter().filter(|f| f["type"] == "message").collect();
+    let heard: Vec<_> = ws.received("Hear01=").into_iter().filter(|f| f["type"] == "message").collect();
     assert_eq!(heard.len(), 1, "the other member got it");
-    let own: Vec<_> = ws.loopback.received("Send01=").into_iter().filter(|f| f["type"] == "message").collect();
+    let own: Vec<_> = ws.received("Send01=").into_iter().filter(|f| f["type"] == "message").collect();
     assert_eq!(own.len(), 1, "the sender got its message once, as the answer: {own:?}");
     assert_eq!(own[0]["message"], "나한테도 와야 해요");
 
     // When its own post went through, the sender is not answered twice.
     ws.frame("Send01=", r#"{"action": "sendMessage", "message": "한 번만"}"#).await;
-    let own = ws.loopback.received("Send01=");
+    let own = ws.received("Send01=");
     assert_eq!(own.iter().filter(|f| f["message"] == "한 번만").count(), 1);
 }
 
@@ -381,7 +398,7 @@ async fn a_410_right_after_connect_never_orphans_the_socket() {
     opens.await.unwrap();
     assert_eq!((report.delivered, report.gone, report.failed), (1, 1, 1), "{report:?}");
     assert!(report.reached(&opening.connection_id));
-    assert_eq!(ws.loopback.received("Opening1=").len(), 1);
+    assert_eq!(ws.received("Opening1=").len(), 1);
     // Only the old connection's row went; the fresh one is still there for its next frame.
     assert_eq!(ws.stores.connections.get(&stale.connection_id).await.unwrap(), None);
     assert!(ws.stores.connections.get(&fresh.connection_id).await.unwrap().is_some());
@@ -414,15 +431,15 @@ async fn a_socket_lives_no_longer_than_its_token() {
     ws.loopback.open("Short01=");
     ws.connect("Bob01=", "42", bob).await;
     ws.frame("Short01=", r#"{"action": "ping"}"#).await;
-    assert_eq!(ws.loopback.received("Short01=").last().unwrap()["type"], "pong");
+    assert_eq!(ws.received("Short01=").last().unwrap()["type"], "pong");
 
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     // A broadcast after the expiry skips the socket...
     ws.frame("Bob01=", r#"{"action": "sendMessage", "message": "아직 있어요?"}"#).await;
-    assert!(ws.loopback.received("Short01=").iter().all(|f| f["type"] != "message"));
+    assert!(ws.received("Short01=").iter().all(|f| f["type"] != "message"));
     // ...and its next frame is answered TOKEN_EXPIRED, then the socket is closed and its row gone.
     ws.frame("Short01=", r#"{"action": "sendMessage", "message": "만료 후"}"#).await;
-    let last = ws.loopback.received("Short01=").last().cloned().unwrap();
+    let last = ws.received("Short01=").last().cloned().unwrap();
     assert_eq!((last["type"].as_str(), last["code"].as_str()), (Some("error"), Some("TOKEN_EXPIRED")), "{last}");
     assert!(!ws.loopback.is_open("Short01="), "closed through the management API");
     assert_eq!(ws.stores.connections.get(&connection_id("Short01=")).await.unwrap(), None);
@@ -438,7 +455,7 @@ async fn a_refreshed_socket_keeps_working_past_the_old_expiry() {
     let exp = chrono::Utc::now().timestamp() + 2;
     assert_eq!(ws.connect.handle(&connect_with_exp("Renew01=", "42", ALICE, exp)).await.status_code, 200);
     ws.loopback.open("Renew01=");
-    let last = |ws: &Ws| ws.loopback.received("Renew01=").last().cloned().unwrap();
+    let last = |ws: &Ws| ws.received("Renew01=").last().cloned().unwrap();
 
     // Refused, and nothing changes: another user's token, an expired one, a forged one, none.
     for (token, why) in [
@@ -481,11 +498,124 @@ async fn administrator_rights_on_a_socket_follow_its_token() {
     assert_eq!(ws.connect.handle(&event(e)).await.status_code, 200);
     ws.loopback.open("Admin01=");
     ws.frame("Admin01=", r#"{"action": "history"}"#).await;
-    assert_eq!(ws.loopback.received("Admin01=").last().unwrap()["type"], "history");
+    assert_eq!(ws.received("Admin01=").last().unwrap()["type"], "history");
 
     // Removed from the ADMIN group: the renewed token no longer admits them.
     ws.frame("Admin01=", &json!({"action": "refresh", "token": id_token(&admin_user, 600, false)}).to_string()).await;
-    assert_eq!(ws.loopback.received("Admin01=").last().unwrap()["code"], "FORBIDDEN");
+    assert_eq!(ws.received("Admin01=").last().unwrap()["code"], "FORBIDDEN");
     ws.frame("Admin01=", r#"{"action": "history"}"#).await;
-    assert_eq!(ws.loopback.received("Admin01=").last().unwrap()["code"], "FORBIDDEN");
+    assert_eq!(ws.received("Admin01=").last().unwrap()["code"], "FORBIDDEN");
+}
+
+/// Presence over the connection rows on DynamoDB: a member's first socket and last socket are
+/// told to the project (not each tab); an administrator reading as one never is; a socket that
+/// API Gateway dropped (410 to a broadcast) stops counting at once and its member goes offline.
+#[tokio::test]
+async fn presence_is_told_for_a_members_first_and_last_socket_only() {
+    let ws = setup().await;
+    let bob = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    let presence = |id: &str| -> Vec<(String, bool)> {
+        ws.loopback
+            .received(id)
+            .into_iter()
+            .filter(|f| f["type"] == "presence")
+            .map(|f| (f["user_id"].as_str().unwrap().to_owned(), f["online"].as_bool().unwrap()))
+            .collect()
+    };
+    ws.connect_live("alice1=", "42", ALICE).await;
+    ws.connect_live("bob1=", "42", bob).await;
+    assert_eq!(presence("alice1="), [(bob.to_owned(), true)]);
+    let frame = &ws.loopback.received("alice1=")[0];
+    assert_eq!((frame["senderName"].clone(), frame["project_id"].clone()), (json!("지민"), json!(42)));
+    ws.connect_live("bob2=", "42", bob).await;
+    ws.connect_live("carol=", "43", bob).await;
+    // An administrator outside the team, reading as one.
+    let mut watcher = connect_event("admin1=", Some("42"), Some("0f8fad5b-d9cb-469f-a165-70867728950e"));
+    watcher.request_context.authorizer.fields.insert("cognito:groups".into(), json!("[ADMIN]"));
+    watcher.query_string_parameters = serde_json::from_value(json!({"project_id": "42", "live": "true"})).unwrap();
+    assert_eq!(ws.connect.handle(&watcher).await.status_code, 200);
+    ws.loopback.open("admin1=");
+    assert_eq!(presence("alice1="), [(bob.to_owned(), true)], "a second tab and an administrator: no frame");
+    assert!(presence("carol=").is_empty(), "another project hears nothing");
+
+    let disconnect = |id: &str| {
+        let mut e = fixture("ws-disconnect.json");
+        e["requestContext"]["connectionId"] = json!(id);
+        event(e)
+    };
+    ws.disconnect.handle(&disconnect("bob1=")).await;
+    assert_eq!(presence("alice1=").len(), 1, "bob is still here in his other tab");
+    // Bob's last tab is dropped without $disconnect: the next broadcast's 410 removes it.
+    ws.loopback.close("bob2=");
+    let row = ws.stores.connections.get(&connection_id("bob2=")).await.unwrap().unwrap();
+    assert!(row.member);
+    let mut old = row.clone();
+    old.connected_at = now_ms() - Duration::minutes(1);
+    ws.stores.connections.put(&old).await.unwrap();
+    ws.frame("alice1=", r#"{"action": "sendMessage", "message": "다들 있나요?"}"#).await;
+    assert_eq!(ws.stores.connections.get(&connection_id("bob2=")).await.unwrap(), None);
+    assert_eq!(presence("alice1="), [(bob.to_owned(), true), (bob.to_owned(), false)]);
+    assert_eq!(presence("admin1="), [(bob.to_owned(), false)], "administrators' sockets hear it");
+    // Alice's only socket closes: the watcher hears; her own row is gone.
+    ws.disconnect.handle(&disconnect("alice1=")).await;
+    assert_eq!(presence("admin1="), [(bob.to_owned(), false), (ALICE.to_owned(), false)]);
+    assert!(presence("carol=").is_empty());
+}
+
+/// The samples `ws-typing.json` and `ws-mark-read.json`: typing reaches the project's other
+/// members' sockets once per 3 s (the typist's own tabs never, the typist never an error);
+/// `markRead` answers the asking socket and tells the reader's other sockets.
+#[tokio::test]
+async fn the_typing_and_mark_read_samples() {
+    let ws = setup().await;
+    let bob = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    // The samples' socket is alice's (the fixtures' connection id).
+    ws.connect_live("L0SM9cOFvHcCIhw=", "42", ALICE).await;
+    ws.connect_live("alice2=", "42", ALICE).await;
+    ws.connect_live("bob=", "42", bob).await;
+    // A teammate's socket that did not ask for live-chat frames gets none of them.
+    ws.connect("quiet=", "42", bob).await;
+    for _ in 0..3 {
+        assert_eq!(ws.message.handle(&event(fixture("ws-typing.json"))).await.status_code, 200);
+    }
+    assert_eq!(
+        ws.received("bob="),
+        [json!({"type": "typing", "user_id": ALICE, "senderName": "지민", "project_id": 42})],
+        "once, however many frames in 3 s"
+    );
+    assert!(ws.received("L0SM9cOFvHcCIhw=").is_empty() && ws.received("alice2=").is_empty());
+    assert!(ws.loopback.received("quiet=").is_empty());
+
+    // Bob sends two messages; alice marks the first read (the sample's cursor is replaced by
+    // the real one: a cursor carries the stamp the server chose).
+    for text in ["첫 번째", "두 번째"] {
+        ws.frame("bob=", &json!({"action": "sendMessage", "message": text}).to_string()).await;
+    }
+    let sent: Vec<_> = ws.received("bob=").into_iter().filter(|f| f["type"] == "message").collect();
+    let mut mark = fixture("ws-mark-read.json");
+    let body: serde_json::Value = serde_json::from_str(mark["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["action"], "markRead");
+    mark["body"] = json!(json!({"action": "markRead", "up_to": sent[0]["cursor"]}).to_string());
+    ws.message.handle(&event(mark.clone())).await;
+    let answer = ws.received("L0SM9cOFvHcCIhw=").last().cloned().unwrap();
+    assert_eq!(
+        answer,
+        json!({"type": "read", "project_id": 42, "up_to": sent[0]["cursor"], "last_read_at": answer["last_read_at"],
+               "unread_count": 1, "unread_more": false})
+    );
+    assert_eq!(ws.received("alice2=").last(), Some(&answer), "the other tab clears its badge");
+    assert!(ws.received("bob=").iter().all(|f| f["type"] != "read"), "nobody else hears of it");
+    // Again: answered with the marker as it stands, nobody else told.
+    ws.message.handle(&event(mark)).await;
+    assert_eq!(ws.received("L0SM9cOFvHcCIhw=").last(), Some(&answer));
+    assert_eq!(ws.received("alice2=").iter().filter(|f| f["type"] == "read").count(), 1);
+    // A cursor that is no message of this chat, and none at all.
+    for (body, field) in
+        [(json!({"action": "markRead", "up_to": "bS0w"}), "up_to"), (json!({"action": "markRead"}), "up_to")]
+    {
+        ws.frame("alice2=", &body.to_string()).await;
+        let error = ws.received("alice2=").last().cloned().unwrap();
+        assert_eq!(error["code"], "VALIDATION_FAILED");
+        assert!(error["message"].as_str().unwrap().starts_with(field), "{error}");
+    }
 }

@@ -65,6 +65,8 @@ fn connection(id: String, project_id: i64) -> Connection {
         connected_at: now,
         expires_at: now + chrono::Duration::hours(2),
         token_expires_at: None,
+        member: true,
+        live: false,
     }
 }
 

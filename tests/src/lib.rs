@@ -765,6 +765,8 @@ mod chat_support {
             connected_at: now,
             expires_at: now + chrono::Duration::hours(2),
             token_expires_at: None,
+            member: !admin,
+            live: false,
         }
     }
 }

@@ -484,13 +484,93 @@ impl ChatPage {
     }
 }
 
-/// A project a user has chatted in, with the time of their last message there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A project a user has chatted in: they sent a message there or marked it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRoom {
     pub project_id: ProjectId,
-    #[serde(with = "super::time::iso_ms")]
+    /// Their latest activity there: the stamp of the newest message they sent or marked read.
     pub updated_at: DateTime<Utc>,
+    /// How far they have read; `None` until they first mark it.
+    pub read: Option<ReadMarker>,
 }
+
+/// How far a member has read a project's chat. It only moves forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMarker {
+    /// The sort key of the newest message marked read.
+    pub up_to: String,
+    /// When the marker last moved.
+    pub at: DateTime<Utc>,
+}
+
+impl ReadMarker {
+    /// The marker as a position in history (what `up_to` in the API carries).
+    pub fn cursor(&self) -> ChatCursor {
+        ChatCursor::at_key(self.up_to.clone())
+    }
+}
+
+/// How a mark ended: the marker moved, or it already stood at or past the position given
+/// (marking is idempotent and never moves backwards). Either way, the marker as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marked {
+    Moved(ReadMarker),
+    Unchanged(ReadMarker),
+}
+
+impl Marked {
+    pub fn marker(&self) -> &ReadMarker {
+        match self {
+            Self::Moved(marker) | Self::Unchanged(marker) => marker,
+        }
+    }
+}
+
+/// Unread messages are counted exactly up to this many per room; past it a room shows this many
+/// and says there are more (`unread_more`), so a room nobody has read for months costs one
+/// bounded count, not a scan of its history.
+pub const UNREAD_COUNT_MAX: u32 = 1_000;
+
+/// Messages after a member's marker, sent by someone else and not deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Unread {
+    /// Exact up to [`UNREAD_COUNT_MAX`].
+    pub count: u32,
+    /// More than [`UNREAD_COUNT_MAX`] are unread (`count` is then that maximum).
+    pub more: bool,
+}
+
+impl Unread {
+    /// From a count the store stopped at `UNREAD_COUNT_MAX + 1`.
+    pub fn counted(found: u32) -> Self {
+        Self { count: found.min(UNREAD_COUNT_MAX), more: found > UNREAD_COUNT_MAX }
+    }
+}
+
+/// A room as its member sees it in `GET /chat/rooms`: with what they have not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    pub room: ChatRoom,
+    pub unread: Unread,
+}
+
+impl Serialize for RoomState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let read = self.room.read.as_ref();
+        let mut out = s.serialize_struct("ChatRoom", 6)?;
+        out.serialize_field("project_id", &self.room.project_id)?;
+        out.serialize_field("updated_at", &format_iso(&self.room.updated_at))?;
+        out.serialize_field("unread_count", &self.unread.count)?;
+        out.serialize_field("unread_more", &self.unread.more)?;
+        out.serialize_field("last_read_at", &read.map(|r| format_iso(&r.at)))?;
+        out.serialize_field("read_up_to", &read.map(|r| r.cursor().encode()))?;
+        out.end()
+    }
+}
+
+/// A member's typing frames are passed on at most once per this interval; the rest are
+/// dropped (a client sends one per keystroke burst, a few seconds apart).
+pub const TYPING_INTERVAL: chrono::Duration = chrono::Duration::seconds(3);
 
 /// An open WebSocket connection: who, in which project, and until when it may live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -514,12 +594,25 @@ pub struct Connection {
     /// When the token the socket connected (or last refreshed) with expires: its next frame after
     /// that closes it, and broadcasts skip it. `None` for rows from before tokens were kept.
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// Its user was in the project's team when it connected: it counts for the project's
+    /// presence (an administrator reading as one does not).
+    pub member: bool,
+    /// Whether the socket asked for live-chat frames (`?live=true` or the `subscribe` action):
+    /// `presence`, `typing` and `read`. Opt-in, so a client that draws every frame as a chat
+    /// bubble (the web app today) never draws one of them.
+    pub live: bool,
 }
 
 impl Connection {
     /// Whether the socket's token has expired at `now`.
     pub fn token_expired(&self, now: DateTime<Utc>) -> bool {
         self.token_expires_at.is_some_and(|until| until <= now)
+    }
+
+    /// Which of two sockets opened first (ties by id): the first of a member's sockets is the
+    /// one that tells the project they came online.
+    pub fn opened_before(&self, other: &Connection) -> bool {
+        (self.connected_at, self.connection_id.as_str()) < (other.connected_at, other.connection_id.as_str())
     }
 }
 

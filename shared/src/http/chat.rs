@@ -28,6 +28,8 @@ routes!(ChatService {
     "/chat/rooms" => get(rooms);
     "/chat/{project_id}/messages" => get(history).post(send);
     "/chat/{project_id}/messages/{message_id}" => patch(edit).delete(delete_message);
+    "/chat/{project_id}/read" => post(mark_read);
+    "/chat/{project_id}/presence" => get(presence);
     "/admin/chat/removals" => get(removals);
     "/chat/message" => post(compat_send);
     "/chat/messages/{team_id}/{project_id}" => get(compat_history);
@@ -190,9 +192,41 @@ async fn removals(State(chat): State<ChatService>, AdminCaller(admin): AdminCall
     )
 }
 
+/// `GET /chat/rooms`: each room with its unread count (exact up to 1,000) and read marker.
 async fn rooms(State(chat): State<ChatService>, Caller(caller): Caller, request_id: RequestId) -> ReplyResult {
     let rooms = chat.rooms(&caller.user_id()?, &request_id.context()).await?;
     Reply::list("ROOMS_LISTED", "your chat rooms, most recent activity first", rooms)
+}
+
+/// Body of `POST /chat/{project_id}/read`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarkReadBody {
+    #[serde(default)]
+    up_to: Option<String>,
+}
+
+/// `POST /chat/{project_id}/read` `{up_to}`: the caller has read the chat up to the message at
+/// that cursor. The marker never moves back; a repeat answers the marker as it stands.
+async fn mark_read(
+    State(chat): State<ChatService>,
+    Member(reader, _): Member,
+    JsonBody(body): JsonBody<MarkReadBody>,
+) -> ReplyResult {
+    let raw = body.up_to.ok_or_else(|| AppError::Validation(vec![FieldError::new("up_to", "is required")]))?;
+    let up_to = ChatCursor::decode(&raw).map_err(|m| AppError::Validation(vec![FieldError::new("up_to", m)]))?;
+    let state = chat.mark_read(&reader, &up_to, None).await?;
+    if state.moved {
+        Reply::ok("READ_MARKED", "marker moved; your other sockets got the read frame", state)
+    } else {
+        Reply::ok("READ_UNCHANGED", "the marker already stood at or past that message", state)
+    }
+}
+
+/// `GET /chat/{project_id}/presence`: the project's members with an open socket.
+async fn presence(State(chat): State<ChatService>, Member(reader, ctx): Member) -> ReplyResult {
+    let present = chat.present(&reader, &ctx).await?;
+    Reply::list("PRESENCE_LISTED", "members with an open socket into this chat, online longest first", present)
 }
 
 /// Body the web app posts to `/chat/message`.

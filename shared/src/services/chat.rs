@@ -8,14 +8,16 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 
 use super::membership::{ChatAccess, Membership};
+use super::presence::{Presence, Present};
 use crate::domain::{
     BoundedText, ConnectionId, Cursor, FieldError, Limit, MessageId, Page, ProjectId, ReportId, TeamId, UserId,
     Validator,
     chat::{
-        CATCH_UP_OVERLAP, Changed, ChatCursor, ChatMessage, ChatPage, ChatRoom, Connection, HistoryPosition,
-        HistoryQuery, LogWindow, MESSAGE_MAX_CHARS, Removal, RemovalRecord, sender_name,
+        CATCH_UP_OVERLAP, Changed, ChatCursor, ChatMessage, ChatPage, Connection, HistoryPosition, HistoryQuery,
+        LogWindow, MESSAGE_MAX_CHARS, Marked, ReadMarker, Removal, RemovalRecord, RoomState, TYPING_INTERVAL,
+        UNREAD_COUNT_MAX, Unread, sender_name,
     },
-    time::{Calendar, now_ms},
+    time::{Calendar, format_iso, now_ms},
 };
 use crate::error::{AppError, AppResult};
 use crate::identity::{Admin, Identity};
@@ -124,12 +126,57 @@ impl NewMessage {
     }
 }
 
+/// Where a member's read marker stands after a mark, and what is still unread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadState {
+    pub project_id: ProjectId,
+    pub marker: ReadMarker,
+    pub unread: Unread,
+    /// False when the marker already stood at or past the message (nothing changed).
+    pub moved: bool,
+}
+
+impl ReadState {
+    /// The `read` frame every socket of the member gets.
+    pub fn frame(&self) -> ServerFrame<'static> {
+        ServerFrame::Read {
+            project_id: self.project_id,
+            up_to: self.marker.cursor().encode(),
+            last_read_at: format_iso(&self.marker.at),
+            unread_count: self.unread.count,
+            unread_more: self.unread.more,
+        }
+    }
+}
+
+impl serde::Serialize for ReadState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("ReadState", 5)?;
+        out.serialize_field("project_id", &self.project_id)?;
+        out.serialize_field("read_up_to", &self.marker.cursor().encode())?;
+        out.serialize_field("last_read_at", &format_iso(&self.marker.at))?;
+        out.serialize_field("unread_count", &self.unread.count)?;
+        out.serialize_field("unread_more", &self.unread.more)?;
+        out.end()
+    }
+}
+
+/// What a send's writes came to (each within the write budget).
+struct Written {
+    saved: Result<Saved, StoreError>,
+    touched: Result<Touched, StoreError>,
+    /// The project's sockets, listed beside the write.
+    early: Result<Vec<Connection>, StoreError>,
+}
+
 /// Chat storage, the way to reach a project's open WebSocket connections, and who may take part.
 #[derive(Clone)]
 pub struct ChatService {
     messages: Arc<dyn ChatStore>,
     rooms: Arc<dyn RoomStore>,
     fanout: FanOut,
+    presence: Presence,
     membership: Membership,
     calendar: Calendar,
     timing: ChatTiming,
@@ -150,7 +197,8 @@ impl ChatService {
         log_scope: &str,
     ) -> Self {
         let timing = ChatTiming::default();
-        Self { messages, rooms, fanout, membership, calendar, timing, log_scope: log_scope.into() }
+        let presence = Presence::new(fanout.clone());
+        Self { messages, rooms, fanout, presence, membership, calendar, timing, log_scope: log_scope.into() }
     }
 
     /// Other budgets and overlap (tests that race sends against catch-ups in less time).
@@ -253,6 +301,23 @@ impl ChatService {
         &self.fanout
     }
 
+    pub fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    /// Posts `frame` to `targets` until `deadline`; a socket found gone may have been its
+    /// member's last, which the project then hears.
+    async fn deliver(
+        &self,
+        targets: &[Connection],
+        frame: &ServerFrame<'_>,
+        deadline: tokio::time::Instant,
+    ) -> FanOutReport {
+        let report = self.fanout.broadcast_until(targets, frame, deadline).await;
+        self.presence.dropped(&report.dropped).await;
+        report
+    }
+
     pub fn calendar(&self) -> Calendar {
         self.calendar
     }
@@ -262,31 +327,9 @@ impl ChatService {
     /// posts finish (or are given up) within [`SEND_BUDGET`] of the stamp.
     pub async fn send(&self, sender: &Admitted, new: NewMessage, ctx: &CallContext) -> AppResult<SendOutcome> {
         let now = now_ms();
-        let ChatTiming { write, send, .. } = self.timing;
-        let deadline = tokio::time::Instant::now() + send;
+        let deadline = tokio::time::Instant::now() + self.timing.send;
         let (message, idempotent) = new.validate(sender, now).map_err(AppError::Validation)?;
-        // Neither the room's activity nor whom to tell depends on the write: do all three at
-        // once, and take the room back if the message turns out not to be stored.
-        let over_budget = || StoreError::Unavailable(format!("no answer within {write:?}"));
-        let (saved, touched, early) = tokio::join!(
-            tokio::time::timeout(write, self.messages.save(&message, idempotent)),
-            tokio::time::timeout(write, self.rooms.touch(&message.user_id, message.project_id, now)),
-            tokio::time::timeout(write, self.fanout.project_connections(message.project_id, now)),
-        );
-        let saved = match saved {
-            Ok(saved) => saved,
-            // The write may still have committed: look before telling the sender it failed, so
-            // a stored message is never left unannounced.
-            Err(_) => {
-                let key = message.sort_key();
-                match tokio::time::timeout(write / 3, self.messages.find(message.project_id, &key)).await {
-                    Ok(Ok(Some(stored))) if stored.message_id == message.message_id => Ok(Saved::Created(stored)),
-                    _ => Err(over_budget()),
-                }
-            }
-        };
-        let touched = touched.unwrap_or_else(|_| Err(over_budget()));
-        let early = early.unwrap_or_else(|_| Err(over_budget()));
+        let Written { saved, touched, early } = self.write(&message, idempotent, now).await;
         let stored = match saved {
             Ok(Saved::Created(message)) => message,
             Ok(Saved::Existing(stored)) => {
@@ -307,19 +350,61 @@ impl ChatService {
         if let Err(e) = touched {
             tracing::warn!(error = %e, "message stored; its room activity was not recorded");
         }
-        let frame = ServerFrame::Message(MessageFrame::from(&stored));
         let early = early.unwrap_or_else(|e| {
             tracing::warn!(error = %e, project_id = %stored.project_id, "could not list connections before the write; listing them after it");
             Vec::new()
         });
+        let fanout = self.announce_stored(&stored, early, deadline, ctx).await;
+        Ok(SendOutcome { message: stored, created: true, fanout })
+    }
+
+    /// The send's writes, each within the write budget: the message, the sender's room activity
+    /// and the listing of whom to tell, all at once (neither of the last two depends on the
+    /// write; the room is taken back if the message turns out not to be stored).
+    async fn write(&self, message: &ChatMessage, idempotent: bool, now: DateTime<Utc>) -> Written {
+        let write = self.timing.write;
+        let over_budget = || StoreError::Unavailable(format!("no answer within {write:?}"));
+        let (saved, touched, early) = tokio::join!(
+            tokio::time::timeout(write, self.messages.save(message, idempotent)),
+            tokio::time::timeout(write, self.rooms.touch(&message.user_id, message.project_id, now)),
+            tokio::time::timeout(write, self.fanout.project_connections(message.project_id, now)),
+        );
+        let saved = match saved {
+            Ok(saved) => saved,
+            // The write may still have committed: look before telling the sender it failed, so
+            // a stored message is never left unannounced.
+            Err(_) => {
+                let key = message.sort_key();
+                match tokio::time::timeout(write / 3, self.messages.find(message.project_id, &key)).await {
+                    Ok(Ok(Some(stored))) if stored.message_id == message.message_id => Ok(Saved::Created(stored)),
+                    _ => Err(over_budget()),
+                }
+            }
+        };
+        Written {
+            saved,
+            touched: touched.unwrap_or_else(|_| Err(over_budget())),
+            early: early.unwrap_or_else(|_| Err(over_budget())),
+        }
+    }
+
+    /// Posts a stored message to the sockets listed beside its write and, listed again once it
+    /// committed, to any that connected meanwhile (a socket that connected and caught up while
+    /// the write was in flight is among these, so catch-up plus live delivery miss nothing: see
+    /// [`CATCH_UP_OVERLAP`]); none twice, every post within the send's `deadline`.
+    async fn announce_stored(
+        &self,
+        stored: &ChatMessage,
+        early: Vec<Connection>,
+        deadline: tokio::time::Instant,
+        ctx: &CallContext,
+    ) -> FanOutReport {
+        let frame = ServerFrame::Message(MessageFrame::from(stored));
         let early_ids: HashSet<ConnectionId> = early.iter().map(|c| c.connection_id.clone()).collect();
         let to_early = async {
             let targets = self.still_admitted(stored.project_id, early, ctx).await;
-            self.fanout.broadcast_until(&targets, &frame, deadline).await
+            self.deliver(&targets, &frame, deadline).await
         };
-        // Listed again once the message is stored, beside the posts above: a socket that
-        // connected (and caught up) while the write was in flight is among these, so catch-up
-        // plus live delivery miss nothing (see CATCH_UP_OVERLAP).
         let to_late = async {
             let late = match self.fanout.project_connections(stored.project_id, now_ms()).await {
                 Ok(late) => late.into_iter().filter(|c| !early_ids.contains(&c.connection_id)).collect(),
@@ -329,10 +414,10 @@ impl ChatService {
                 }
             };
             let targets = self.still_admitted(stored.project_id, late, ctx).await;
-            self.fanout.broadcast_until(&targets, &frame, deadline).await
+            self.deliver(&targets, &frame, deadline).await
         };
         let (early_report, late_report) = tokio::join!(to_early, to_late);
-        Ok(SendOutcome { message: stored, created: true, fanout: early_report + late_report })
+        early_report + late_report
     }
 
     /// The author's new text for their message (same rules as a send): stored with its
@@ -444,7 +529,7 @@ impl ChatService {
             }
         };
         let targets = self.still_admitted(project_id, targets, ctx).await;
-        self.fanout.broadcast_until(&targets, frame, deadline).await;
+        self.deliver(&targets, frame, deadline).await;
     }
 
     /// The connections whose user is still in the project's team, or was admitted as an admin.
@@ -527,22 +612,108 @@ impl ChatService {
         Ok(collected)
     }
 
-    /// The caller's rooms, most recent first: only those of projects whose team they are still in.
-    pub async fn rooms(&self, user_id: &UserId, ctx: &CallContext) -> AppResult<Vec<ChatRoom>> {
+    /// The caller's rooms, most recent first, each with what they have not read: only those of
+    /// projects whose team they are still in.
+    pub async fn rooms(&self, user_id: &UserId, ctx: &CallContext) -> AppResult<Vec<RoomState>> {
         let rooms = self.rooms.rooms(user_id).await?;
-        let projects: Vec<ProjectId> = rooms.iter().map(|room| room.project_id).collect();
-        let checks: Vec<AppResult<bool>> = stream::iter(projects)
-            .map(|project| self.membership.is_member(project, user_id, ctx))
+        let states: Vec<AppResult<Option<RoomState>>> = stream::iter(rooms)
+            .map(|room| async move {
+                if !self.membership.is_member(room.project_id, user_id, ctx).await? {
+                    return Ok(None);
+                }
+                let unread = self.unread(room.project_id, user_id, room.read.as_ref()).await?;
+                Ok(Some(RoomState { room, unread }))
+            })
             .buffered(ROOM_CHECKS_IN_FLIGHT)
             .collect()
             .await;
-        let mut kept = Vec::with_capacity(rooms.len());
-        for (room, member) in rooms.into_iter().zip(checks) {
-            if member? {
-                kept.push(room);
+        states.into_iter().filter_map(Result::transpose).collect()
+    }
+
+    /// What `user_id` has not read in the project after `marker` (from the first message without
+    /// one): exact up to [`UNREAD_COUNT_MAX`]. Their own messages are never unread.
+    async fn unread(&self, project_id: ProjectId, user_id: &UserId, marker: Option<&ReadMarker>) -> AppResult<Unread> {
+        let after = marker.map(|m| m.up_to.as_str());
+        let found = self.messages.unread(project_id, user_id, after, UNREAD_COUNT_MAX + 1).await?;
+        Ok(Unread::counted(found))
+    }
+
+    /// Marks the project's chat read up to the message at `up_to` (422 when no message of this
+    /// chat is there). The marker never moves back; a repeat changes nothing. When it moved,
+    /// every other live socket of the reader (`except` the one that asked) gets the `read` frame.
+    pub async fn mark_read(
+        &self,
+        reader: &Admitted,
+        up_to: &ChatCursor,
+        except: Option<&ConnectionId>,
+    ) -> AppResult<ReadState> {
+        let Some(message) = self.messages.find(reader.project_id, up_to.key()).await? else {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "up_to",
+                "no message of this chat has that cursor",
+            )]));
+        };
+        let marked =
+            self.rooms.mark_read(&reader.user_id, reader.project_id, up_to.key(), message.timestamp, now_ms()).await?;
+        let moved = matches!(marked, Marked::Moved(_));
+        let marker = marked.marker().clone();
+        let unread = self.unread(reader.project_id, &reader.user_id, Some(&marker)).await?;
+        let state = ReadState { project_id: reader.project_id, marker, unread, moved };
+        if moved {
+            self.tell_reader(reader, &state, except).await;
+        }
+        Ok(state)
+    }
+
+    /// The `read` frame to the reader's other sockets (notification sockets too: a badge may
+    /// live in any tab). Stored already: a socket it misses reads the rooms list.
+    async fn tell_reader(&self, reader: &Admitted, state: &ReadState, except: Option<&ConnectionId>) {
+        let mut targets = match self.fanout.user_connections(&reader.user_id, now_ms()).await {
+            Ok(targets) => targets,
+            Err(e) => {
+                tracing::warn!(error = %e, "marker stored; could not list the reader's sockets to tell");
+                return;
+            }
+        };
+        targets.retain(|c| c.live && Some(&c.connection_id) != except);
+        self.fanout.broadcast(&targets, &state.frame()).await;
+    }
+
+    /// A member is typing: the project's live sockets other than the typist's own get `typing`, at
+    /// most once per member every [`TYPING_INTERVAL`]. Nothing is stored but when it was last
+    /// passed on; a frame inside the interval, or one whose gate cannot be read, is dropped
+    /// (`false`), never answered with an error.
+    pub async fn typing(&self, typist: &Admitted, ctx: &CallContext) -> bool {
+        let now = now_ms();
+        match self.rooms.typing(&typist.user_id, typist.project_id, now, TYPING_INTERVAL).await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "typing frame dropped: its gate could not be read");
+                return false;
             }
         }
-        Ok(kept)
+        let targets = match self.fanout.project_connections(typist.project_id, now).await {
+            Ok(targets) => targets.into_iter().filter(|c| c.live && c.user_id != typist.user_id).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "typing frame dropped: the project's sockets could not be listed");
+                return false;
+            }
+        };
+        let targets = self.still_admitted(typist.project_id, targets, ctx).await;
+        let frame = ServerFrame::Typing {
+            user_id: typist.user_id.clone(),
+            sender_name: typist.name.clone(),
+            project_id: typist.project_id,
+        };
+        self.deliver(&targets, &frame, tokio::time::Instant::now() + self.timing.send).await;
+        true
+    }
+
+    /// The project's members with an open socket (administrators reading as such are not shown).
+    pub async fn present(&self, reader: &Admitted, ctx: &CallContext) -> AppResult<Vec<Present>> {
+        let members = self.membership.project_members(reader.project_id, ctx).await?;
+        Ok(self.presence.online(reader.project_id, &members).await?)
     }
 }
 

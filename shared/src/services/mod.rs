@@ -6,6 +6,7 @@ pub mod content;
 pub mod events;
 pub mod membership;
 pub mod notifications;
+pub mod presence;
 pub mod reports;
 
 use std::future::Future;

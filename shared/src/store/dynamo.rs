@@ -7,7 +7,9 @@
 //!   A deleted message stays as a tombstone (no `message`; `deleted_at`, `deleted_by`); GSI
 //!   `message_id-index` (`project_id`, `message_id`, keys only) finds a message by id; partition 0
 //!   holds the administrators' removal log (`r#…`).
-//! - rooms: PK `user_id` (S), SK `project_id` (N), `updated_at`.
+//! - rooms: PK `user_id` (S), SK `project_id` (N), `updated_at`; the read marker (`read_up_to`,
+//!   `last_read_at`) and the last typing frame passed on (`typing_at`, epoch ms; an item with only
+//!   that is not a room).
 //! - connections: PK `connection_id` (S); GSIs by `project_id` and by `user_id`; TTL `expires_at`.
 
 use std::collections::HashMap;
@@ -25,8 +27,8 @@ use super::{ChatStore, ConnectionStore, HealthProbe, REMOVAL_ATTEMPTS, RoomStore
 use crate::domain::{
     ConnectionId, Cursor, Limit, MessageId, Page, ProjectId, ReportId, UserId,
     chat::{
-        Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Removal, RemovalRecord,
-        sort_key,
+        Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Marked, ReadMarker,
+        Removal, RemovalRecord, sort_key,
     },
     time::{format_iso, now_ms, parse_instant},
 };
@@ -246,6 +248,8 @@ fn connection_item(c: &Connection) -> Item {
         ("display_name".into(), s(&c.display_name)),
         ("notifications".into(), AttributeValue::Bool(c.notifications)),
         ("admin".into(), AttributeValue::Bool(c.admin)),
+        ("member".into(), AttributeValue::Bool(c.member)),
+        ("live".into(), AttributeValue::Bool(c.live)),
         ("connected_at".into(), s(format_iso(&c.connected_at))),
         ("expires_at".into(), n(c.expires_at.timestamp())),
     ]);
@@ -273,6 +277,9 @@ fn connection_from(item: &Item) -> Result<Connection, StoreError> {
         // Rows written before sockets could subscribe have no attribute: not subscribed.
         notifications: matches!(item.get("notifications"), Some(AttributeValue::Bool(true))),
         admin: matches!(item.get("admin"), Some(AttributeValue::Bool(true))),
+        // The previous release's rows do not say: they count for presence once reconnected.
+        member: matches!(item.get("member"), Some(AttributeValue::Bool(true))),
+        live: matches!(item.get("live"), Some(AttributeValue::Bool(true))),
         connected_at: get_time(item, "connected_at")?,
         expires_at: DateTime::from_timestamp(expires, 0)
             .ok_or_else(|| StoreError::Internal(format!("expires_at out of range: {expires}")))?,
@@ -778,6 +785,54 @@ impl ChatStore for DynamoStore {
         let records = items.iter().map(removal_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_probe(records, limit, RemovalRecord::cursor))
     }
+
+    async fn unread(
+        &self,
+        project_id: ProjectId,
+        reader: &UserId,
+        after: Option<&str>,
+        cap: u32,
+    ) -> Result<u32, StoreError> {
+        // Message keys only (`m#…`; markers are `i#…`). BETWEEN is inclusive and a filter cannot
+        // name the sort key: the marker's own message is left out by its id.
+        let (low, marker_id) = match after {
+            Some(key) => (key, key.splitn(3, '#').nth(2)),
+            None => ("m#", None),
+        };
+        let mut filter = "user_id <> :me AND attribute_not_exists(deleted_at)".to_owned();
+        let mut values: Item = HashMap::from([
+            (":p".into(), n(project_id)),
+            (":lo".into(), s(low)),
+            (":hi".into(), s("m#~")),
+            (":me".into(), s(reader.as_str())),
+        ]);
+        if let Some(id) = marker_id {
+            filter.push_str(" AND message_id <> :marker");
+            values.insert(":marker".into(), s(id));
+        }
+        let mut counted: u32 = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.messages)
+                .key_condition_expression("project_id = :p AND sk BETWEEN :lo AND :hi")
+                .filter_expression(&filter)
+                .set_expression_attribute_values(Some(values.clone()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            counted = counted.saturating_add(u32::try_from(page.count()).unwrap_or(0));
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() && counted < cap => start = Some(key.clone()),
+                _ => return Ok(counted.min(cap)),
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -836,7 +891,8 @@ impl RoomStore for DynamoStore {
                 .table_name(&self.tables.rooms)
                 .key("user_id", s(user_id.as_str()))
                 .key("project_id", n(project_id))
-                .condition_expression("updated_at = :at")
+                // A read marker set meanwhile keeps the room.
+                .condition_expression("updated_at = :at AND attribute_not_exists(read_up_to)")
                 .expression_attribute_values(":at", at)
                 .send()
                 .await
@@ -866,13 +922,95 @@ impl RoomStore for DynamoStore {
             .await?;
         let mut rooms = items
             .iter()
-            .map(|item| {
-                Ok(ChatRoom { project_id: get_project(item, "project_id")?, updated_at: get_time(item, "updated_at")? })
-            })
+            // An item that only throttles typing is not a room.
+            .filter(|item| item.contains_key("updated_at"))
+            .map(room_from)
             .collect::<Result<Vec<_>, StoreError>>()?;
         rooms.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.project_id.cmp(&b.project_id)));
         Ok(rooms)
     }
+
+    async fn mark_read(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+        up_to: &str,
+        stamp: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Marked, StoreError> {
+        // The room first (created with its activity if new), so no reader ever finds a marker
+        // without a room; then the marker, only forwards.
+        RoomStore::touch(self, user_id, project_id, stamp).await?;
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.rooms)
+            .key("user_id", s(user_id.as_str()))
+            .key("project_id", n(project_id))
+            .update_expression("SET read_up_to = :k, last_read_at = :at")
+            .condition_expression("attribute_not_exists(read_up_to) OR read_up_to < :k")
+            .expression_attribute_values(":k", s(up_to))
+            .expression_attribute_values(":at", s(format_iso(&at)))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(Marked::Moved(ReadMarker { up_to: up_to.to_owned(), at })),
+            // At or past it already (a racing mark went further): the marker as it stands.
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => {
+                let got = self
+                    .client
+                    .get_item()
+                    .table_name(&self.tables.rooms)
+                    .key("user_id", s(user_id.as_str()))
+                    .key("project_id", n(project_id))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let marker = got.item().map(room_from).transpose()?.and_then(|room| room.read);
+                marker
+                    .map(Marked::Unchanged)
+                    .ok_or_else(|| StoreError::Internal("a read marker refused to move but is not there".into()))
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn typing(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+        at: DateTime<Utc>,
+        every: Duration,
+    ) -> Result<bool, StoreError> {
+        let passed = self
+            .client
+            .update_item()
+            .table_name(&self.tables.rooms)
+            .key("user_id", s(user_id.as_str()))
+            .key("project_id", n(project_id))
+            .update_expression("SET typing_at = :at")
+            .condition_expression("attribute_not_exists(typing_at) OR typing_at <= :since")
+            .expression_attribute_values(":at", n(at.timestamp_millis()))
+            .expression_attribute_values(":since", n((at - every).timestamp_millis()))
+            .send()
+            .await;
+        match passed {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+fn room_from(item: &Item) -> Result<ChatRoom, StoreError> {
+    let read = match item.get("read_up_to") {
+        None => None,
+        Some(_) => {
+            Some(ReadMarker { up_to: get_s(item, "read_up_to")?.to_owned(), at: get_time(item, "last_read_at")? })
+        }
+    };
+    Ok(ChatRoom { project_id: get_project(item, "project_id")?, updated_at: get_time(item, "updated_at")?, read })
 }
 
 #[async_trait]
@@ -916,6 +1054,10 @@ impl ConnectionStore for DynamoStore {
 
     async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
         self.update_connection(connection_id, "SET notifications = :on", [(":on", AttributeValue::Bool(on))]).await
+    }
+
+    async fn set_live(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
+        self.update_connection(connection_id, "SET live = :on", [(":on", AttributeValue::Bool(on))]).await
     }
 
     async fn refresh(

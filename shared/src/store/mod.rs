@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     BannerId, ConnectionId, Cursor, EventId, Limit, MessageId, NoticeId, Page, ProjectId, ReportId, UserId,
-    chat::{Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery, Removal, RemovalRecord},
+    chat::{Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryQuery, Marked, Removal, RemovalRecord},
     content::{Banner, BannerDraft, Notice, NoticeDraft},
     event::{Event, EventDraft, EventFilter},
     notification::{MarkRead, NewNotification, Notification},
@@ -294,6 +294,16 @@ pub trait ChatStore: Send + Sync {
     ) -> Result<Changed, StoreError>;
     /// Administrators' removals, newest first.
     async fn removals(&self, limit: Limit, after: Option<Cursor>) -> Result<Page<RemovalRecord>, StoreError>;
+    /// The project's messages after the sort key `after` (from the first when `None`) that
+    /// `reader` did not send and that are not deleted, counted up to `cap` (read consistently:
+    /// a count right after a mark or a send sees it).
+    async fn unread(
+        &self,
+        project_id: ProjectId,
+        reader: &UserId,
+        after: Option<&str>,
+        cap: u32,
+    ) -> Result<u32, StoreError>;
 }
 
 /// What touching a room changed, so a send that fails afterwards can take it back.
@@ -319,6 +329,26 @@ pub trait RoomStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The user's rooms, most recent activity first.
     async fn rooms(&self, user_id: &UserId) -> Result<Vec<ChatRoom>, StoreError>;
+    /// Moves the user's read marker in the project to `up_to` (the sort key of a stored message
+    /// stamped `stamp`) unless it already stands there or later, creating the room when needed
+    /// (its activity moves to `stamp` unless later). Racing marks end at the furthest.
+    async fn mark_read(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+        up_to: &str,
+        stamp: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Marked, StoreError>;
+    /// Whether the member's typing frame at `at` is passed on: none was in the `every` before
+    /// it (then `at` is recorded). Racing frames: one wins.
+    async fn typing(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+        at: DateTime<Utc>,
+        every: chrono::Duration,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -329,6 +359,9 @@ pub trait ConnectionStore: Send + Sync {
     async fn remove(&self, connection_id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
     /// Turns the connection's notification frames on or off; `false` when there is no such row.
     async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError>;
+    /// Turns the connection's live-chat frames (presence, typing, read) on or off; `false` when
+    /// there is no such row.
+    async fn set_live(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError>;
     /// Records a renewed token on an open socket: its expiry and whether it admits as an
     /// administrator; `false` when there is no such row.
     async fn refresh(

@@ -32,6 +32,10 @@ pub enum Action {
     EditMessage,
     #[serde(rename = "deleteMessage")]
     DeleteMessage,
+    #[serde(rename = "markRead")]
+    MarkRead,
+    #[serde(rename = "typing")]
+    Typing,
     /// Any other action: answered with an `UNKNOWN_ACTION` error frame.
     #[serde(other)]
     Unknown,
@@ -49,6 +53,8 @@ pub enum ClientFrame {
     Refresh(RefreshFrame),
     EditMessage(EditFrame),
     DeleteMessage(DeleteFrame),
+    MarkRead(MarkReadFrame),
+    Typing,
     Unknown(String),
 }
 
@@ -92,11 +98,15 @@ pub struct HistoryFrame {
     pub limit: Option<u32>,
 }
 
-/// `{"action": "subscribe", "notifications": true}`: this socket also receives the user's
-/// notification frames (`false` stops them).
+/// `{"action": "subscribe", "notifications"?: bool, "live"?: bool}`: this socket also receives
+/// the user's notification frames, or the live-chat frames (presence, typing, read); `false`
+/// stops them. At least one of the two.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SubscribeFrame {
+    #[serde(default)]
     pub notifications: Option<bool>,
+    #[serde(default)]
+    pub live: Option<bool>,
 }
 
 /// `{"action": "refresh", "token": "<id token>"}`: renews the socket's token in place, before
@@ -125,6 +135,14 @@ pub struct DeleteFrame {
     pub message_id: Option<String>,
 }
 
+/// `{"action": "markRead", "up_to": "<cursor>"}`: the socket's user has read the project's chat
+/// up to that message.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MarkReadFrame {
+    #[serde(default)]
+    pub up_to: Option<String>,
+}
+
 impl ClientFrame {
     /// Decodes a text frame's body.
     pub fn decode(body: &str) -> Result<Self, FrameError> {
@@ -145,6 +163,8 @@ impl ClientFrame {
             Action::Refresh => Self::Refresh(payload(&value)?),
             Action::EditMessage => Self::EditMessage(payload(&value)?),
             Action::DeleteMessage => Self::DeleteMessage(payload(&value)?),
+            Action::MarkRead => Self::MarkRead(payload(&value)?),
+            Action::Typing => Self::Typing,
             Action::Unknown => Self::Unknown(value["action"].as_str().unwrap_or_default().to_owned()),
         })
     }
@@ -174,6 +194,32 @@ pub enum ServerFrame<'a> {
     },
     /// A notification for the connection's user.
     Notification(&'a Notification),
+    /// The connection's user marked the project's chat read (in this tab or another): where
+    /// their marker stands and what is still unread there, so every tab shows one badge.
+    Read {
+        project_id: ProjectId,
+        /// The cursor of the newest message marked read.
+        up_to: String,
+        last_read_at: String,
+        unread_count: u32,
+        unread_more: bool,
+    },
+    /// A member of the project came online (their first socket opened) or went offline (their
+    /// last one closed).
+    Presence {
+        user_id: UserId,
+        #[serde(rename = "senderName")]
+        sender_name: String,
+        project_id: ProjectId,
+        online: bool,
+    },
+    /// A member of the project is typing (at most one frame per member every 3 s).
+    Typing {
+        user_id: UserId,
+        #[serde(rename = "senderName")]
+        sender_name: String,
+        project_id: ProjectId,
+    },
     /// The answer to `history`: messages after the client's cursor, oldest first, and where
     /// to ask on (`after_cursor`, as the HTTP history's `meta.after_cursor`).
     History {
@@ -186,6 +232,7 @@ pub enum ServerFrame<'a> {
     /// The answer to `subscribe`: what this socket now receives besides its project's chat.
     Subscribed {
         notifications: bool,
+        live: bool,
     },
     /// The answer to `refresh`: the socket lives until the new token expires.
     Refreshed {
@@ -343,6 +390,9 @@ mod tests {
         assert_eq!(send, Ok(ClientFrame::SendMessage(expected)));
         assert_eq!(ClientFrame::decode(r#"{"action": "ping", "extra": 1}"#), Ok(ClientFrame::Ping));
         assert_eq!(ClientFrame::decode(r#"{"action": "dance"}"#), Ok(ClientFrame::Unknown("dance".into())));
+        assert_eq!(ClientFrame::decode(r#"{"action": "typing", "text": "x"}"#), Ok(ClientFrame::Typing));
+        let mark = ClientFrame::decode(r#"{"action": "markRead", "up_to": "abc"}"#);
+        assert_eq!(mark, Ok(ClientFrame::MarkRead(MarkReadFrame { up_to: Some("abc".into()) })));
         // The web app's own frame: no action, fields of its own.
         let bare =
             ClientFrame::decode(r#"{"user_id": "지민", "senderName": "지민", "message": "안녕", "timestamp": 1}"#);

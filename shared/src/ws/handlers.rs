@@ -12,8 +12,8 @@ use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 
 use super::frames::{
-    ClientFrame, DeleteFrame, EditFrame, FrameError, HistoryFrame, MessageFrame, RefreshFrame, SendFrame, ServerFrame,
-    SubscribeFrame, history_frames,
+    ClientFrame, DeleteFrame, EditFrame, FrameError, HistoryFrame, MarkReadFrame, MessageFrame, RefreshFrame,
+    SendFrame, ServerFrame, SubscribeFrame, history_frames,
 };
 use super::tokens::{TokenCheckError, TokenVerifier};
 use crate::domain::{
@@ -25,10 +25,10 @@ use crate::error::AppError;
 use crate::identity::Identity;
 use crate::services::{
     chat::{ChatService, NewMessage},
-    membership::Membership,
+    membership::{ChatAccess, Membership},
+    presence::Presence,
 };
 use crate::siblings::CallContext;
-use crate::store::ConnectionStore;
 
 fn response(status: i64, body: Option<&str>) -> ApiGatewayProxyResponse {
     let mut reply = ApiGatewayProxyResponse::default();
@@ -73,15 +73,17 @@ fn call_context(event: &ApiGatewayWebsocketProxyRequest) -> CallContext {
 /// for their notification frames only. The check runs here rather than in the authorizer: here the project is
 /// known, and the answer can tell "not a member" (403) and "no such project" (404) from "the
 /// Team service is down" (503), where an authorizer only allows or denies, and API Gateway may
-/// cache its answer per token. Never posts (API Gateway has not opened the connection yet).
+/// cache its answer per token. Never posts to the new socket (API Gateway has not opened it
+/// yet); a member's first socket into the project is told to the project's other sockets
+/// (`presence`).
 pub struct ConnectHandler {
-    connections: Arc<dyn ConnectionStore>,
+    presence: Presence,
     membership: Membership,
 }
 
 impl ConnectHandler {
-    pub fn new(connections: Arc<dyn ConnectionStore>, membership: Membership) -> Self {
-        Self { connections, membership }
+    pub fn new(presence: Presence, membership: Membership) -> Self {
+        Self { presence, membership }
     }
 
     pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
@@ -95,13 +97,17 @@ impl ConnectHandler {
         let Ok(user) = identity.user_id() else {
             return response(403, Some("only signed-in users can join a chat"));
         };
-        let notifications = match event.query_string_parameters.first("notifications") {
-            None => false,
+        let flag = |name: &str| match event.query_string_parameters.first(name) {
+            None => Ok(false),
             Some(raw) => match raw.to_ascii_lowercase().as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return response(400, Some("notifications query parameter must be true or false")),
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(format!("{name} query parameter must be true or false")),
             },
+        };
+        let (notifications, live) = match (flag("notifications"), flag("live")) {
+            (Ok(notifications), Ok(live)) => (notifications, live),
+            (Err(why), _) | (_, Err(why)) => return response(400, Some(&why)),
         };
         let project_id = match event.query_string_parameters.first("project_id").map(ProjectId::parse) {
             Some(Ok(project_id)) => Some(project_id),
@@ -137,25 +143,28 @@ impl ConnectHandler {
             connected_at: now,
             expires_at: now + CONNECTION_TTL,
             token_expires_at: identity.expires_at,
+            // Shown in the project's presence: a member, not an administrator reading as one.
+            member: access == Some(ChatAccess::Member),
+            live,
         };
-        match self.connections.put(&connection).await {
-            Ok(()) => response(200, None),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not store the connection");
-                response(503, Some("chat storage unavailable, try again"))
-            }
+        if let Err(e) = self.presence.connections().put(&connection).await {
+            tracing::warn!(error = %e, "could not store the connection");
+            return response(503, Some("chat storage unavailable, try again"));
         }
+        self.presence.joined(&connection).await;
+        response(200, None)
     }
 }
 
-/// `$disconnect`: deletes the connection row (TTL removes it otherwise).
+/// `$disconnect`: deletes the connection row (TTL removes it otherwise); a member's last socket
+/// into the project is told to its other sockets (`presence`).
 pub struct DisconnectHandler {
-    connections: Arc<dyn ConnectionStore>,
+    presence: Presence,
 }
 
 impl DisconnectHandler {
-    pub fn new(connections: Arc<dyn ConnectionStore>) -> Self {
-        Self { connections }
+    pub fn new(presence: Presence) -> Self {
+        Self { presence }
     }
 
     pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
@@ -163,8 +172,11 @@ impl DisconnectHandler {
             tracing::error!("WebSocket event without a usable connection id");
             return response(400, Some("missing connection id"));
         };
-        if let Err(e) = self.connections.remove(&connection_id).await {
-            tracing::warn!(%connection_id, error = %e, "could not delete the connection row; TTL will");
+        match self.presence.connections().remove(&connection_id).await {
+            Ok(Some(row)) => self.presence.left(&row).await,
+            // Already deleted by a post that found it gone (which told its presence).
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%connection_id, error = %e, "could not delete the connection row; TTL will"),
         }
         response(200, None)
     }
@@ -293,11 +305,18 @@ impl MessageHandler {
             ClientFrame::Refresh(refresh) => self.refresh(connection, refresh, ctx).await.map(Some),
             ClientFrame::EditMessage(edit) => self.edit(connection, edit, ctx).await,
             ClientFrame::DeleteMessage(delete) => self.delete(connection, delete, ctx).await,
+            ClientFrame::MarkRead(mark) => self.mark_read(connection, mark, ctx).await.map(Some),
+            ClientFrame::Typing => {
+                let typist = self.chat.admit_connection(connection, ctx).await?;
+                // Dropped or passed on, the typist hears nothing back.
+                self.chat.typing(&typist, ctx).await;
+                Ok(None)
+            }
             ClientFrame::Unknown(action) => Err(AppError::BadRequest {
                 code: "UNKNOWN_ACTION",
                 message: format!(
-                    "unknown action {action:?}; use sendMessage, editMessage, deleteMessage, ping, history, \
-                     subscribe or refresh"
+                    "unknown action {action:?}; use sendMessage, editMessage, deleteMessage, markRead, typing, \
+                     ping, history, subscribe or refresh"
                 ),
                 details: Vec::new(),
             }),
@@ -334,23 +353,36 @@ impl MessageHandler {
         connection: &Connection,
         frame: SubscribeFrame,
     ) -> Result<ServerFrame<'static>, AppError> {
-        let on =
-            frame.notifications.ok_or_else(|| invalid_field("notifications", "is required (true or false)".into()))?;
-        if !on && connection.project_id.is_none() {
+        if frame.notifications.is_none() && frame.live.is_none() {
+            return Err(invalid_field("notifications", "give notifications or live (true or false)".into()));
+        }
+        if frame.notifications == Some(false) && connection.project_id.is_none() {
             // It would then receive nothing at all.
             return Err(invalid_field(
                 "notifications",
                 "a socket without a project receives notifications only".into(),
             ));
         }
-        if !self.chat.fanout().connections().set_notifications(&connection.connection_id, on).await? {
-            return Err(AppError::BadRequest {
-                code: "NOT_CONNECTED",
-                message: "this connection is not registered; reconnect".into(),
-                details: Vec::new(),
-            });
+        let connections = self.chat.fanout().connections();
+        let not_connected = || AppError::BadRequest {
+            code: "NOT_CONNECTED",
+            message: "this connection is not registered; reconnect".into(),
+            details: Vec::new(),
+        };
+        if let Some(on) = frame.notifications
+            && !connections.set_notifications(&connection.connection_id, on).await?
+        {
+            return Err(not_connected());
         }
-        Ok(ServerFrame::Subscribed { notifications: on })
+        if let Some(on) = frame.live
+            && !connections.set_live(&connection.connection_id, on).await?
+        {
+            return Err(not_connected());
+        }
+        Ok(ServerFrame::Subscribed {
+            notifications: frame.notifications.unwrap_or(connection.notifications),
+            live: frame.live.unwrap_or(connection.live),
+        })
     }
 
     /// Renews the socket's token: verified like `$connect`'s, the same user's, admitted again
@@ -431,6 +463,21 @@ impl MessageHandler {
         let message_id = frame_message_id(frame.message_id)?;
         let (tombstone, newly) = self.chat.delete(&caller, &message_id, ctx).await?;
         Ok((!newly).then(|| ServerFrame::deleted(&tombstone)))
+    }
+
+    /// `markRead`: answered with the `read` frame; the user's other sockets get it too when the
+    /// marker moved.
+    async fn mark_read(
+        &self,
+        connection: &Connection,
+        frame: MarkReadFrame,
+        ctx: &CallContext,
+    ) -> Result<ServerFrame<'static>, AppError> {
+        let reader = self.chat.admit_connection(connection, ctx).await?;
+        let raw = frame.up_to.ok_or_else(|| invalid_field("up_to", "is required".into()))?;
+        let up_to = ChatCursor::decode(&raw).map_err(|m| invalid_field("up_to", m))?;
+        let state = self.chat.mark_read(&reader, &up_to, Some(&connection.connection_id)).await?;
+        Ok(state.frame())
     }
 
     async fn send(

@@ -9,7 +9,8 @@ use super::{SqlDb, SqlValue, Statement};
 use crate::domain::{
     ConnectionId, Cursor, Limit, MessageId, Page, ProjectId, ReportId, UserId,
     chat::{
-        Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Removal, RemovalRecord,
+        Changed, ChatMessage, ChatRoom, Connection, HistoryPage, HistoryPosition, HistoryQuery, Marked, ReadMarker,
+        Removal, RemovalRecord,
     },
 };
 use crate::store::{ChatStore, ConnectionStore, REMOVAL_ATTEMPTS, RoomStore, Saved, StoreError, Touched};
@@ -23,7 +24,10 @@ const REMOVAL_COLUMNS: &str = "SELECT removal_id, project_id, CAST(message_id AS
 // The MySQL column is case-sensitive (`ascii_bin`), which the driver reports as binary: the
 // cast reads it back as text on both engines.
 const CONNECTION_COLUMNS: &str = "SELECT CAST(connection_id AS CHAR(128)) AS connection_id, user_id, display_name, \
-     project_id, notifications, admin, connected_at, expires_at, token_expires_at FROM ws_connections";
+     project_id, notifications, admin, member, live, connected_at, expires_at, token_expires_at FROM ws_connections";
+// The marker is compared exactly (`ascii_bin` on MySQL): cast back to text as above.
+const ROOM_COLUMNS: &str = "SELECT project_id, updated_at, CAST(read_up_to AS CHAR(100)) AS read_up_to, last_read_at \
+     FROM chat_rooms";
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -95,6 +99,18 @@ impl From<RemovalRow> for RemovalRecord {
 struct RoomRow {
     project_id: i64,
     updated_at: DateTime<Utc>,
+    read_up_to: Option<String>,
+    last_read_at: Option<DateTime<Utc>>,
+}
+
+impl From<RoomRow> for ChatRoom {
+    fn from(r: RoomRow) -> Self {
+        let read = match (r.read_up_to, r.last_read_at) {
+            (Some(up_to), Some(at)) => Some(ReadMarker { up_to, at }),
+            _ => None,
+        };
+        Self { project_id: ProjectId::from_stored(r.project_id), updated_at: r.updated_at, read }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -105,6 +121,8 @@ struct ConnectionRow {
     project_id: Option<i64>,
     notifications: bool,
     admin: bool,
+    member: bool,
+    live: bool,
     connected_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     token_expires_at: Option<DateTime<Utc>>,
@@ -119,6 +137,8 @@ impl From<ConnectionRow> for Connection {
             project_id: r.project_id.map(ProjectId::from_stored),
             notifications: r.notifications,
             admin: r.admin,
+            member: r.member,
+            live: r.live,
             connected_at: r.connected_at,
             expires_at: r.expires_at,
             token_expires_at: r.token_expires_at,
@@ -141,25 +161,13 @@ fn insert_message(m: &ChatMessage) -> Statement {
     .bind(m.is_in_meeting)
 }
 
-/// Moves the room forward to `at`, creating it if missing; never moves it backwards.
-fn touch_room(user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> [Statement; 2] {
-    [
-        Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
-            .bind(at)
-            .bind(user_id)
-            .bind(project_id)
-            .bind(at),
-        // A one-row source both engines accept: the count of the room's rows.
-        Statement::new(
-            "INSERT INTO chat_rooms (user_id, project_id, updated_at) SELECT ?, ?, ? FROM (SELECT COUNT(*) AS n \
-             FROM chat_rooms WHERE user_id = ? AND project_id = ?) AS existing WHERE existing.n = 0",
-        )
+/// Moves an existing room forward to `at`; never backwards.
+fn move_room(user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> Statement {
+    Statement::new("UPDATE chat_rooms SET updated_at = ? WHERE user_id = ? AND project_id = ? AND updated_at < ?")
+        .bind(at)
         .bind(user_id)
         .bind(project_id)
         .bind(at)
-        .bind(user_id)
-        .bind(project_id),
-    ]
 }
 
 impl SqlDb {
@@ -363,6 +371,29 @@ impl ChatStore for SqlDb {
         let rows: Vec<RemovalRow> = self.fetch_all(&stmt).await?;
         Ok(Page::from_probe(rows.into_iter().map(Into::into).collect(), limit, RemovalRecord::cursor))
     }
+
+    async fn unread(
+        &self,
+        project_id: ProjectId,
+        reader: &UserId,
+        after: Option<&str>,
+        cap: u32,
+    ) -> Result<u32, StoreError> {
+        // Counted inside a bounded subquery: the primary key's range, at most `cap` rows.
+        let count = self
+            .fetch_count(
+                &Statement::new(
+                    "SELECT COUNT(*) FROM (SELECT 1 AS one FROM chat_messages WHERE project_id = ? AND sk > ? \
+                     AND user_id <> ? AND deleted_at IS NULL LIMIT ?) AS unread",
+                )
+                .bind(project_id)
+                .bind(after.unwrap_or("m#"))
+                .bind(reader)
+                .bind(i64::from(cap)),
+            )
+            .await?;
+        Ok(u32::try_from(count).unwrap_or(cap))
+    }
 }
 
 #[async_trait]
@@ -371,7 +402,8 @@ impl RoomStore for SqlDb {
         // The embedded store serves one developer: read-then-write is enough here.
         let current: Option<RoomRow> = self
             .fetch_optional(
-                &Statement::new("SELECT project_id, updated_at FROM chat_rooms WHERE user_id = ? AND project_id = ?")
+                &Statement::new(ROOM_COLUMNS)
+                    .push("WHERE user_id = ? AND project_id = ?")
                     .bind(user_id)
                     .bind(project_id),
             )
@@ -380,8 +412,24 @@ impl RoomStore for SqlDb {
         if previous.is_some_and(|p| p >= at) {
             return Ok(Touched::Unchanged);
         }
-        self.execute_atomically(&touch_room(user_id, project_id, at)).await?;
-        Ok(Touched::Moved { previous })
+        if previous.is_some() {
+            self.execute(&move_room(user_id, project_id, at)).await?;
+            return Ok(Touched::Moved { previous });
+        }
+        // A plain insert: racing first touches (a send, a mark) meet on the primary key, and
+        // the ones that lose move the room forward instead (no gap locks, so no deadlock).
+        let create = Statement::new("INSERT INTO chat_rooms (user_id, project_id, updated_at) VALUES (?, ?, ?)")
+            .bind(user_id)
+            .bind(project_id)
+            .bind(at);
+        match self.execute(&create).await {
+            Ok(_) => Ok(Touched::Moved { previous: None }),
+            Err(StoreError::Conflict(_)) => {
+                self.execute(&move_room(user_id, project_id, at)).await?;
+                Ok(Touched::Unchanged)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn undo_touch(
@@ -398,7 +446,10 @@ impl RoomStore for SqlDb {
             )
             .bind(previous),
             Touched::Moved { previous: None } => {
-                Statement::new("DELETE FROM chat_rooms WHERE user_id = ? AND project_id = ? AND updated_at = ?")
+                // A read marker set meanwhile keeps the room.
+                Statement::new(
+                    "DELETE FROM chat_rooms WHERE user_id = ? AND project_id = ? AND updated_at = ? AND read_up_to IS NULL",
+                )
             }
         };
         self.execute(&stmt.bind(user_id).bind(project_id).bind(at)).await.map(|_| ())
@@ -407,14 +458,77 @@ impl RoomStore for SqlDb {
     async fn rooms(&self, user_id: &UserId) -> Result<Vec<ChatRoom>, StoreError> {
         let rows: Vec<RoomRow> = self
             .fetch_all(
-                &Statement::new("SELECT project_id, updated_at FROM chat_rooms WHERE user_id = ? ORDER BY updated_at DESC, project_id ASC")
+                &Statement::new(ROOM_COLUMNS)
+                    .push("WHERE user_id = ? ORDER BY updated_at DESC, project_id ASC")
                     .bind(user_id),
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ChatRoom { project_id: ProjectId::from_stored(r.project_id), updated_at: r.updated_at })
-            .collect())
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn mark_read(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+        up_to: &str,
+        stamp: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Marked, StoreError> {
+        // As on DynamoDB: the room first, then the marker, only forwards (a racing mark that
+        // went further makes this one match no row).
+        RoomStore::touch(self, user_id, project_id, stamp).await?;
+        let moved = Statement::new(
+            "UPDATE chat_rooms SET read_up_to = ?, last_read_at = ? WHERE user_id = ? AND project_id = ? \
+             AND (read_up_to IS NULL OR read_up_to < ?)",
+        )
+        .bind(up_to)
+        .bind(at)
+        .bind(user_id)
+        .bind(project_id)
+        .bind(up_to);
+        if self.execute(&moved).await?.rows_affected > 0 {
+            return Ok(Marked::Moved(ReadMarker { up_to: up_to.to_owned(), at }));
+        }
+        let room: Option<RoomRow> = self
+            .fetch_optional(
+                &Statement::new(ROOM_COLUMNS)
+                    .push("WHERE user_id = ? AND project_id = ?")
+                    .bind(user_id)
+                    .bind(project_id),
+            )
+            .await?;
+        room.and_then(|r| ChatRoom::from(r).read)
+            .map(Marked::Unchanged)
+            .ok_or_else(|| StoreError::Internal("a read marker refused to move but is not there".into()))
+    }
+
+    async fn typing(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+        at: DateTime<Utc>,
+        every: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let passed = Statement::new(
+            "UPDATE chat_typing SET typing_at = ? WHERE user_id = ? AND project_id = ? AND typing_at <= ?",
+        )
+        .bind(at)
+        .bind(user_id)
+        .bind(project_id)
+        .bind(at - every);
+        if self.execute(&passed).await?.rows_affected > 0 {
+            return Ok(true);
+        }
+        // The member's first frame here; a racing first frame makes this one a conflict.
+        let first = Statement::new("INSERT INTO chat_typing (user_id, project_id, typing_at) VALUES (?, ?, ?)")
+            .bind(user_id)
+            .bind(project_id)
+            .bind(at);
+        match self.execute(&first).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -426,7 +540,7 @@ impl ConnectionStore for SqlDb {
             Statement::new("DELETE FROM ws_connections WHERE connection_id = ?").bind(c.connection_id.as_str());
         let insert = Statement::new(
             "INSERT INTO ws_connections (connection_id, user_id, display_name, project_id, notifications, admin, \
-             connected_at, expires_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             member, live, connected_at, expires_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.connection_id.as_str())
         .bind(&c.user_id)
@@ -434,6 +548,8 @@ impl ConnectionStore for SqlDb {
         .bind(c.project_id.map(|p| p.get()))
         .bind(c.notifications)
         .bind(c.admin)
+        .bind(c.member)
+        .bind(c.live)
         .bind(c.connected_at)
         .bind(c.expires_at)
         .bind(c.token_expires_at);
@@ -462,6 +578,13 @@ impl ConnectionStore for SqlDb {
 
     async fn set_notifications(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
         let update = Statement::new("UPDATE ws_connections SET notifications = ? WHERE connection_id = ?")
+            .bind(on)
+            .bind(connection_id.as_str());
+        self.update_connection(connection_id, &update).await
+    }
+
+    async fn set_live(&self, connection_id: &ConnectionId, on: bool) -> Result<bool, StoreError> {
+        let update = Statement::new("UPDATE ws_connections SET live = ? WHERE connection_id = ?")
             .bind(on)
             .bind(connection_id.as_str());
         self.update_connection(connection_id, &update).await
