@@ -184,8 +184,12 @@ pub struct ChatService {
     log_scope: Arc<str>,
 }
 
-/// Membership checks of `GET /chat/rooms` in flight at once.
+/// Membership checks of `GET /chat/rooms` in flight at once (calls to the Team service, unless
+/// cached).
 const ROOM_CHECKS_IN_FLIGHT: usize = 8;
+/// Unread counts of `GET /chat/rooms` in flight at once (DynamoDB queries; 20 at once measured
+/// slower than 8 on the emulator, which serves one query at a time).
+const UNREAD_COUNTS_IN_FLIGHT: usize = 8;
 
 impl ChatService {
     pub fn new(
@@ -616,18 +620,26 @@ impl ChatService {
     /// projects whose team they are still in.
     pub async fn rooms(&self, user_id: &UserId, ctx: &CallContext) -> AppResult<Vec<RoomState>> {
         let rooms = self.rooms.rooms(user_id).await?;
-        let states: Vec<AppResult<Option<RoomState>>> = stream::iter(rooms)
-            .map(|room| async move {
-                if !self.membership.is_member(room.project_id, user_id, ctx).await? {
-                    return Ok(None);
-                }
-                let unread = self.unread(room.project_id, user_id, room.read.as_ref()).await?;
-                Ok(Some(RoomState { room, unread }))
-            })
+        let projects: Vec<ProjectId> = rooms.iter().map(|room| room.project_id).collect();
+        let checks: Vec<AppResult<bool>> = stream::iter(projects)
+            .map(|project| self.membership.is_member(project, user_id, ctx))
             .buffered(ROOM_CHECKS_IN_FLIGHT)
             .collect()
             .await;
-        states.into_iter().filter_map(Result::transpose).collect()
+        let mut kept = Vec::with_capacity(rooms.len());
+        for (room, member) in rooms.into_iter().zip(checks) {
+            if member? {
+                kept.push(room);
+            }
+        }
+        let markers: Vec<(ProjectId, Option<ReadMarker>)> =
+            kept.iter().map(|room| (room.project_id, room.read.clone())).collect();
+        let counts: Vec<AppResult<Unread>> = stream::iter(markers)
+            .map(|(project, marker)| async move { self.unread(project, user_id, marker.as_ref()).await })
+            .buffered(UNREAD_COUNTS_IN_FLIGHT)
+            .collect()
+            .await;
+        kept.into_iter().zip(counts).map(|(room, unread)| Ok(RoomState { room, unread: unread? })).collect()
     }
 
     /// What `user_id` has not read in the project after `marker` (from the first message without
@@ -657,26 +669,35 @@ impl ChatService {
             self.rooms.mark_read(&reader.user_id, reader.project_id, up_to.key(), message.timestamp, now_ms()).await?;
         let moved = matches!(marked, Marked::Moved(_));
         let marker = marked.marker().clone();
-        let unread = self.unread(reader.project_id, &reader.user_id, Some(&marker)).await?;
-        let state = ReadState { project_id: reader.project_id, marker, unread, moved };
-        if moved {
-            self.tell_reader(reader, &state, except).await;
+        // Whom to tell does not depend on the count: both at once.
+        let (unread, targets) = tokio::join!(
+            self.unread(reader.project_id, &reader.user_id, Some(&marker)),
+            self.reader_sockets(reader, except, moved),
+        );
+        let state = ReadState { project_id: reader.project_id, marker, unread: unread?, moved };
+        if !targets.is_empty() {
+            self.fanout.broadcast(&targets, &state.frame()).await;
         }
         Ok(state)
     }
 
-    /// The `read` frame to the reader's other sockets (notification sockets too: a badge may
-    /// live in any tab). Stored already: a socket it misses reads the rooms list.
-    async fn tell_reader(&self, reader: &Admitted, state: &ReadState, except: Option<&ConnectionId>) {
-        let mut targets = match self.fanout.user_connections(&reader.user_id, now_ms()).await {
-            Ok(targets) => targets,
+    /// The reader's other live sockets (notification sockets too: a badge may live in any tab),
+    /// when the marker `moved`. The marker is stored already: a socket this misses reads the
+    /// rooms list.
+    async fn reader_sockets(&self, reader: &Admitted, except: Option<&ConnectionId>, moved: bool) -> Vec<Connection> {
+        if !moved {
+            return Vec::new();
+        }
+        match self.fanout.user_connections(&reader.user_id, now_ms()).await {
+            Ok(mut targets) => {
+                targets.retain(|c| c.live && Some(&c.connection_id) != except);
+                targets
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "marker stored; could not list the reader's sockets to tell");
-                return;
+                Vec::new()
             }
-        };
-        targets.retain(|c| c.live && Some(&c.connection_id) != except);
-        self.fanout.broadcast(&targets, &state.frame()).await;
+        }
     }
 
     /// A member is typing: the project's live sockets other than the typist's own get `typing`, at
