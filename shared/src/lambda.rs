@@ -174,7 +174,8 @@ pub async fn ws_connect(config: Config) -> Result<crate::ws::ConnectHandler, Sta
 #[cfg(all(feature = "ws", feature = "dynamo", feature = "management-api"))]
 pub async fn ws_disconnect(config: Config) -> Result<crate::ws::DisconnectHandler, StartupError> {
     let (_, fanout) = dynamo_and_fanout(&config).await?;
-    Ok(crate::ws::DisconnectHandler::new(crate::services::presence::Presence::new(fanout)))
+    use crate::services::presence::{Presence, SETTLE};
+    Ok(crate::ws::DisconnectHandler::new(Presence::new(fanout).settling(SETTLE)))
 }
 
 /// `ws-message`: chat over the socket on DynamoDB for the project's team, fanned out through

@@ -722,6 +722,14 @@ mod chat {
         assert!(stores.rooms.typing(&u(MINSU), p(41), at, every).await.unwrap(), "another member");
         assert!(stores.rooms.typing(&u(JIMIN), p(42), at, every).await.unwrap(), "another project");
         assert!(stores.rooms.rooms(&u(JIMIN)).await.unwrap().is_empty(), "typing makes no room");
+        // A first message after typing makes the room as any first message does.
+        let touched = stores.rooms.touch(&jimin, p(41), at).await.unwrap();
+        assert_eq!(touched, Touched::Moved { previous: None });
+        let rooms = stores.rooms.rooms(&jimin).await.unwrap();
+        assert_eq!(rooms.iter().map(|r| (r.project_id, r.updated_at)).collect::<Vec<_>>(), [(p(41), at)]);
+        // Taken back (the message was not stored), it is no room again.
+        stores.rooms.undo_touch(&jimin, p(41), touched, at).await.unwrap();
+        assert!(stores.rooms.rooms(&jimin).await.unwrap().is_empty());
     }
 
     async fn chat_health_answers(stores: ChatStores) {

@@ -556,9 +556,25 @@ async fn presence_is_told_for_a_members_first_and_last_socket_only() {
     assert_eq!(ws.stores.connections.get(&connection_id("bob2=")).await.unwrap(), None);
     assert_eq!(presence("alice1="), [(bob.to_owned(), true), (bob.to_owned(), false)]);
     assert_eq!(presence("admin1="), [(bob.to_owned(), false)], "administrators' sockets hear it");
+    // A reload: bob's new tab is stored while his old one's $disconnect is deciding. Had the
+    // project index not listed it yet, the settle (1 s, then listed again) still finds it: the
+    // project never hears "offline".
+    ws.connect_live("bob5=", "42", bob).await;
+    assert_eq!(presence("admin1=").last(), Some(&(bob.to_owned(), true)));
+    let heard = presence("admin1=").len();
+    let new_tab = service_tests::open_connection("bob6=", &UserId::parse(bob).unwrap(), project(42), false);
+    let reopen = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        ws.stores.connections.put(&new_tab).await.unwrap();
+    };
+    let closing = disconnect("bob5=");
+    tokio::join!(ws.disconnect.handle(&closing), reopen);
+    assert_eq!(presence("admin1=").len(), heard, "a reload is not told as offline");
+    ws.disconnect.handle(&disconnect("bob6=")).await;
+    assert_eq!(presence("admin1=").last(), Some(&(bob.to_owned(), false)), "his last tab closing is");
     // Alice's only socket closes: the watcher hears; her own row is gone.
     ws.disconnect.handle(&disconnect("alice1=")).await;
-    assert_eq!(presence("admin1="), [(bob.to_owned(), false), (ALICE.to_owned(), false)]);
+    assert_eq!(presence("admin1=").last(), Some(&(ALICE.to_owned(), false)));
     assert!(presence("carol=").is_empty());
 }
 

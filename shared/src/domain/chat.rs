@@ -494,6 +494,17 @@ pub struct ChatRoom {
     pub read: Option<ReadMarker>,
 }
 
+impl ChatRoom {
+    /// Where what the member has not read begins: their marker, or before their first mark,
+    /// their own last message there (what they wrote after, they had read up to).
+    pub fn read_up_to(&self) -> String {
+        match &self.read {
+            Some(marker) => marker.up_to.clone(),
+            None => sort_key_ceiling(&self.updated_at),
+        }
+    }
+}
+
 /// How far a member has read a project's chat. It only moves forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadMarker {

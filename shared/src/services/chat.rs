@@ -318,7 +318,7 @@ impl ChatService {
         deadline: tokio::time::Instant,
     ) -> FanOutReport {
         let report = self.fanout.broadcast_until(targets, frame, deadline).await;
-        self.presence.dropped(&report.dropped).await;
+        self.presence.dropped(&report.dropped, deadline).await;
         report
     }
 
@@ -632,21 +632,20 @@ impl ChatService {
                 kept.push(room);
             }
         }
-        let markers: Vec<(ProjectId, Option<ReadMarker>)> =
-            kept.iter().map(|room| (room.project_id, room.read.clone())).collect();
-        let counts: Vec<AppResult<Unread>> = stream::iter(markers)
-            .map(|(project, marker)| async move { self.unread(project, user_id, marker.as_ref()).await })
+        let read_up_to: Vec<(ProjectId, String)> =
+            kept.iter().map(|room| (room.project_id, room.read_up_to())).collect();
+        let counts: Vec<AppResult<Unread>> = stream::iter(read_up_to)
+            .map(|(project, after)| async move { self.unread(project, user_id, &after).await })
             .buffered(UNREAD_COUNTS_IN_FLIGHT)
             .collect()
             .await;
         kept.into_iter().zip(counts).map(|(room, unread)| Ok(RoomState { room, unread: unread? })).collect()
     }
 
-    /// What `user_id` has not read in the project after `marker` (from the first message without
-    /// one): exact up to [`UNREAD_COUNT_MAX`]. Their own messages are never unread.
-    async fn unread(&self, project_id: ProjectId, user_id: &UserId, marker: Option<&ReadMarker>) -> AppResult<Unread> {
-        let after = marker.map(|m| m.up_to.as_str());
-        let found = self.messages.unread(project_id, user_id, after, UNREAD_COUNT_MAX + 1).await?;
+    /// What `user_id` has not read in the project after the sort key `after`: exact up to
+    /// [`UNREAD_COUNT_MAX`]. Their own messages are never unread.
+    async fn unread(&self, project_id: ProjectId, user_id: &UserId, after: &str) -> AppResult<Unread> {
+        let found = self.messages.unread(project_id, user_id, Some(after), UNREAD_COUNT_MAX + 1).await?;
         Ok(Unread::counted(found))
     }
 
@@ -671,12 +670,12 @@ impl ChatService {
         let marker = marked.marker().clone();
         // Whom to tell does not depend on the count: both at once.
         let (unread, targets) = tokio::join!(
-            self.unread(reader.project_id, &reader.user_id, Some(&marker)),
+            self.unread(reader.project_id, &reader.user_id, &marker.up_to),
             self.reader_sockets(reader, except, moved),
         );
         let state = ReadState { project_id: reader.project_id, marker, unread: unread?, moved };
         if !targets.is_empty() {
-            self.fanout.broadcast(&targets, &state.frame()).await;
+            self.deliver(&targets, &state.frame(), tokio::time::Instant::now() + self.timing.send).await;
         }
         Ok(state)
     }

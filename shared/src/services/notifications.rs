@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use super::presence::Presence;
 use crate::domain::{
     Cursor, Limit, Page, UserId,
     notification::{CreateNotificationBody, MarkReadBody, MarkReadOutcome, NewNotification, Notification},
@@ -27,13 +28,16 @@ pub struct NotificationService {
     store: Arc<dyn NotificationStore>,
     /// Reaches the recipients' open WebSocket connections.
     live: FanOut,
+    /// Tells a project when a push found its member's last socket gone.
+    presence: Presence,
     /// The scope a service token needs to create notifications (`INTERNAL_NOTIFY_SCOPE`).
     notify_scope: Arc<str>,
 }
 
 impl NotificationService {
     pub fn new(store: Arc<dyn NotificationStore>, live: FanOut, notify_scope: &str) -> Self {
-        Self { store, live, notify_scope: notify_scope.into() }
+        let presence = Presence::new(live.clone());
+        Self { store, live, presence, notify_scope: notify_scope.into() }
     }
 
     pub fn authorize_sender(&self, caller: Identity) -> AppResult<NotificationSender> {
@@ -92,9 +96,11 @@ impl NotificationService {
             // Only sockets that asked for notifications get them: the web app's chat socket
             // draws every frame it receives as a chat bubble.
             targets.retain(|c| c.notifications);
-            Ok::<_, crate::store::StoreError>(
-                self.live.broadcast(&targets, &ServerFrame::Notification(notification)).await,
-            )
+            let deadline = tokio::time::Instant::now() + PUSH_BUDGET;
+            let report = self.live.broadcast_until(&targets, &ServerFrame::Notification(notification), deadline).await;
+            // A socket found gone may have been its member's last in a project.
+            self.presence.dropped(&report.dropped, deadline).await;
+            Ok::<_, crate::store::StoreError>(report)
         };
         match tokio::time::timeout(PUSH_BUDGET, push).await {
             Ok(Ok(report)) => Some(report),

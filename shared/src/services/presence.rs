@@ -11,6 +11,7 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
@@ -18,7 +19,9 @@ use futures::{StreamExt, stream};
 use serde::Serialize;
 
 use crate::domain::{ProjectId, UserId, chat::Connection, time::now_ms};
-use crate::push::FanOut;
+use tokio::time::Instant;
+
+use crate::push::{BROADCAST_BUDGET, FanOut};
 use crate::store::{ConnectionStore, StoreError};
 use crate::ws::frames::ServerFrame;
 
@@ -35,15 +38,31 @@ pub struct Present {
     pub online_since: DateTime<Utc>,
 }
 
+/// How long `$disconnect` waits, before telling that a member left, for the project index to
+/// list a socket of theirs that opened a moment before (DynamoDB's indexes follow writes
+/// within about a second): a reload that closes one tab as the next opens is not told as
+/// "offline". Only when there is someone to tell.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// Most departures one call tells of (each tell may find more sockets gone).
+const DEPARTURES_MAX: usize = 64;
+
 /// Presence over the connection rows of a fan-out, which also carries its frames.
 #[derive(Clone)]
 pub struct Presence {
     fanout: FanOut,
+    /// See [`SETTLE`]; zero for stores whose reads follow writes at once (SQL, emulators).
+    settle: Duration,
 }
 
 impl Presence {
     pub fn new(fanout: FanOut) -> Self {
-        Self { fanout }
+        Self { fanout, settle: Duration::ZERO }
+    }
+
+    /// Waits `settle` before telling that a member's last socket closed (see [`SETTLE`]).
+    pub fn settling(self, settle: Duration) -> Self {
+        Self { settle, ..self }
     }
 
     /// The connection rows presence is derived from.
@@ -76,6 +95,7 @@ impl Presence {
     /// After `$connect` stored a member's socket: the project's other sockets hear that the
     /// member is online, unless another of their sockets into it opened first (that one told).
     pub async fn joined(&self, connection: &Connection) {
+        let deadline = Instant::now() + BROADCAST_BUDGET;
         let Some(project_id) = connection.project_id.filter(|_| connection.member) else { return };
         let Some(listed) = self.listed(project_id).await else { return };
         match self.others_of(connection, &listed).await {
@@ -84,42 +104,79 @@ impl Presence {
             // Unconfirmed: tell anyway; a second "online" changes nothing on a client.
             Err(e) => tracing::warn!(error = %e, %project_id, "could not confirm a member's other sockets"),
         }
-        self.tell(listed, connection, project_id, true).await;
+        let dropped = self.tell(listed, connection, project_id, true, deadline).await;
+        self.dropped(&dropped, deadline).await;
     }
 
-    /// After a member's socket was deleted (`$disconnect`, or a post that found it gone): the
-    /// project's sockets hear that the member is offline, unless another of their sockets into
-    /// it is still open.
-    pub async fn left(&self, connection: &Connection) {
-        let Some(project_id) = connection.project_id.filter(|_| connection.member) else { return };
-        let Some(listed) = self.listed(project_id).await else { return };
-        match self.others_of(connection, &listed).await {
-            Ok(others) if others.is_empty() => {}
-            Ok(_) => return,
-            // Unconfirmed: saying "offline" for someone still here would be worse than silence.
-            Err(e) => {
-                tracing::warn!(error = %e, %project_id, "could not confirm a member's other sockets");
-                return;
-            }
+    /// `$disconnect` deleted a member's socket: the project's sockets hear that the member is
+    /// offline, unless another of their sockets into it is still open, waiting [`SETTLE`] for
+    /// one that opened a moment ago.
+    pub async fn closed(&self, connection: &Connection) {
+        let deadline = Instant::now() + self.settle + BROADCAST_BUDGET;
+        self.dropped(std::slice::from_ref(connection), deadline).await;
+    }
+
+    /// Sockets whose rows were deleted on the way (a post answered 410 Gone, a token expired):
+    /// each may have been its member's last, which the project then hears; telling it may find
+    /// more sockets gone, which are told of in turn. Every post within `deadline`.
+    pub async fn dropped(&self, rows: &[Connection], deadline: Instant) {
+        let mut pending: Vec<Connection> = rows.to_vec();
+        let mut told = 0;
+        while !pending.is_empty() && told < DEPARTURES_MAX {
+            let batch: Vec<Connection> = pending.drain(..).take(DEPARTURES_MAX - told).collect();
+            told += batch.len();
+            let found = futures::future::join_all(batch.iter().map(|row| self.left(row, deadline))).await;
+            pending.extend(found.into_iter().flatten());
         }
-        self.tell(listed, connection, project_id, false).await;
     }
 
-    /// [`Self::left`] for each socket a broadcast found gone.
-    pub async fn dropped(&self, rows: &[Connection]) {
-        for row in rows {
-            self.left(row).await;
+    /// One member's socket is gone: tells the project unless another of theirs is open;
+    /// returns the sockets the telling found gone.
+    async fn left(&self, connection: &Connection, deadline: Instant) -> Vec<Connection> {
+        let Some(project_id) = connection.project_id.filter(|_| connection.member) else { return Vec::new() };
+        let Some(mut listed) = self.listed(project_id).await else { return Vec::new() };
+        if !listed.iter().any(|c| c.live && c.connection_id != connection.connection_id) {
+            return Vec::new();
+        }
+        if !self.settle.is_zero() && self.is_last(connection, &listed).await {
+            tokio::time::sleep(self.settle).await;
+            let Some(again) = self.listed(project_id).await else { return Vec::new() };
+            listed = again;
+        }
+        if !self.is_last(connection, &listed).await {
+            return Vec::new();
+        }
+        self.tell(listed, connection, project_id, false, deadline).await
+    }
+
+    /// No other socket of the member is open. Unconfirmed counts as not: saying "offline" for
+    /// someone still here would be worse than silence.
+    async fn is_last(&self, connection: &Connection, listed: &[Connection]) -> bool {
+        match self.others_of(connection, listed).await {
+            Ok(others) => others.is_empty(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not confirm a member's other sockets");
+                false
+            }
         }
     }
 
     /// The `presence` frame about `connection`'s member to the project's other sockets that
-    /// asked for live-chat frames.
-    async fn tell(&self, listed: Vec<Connection>, connection: &Connection, project_id: ProjectId, online: bool) {
+    /// asked for live-chat frames; returns the sockets found gone.
+    async fn tell(
+        &self,
+        listed: Vec<Connection>,
+        connection: &Connection,
+        project_id: ProjectId,
+        online: bool,
+        deadline: Instant,
+    ) -> Vec<Connection> {
         let targets: Vec<Connection> =
             listed.into_iter().filter(|c| c.live && c.connection_id != connection.connection_id).collect();
-        if !targets.is_empty() {
-            self.fanout.broadcast(&targets, &frame(connection, project_id, online)).await;
+        if targets.is_empty() {
+            return Vec::new();
         }
+        self.fanout.broadcast_until(&targets, &frame(connection, project_id, online), deadline).await.dropped
     }
 
     async fn listed(&self, project_id: ProjectId) -> Option<Vec<Connection>> {

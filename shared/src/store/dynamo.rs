@@ -852,7 +852,12 @@ impl RoomStore for DynamoStore {
             .await;
         match updated {
             Ok(out) => {
-                let previous = out.attributes().map(|old| get_time(old, "updated_at")).transpose()?;
+                // No earlier activity: a new item, or one that only throttled typing.
+                let previous = out
+                    .attributes()
+                    .filter(|old| old.contains_key("updated_at"))
+                    .map(|old| get_time(old, "updated_at"))
+                    .transpose()?;
                 Ok(Touched::Moved { previous })
             }
             // A later message already moved the room forward.
@@ -947,10 +952,14 @@ impl RoomStore for DynamoStore {
             .table_name(&self.tables.rooms)
             .key("user_id", s(user_id.as_str()))
             .key("project_id", n(project_id))
-            .update_expression("SET read_up_to = :k, last_read_at = :at")
+            // A failed send's undo may have deleted the room just made: it is made again.
+            .update_expression(
+                "SET read_up_to = :k, last_read_at = :at, updated_at = if_not_exists(updated_at, :stamp)",
+            )
             .condition_expression("attribute_not_exists(read_up_to) OR read_up_to < :k")
             .expression_attribute_values(":k", s(up_to))
             .expression_attribute_values(":at", s(format_iso(&at)))
+            .expression_attribute_values(":stamp", s(format_iso(&stamp)))
             .send()
             .await;
         match updated {

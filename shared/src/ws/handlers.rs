@@ -23,6 +23,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::identity::Identity;
+use crate::push::{BROADCAST_BUDGET, PushError};
 use crate::services::{
     chat::{ChatService, NewMessage},
     membership::{ChatAccess, Membership},
@@ -173,7 +174,7 @@ impl DisconnectHandler {
             return response(400, Some("missing connection id"));
         };
         match self.presence.connections().remove(&connection_id).await {
-            Ok(Some(row)) => self.presence.left(&row).await,
+            Ok(Some(row)) => self.presence.closed(&row).await,
             // Already deleted by a post that found it gone (which told its presence).
             Ok(None) => {}
             Err(e) => tracing::warn!(%connection_id, error = %e, "could not delete the connection row; TTL will"),
@@ -209,6 +210,26 @@ impl MessageHandler {
         self.reply(&connection.connection_id, &frame).await;
         if let Err(e) = self.chat.fanout().close(&connection.connection_id).await {
             tracing::warn!(connection_id = %connection.connection_id, error = %e, "could not close an expired socket");
+        }
+        // Its row is gone, so its `$disconnect` will find nothing to tell: told here.
+        self.chat
+            .presence()
+            .dropped(std::slice::from_ref(connection), tokio::time::Instant::now() + BROADCAST_BUDGET)
+            .await;
+    }
+
+    /// [`Self::reply`] on a socket whose row was read: if the post finds it gone (its row is
+    /// then deleted), the project hears that its member may have left.
+    async fn answer(&self, connection: &Connection, frame: &ServerFrame<'_>) {
+        match self.chat.fanout().send_to(&connection.connection_id, frame).await {
+            Ok(()) => {}
+            Err(PushError::Gone) => {
+                let deadline = tokio::time::Instant::now() + BROADCAST_BUDGET;
+                self.chat.presence().dropped(std::slice::from_ref(connection), deadline).await;
+            }
+            Err(e) => {
+                tracing::info!(connection_id = %connection.connection_id, error = %e, "could not answer the sender")
+            }
         }
     }
 
@@ -264,24 +285,24 @@ impl MessageHandler {
                     Some(field) => format!("{field}: {}", e.message),
                     None => e.message,
                 };
-                self.reply(connection_id, &error_frame(e.code, message)).await;
+                self.answer(&connection, &error_frame(e.code, message)).await;
                 return Ok(());
             }
         };
         match self.act(&connection, frame, &call_context(event)).await {
             Ok(Some(ServerFrame::History { project_id, messages, has_more, after_cursor })) => {
                 for frame in history_frames(project_id, messages, has_more, after_cursor) {
-                    self.reply(connection_id, &frame).await;
+                    self.answer(&connection, &frame).await;
                 }
                 Ok(())
             }
             Ok(Some(answer)) => {
-                self.reply(connection_id, &answer).await;
+                self.answer(&connection, &answer).await;
                 Ok(())
             }
             Ok(None) => Ok(()),
             Err(e) => {
-                self.reply(connection_id, &error_frame(e.code(), client_message(&e))).await;
+                self.answer(&connection, &error_frame(e.code(), client_message(&e))).await;
                 match e {
                     AppError::Unavailable(_) | AppError::Internal(_) => Err(e),
                     _ => Ok(()),

@@ -475,31 +475,35 @@ impl RoomStore for SqlDb {
         at: DateTime<Utc>,
     ) -> Result<Marked, StoreError> {
         // As on DynamoDB: the room first, then the marker, only forwards (a racing mark that
-        // went further makes this one match no row).
-        RoomStore::touch(self, user_id, project_id, stamp).await?;
-        let moved = Statement::new(
-            "UPDATE chat_rooms SET read_up_to = ?, last_read_at = ? WHERE user_id = ? AND project_id = ? \
-             AND (read_up_to IS NULL OR read_up_to < ?)",
-        )
-        .bind(up_to)
-        .bind(at)
-        .bind(user_id)
-        .bind(project_id)
-        .bind(up_to);
-        if self.execute(&moved).await?.rows_affected > 0 {
-            return Ok(Marked::Moved(ReadMarker { up_to: up_to.to_owned(), at }));
-        }
-        let room: Option<RoomRow> = self
-            .fetch_optional(
-                &Statement::new(ROOM_COLUMNS)
-                    .push("WHERE user_id = ? AND project_id = ?")
-                    .bind(user_id)
-                    .bind(project_id),
+        // went further makes this one match no row). A failed send's undo may delete the room
+        // just made: then once more.
+        for _ in 0..2 {
+            RoomStore::touch(self, user_id, project_id, stamp).await?;
+            let moved = Statement::new(
+                "UPDATE chat_rooms SET read_up_to = ?, last_read_at = ? WHERE user_id = ? AND project_id = ? \
+                 AND (read_up_to IS NULL OR read_up_to < ?)",
             )
-            .await?;
-        room.and_then(|r| ChatRoom::from(r).read)
-            .map(Marked::Unchanged)
-            .ok_or_else(|| StoreError::Internal("a read marker refused to move but is not there".into()))
+            .bind(up_to)
+            .bind(at)
+            .bind(user_id)
+            .bind(project_id)
+            .bind(up_to);
+            if self.execute(&moved).await?.rows_affected > 0 {
+                return Ok(Marked::Moved(ReadMarker { up_to: up_to.to_owned(), at }));
+            }
+            let room: Option<RoomRow> = self
+                .fetch_optional(
+                    &Statement::new(ROOM_COLUMNS)
+                        .push("WHERE user_id = ? AND project_id = ?")
+                        .bind(user_id)
+                        .bind(project_id),
+                )
+                .await?;
+            if let Some(read) = room.and_then(|r| ChatRoom::from(r).read) {
+                return Ok(Marked::Unchanged(read));
+            }
+        }
+        Err(StoreError::Unavailable("the room kept disappearing while it was being marked; try again".into()))
     }
 
     async fn typing(
