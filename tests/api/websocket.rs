@@ -426,14 +426,16 @@ async fn a_socket_lives_no_longer_than_its_token() {
     let ws = setup().await;
     let bob = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
     ws.members(42, &[ALICE, bob]);
-    let exp = chrono::Utc::now().timestamp() + 1;
+    // `exp` is in whole seconds: 2 s ahead leaves at least one for the frames before it.
+    let exp = chrono::Utc::now().timestamp() + 2;
     assert_eq!(ws.connect.handle(&connect_with_exp("Short01=", "42", ALICE, exp)).await.status_code, 200);
     ws.loopback.open("Short01=");
     ws.connect("Bob01=", "42", bob).await;
     ws.frame("Short01=", r#"{"action": "ping"}"#).await;
     assert_eq!(ws.received("Short01=").last().unwrap()["type"], "pong");
 
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let past_expiry = exp * 1_000 + 100 - chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(past_expiry.max(0) as u64)).await;
     // A broadcast after the expiry skips the socket...
     ws.frame("Bob01=", r#"{"action": "sendMessage", "message": "아직 있어요?"}"#).await;
     assert!(ws.received("Short01=").iter().all(|f| f["type"] != "message"));

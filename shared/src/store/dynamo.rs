@@ -367,6 +367,19 @@ impl DynamoStore {
         }
     }
 
+    /// An update of the member's item in the rooms table (made if missing).
+    fn room_update(
+        &self,
+        user_id: &UserId,
+        project_id: ProjectId,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.tables.rooms)
+            .key("user_id", s(user_id.as_str()))
+            .key("project_id", n(project_id))
+    }
+
     /// Connections found through one of the GSIs, skipping rows past `expires_at` that TTL has
     /// not removed yet.
     async fn live_connections(
@@ -839,11 +852,7 @@ impl ChatStore for DynamoStore {
 impl RoomStore for DynamoStore {
     async fn touch(&self, user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> Result<Touched, StoreError> {
         let updated = self
-            .client
-            .update_item()
-            .table_name(&self.tables.rooms)
-            .key("user_id", s(user_id.as_str()))
-            .key("project_id", n(project_id))
+            .room_update(user_id, project_id)
             .update_expression("SET updated_at = :t")
             .condition_expression("attribute_not_exists(updated_at) OR updated_at < :t")
             .expression_attribute_values(":t", s(format_iso(&at)))
@@ -877,11 +886,7 @@ impl RoomStore for DynamoStore {
         let at = s(format_iso(&at));
         let undone = match previous {
             Some(previous) => self
-                .client
-                .update_item()
-                .table_name(&self.tables.rooms)
-                .key("user_id", s(user_id.as_str()))
-                .key("project_id", n(project_id))
+                .room_update(user_id, project_id)
                 .update_expression("SET updated_at = :previous")
                 .condition_expression("updated_at = :at")
                 .expression_attribute_values(":previous", s(format_iso(&previous)))
@@ -947,11 +952,7 @@ impl RoomStore for DynamoStore {
         // without a room; then the marker, only forwards.
         RoomStore::touch(self, user_id, project_id, stamp).await?;
         let updated = self
-            .client
-            .update_item()
-            .table_name(&self.tables.rooms)
-            .key("user_id", s(user_id.as_str()))
-            .key("project_id", n(project_id))
+            .room_update(user_id, project_id)
             // A failed send's undo may have deleted the room just made: it is made again.
             .update_expression(
                 "SET read_up_to = :k, last_read_at = :at, updated_at = if_not_exists(updated_at, :stamp)",
@@ -993,11 +994,7 @@ impl RoomStore for DynamoStore {
         every: Duration,
     ) -> Result<bool, StoreError> {
         let passed = self
-            .client
-            .update_item()
-            .table_name(&self.tables.rooms)
-            .key("user_id", s(user_id.as_str()))
-            .key("project_id", n(project_id))
+            .room_update(user_id, project_id)
             .update_expression("SET typing_at = :at")
             .condition_expression("attribute_not_exists(typing_at) OR typing_at <= :since")
             .expression_attribute_values(":at", n(at.timestamp_millis()))

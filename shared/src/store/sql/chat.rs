@@ -178,6 +178,14 @@ impl SqlDb {
         Ok(done.rows_affected > 0 || ConnectionStore::get(self, connection_id).await?.is_some())
     }
 
+    /// The member's room in the project, if they have one.
+    async fn room(&self, user_id: &UserId, project_id: ProjectId) -> Result<Option<RoomRow>, StoreError> {
+        self.fetch_optional(
+            &Statement::new(ROOM_COLUMNS).push("WHERE user_id = ? AND project_id = ?").bind(user_id).bind(project_id),
+        )
+        .await
+    }
+
     async fn message_by_client_id(
         &self,
         project_id: ProjectId,
@@ -400,15 +408,7 @@ impl ChatStore for SqlDb {
 impl RoomStore for SqlDb {
     async fn touch(&self, user_id: &UserId, project_id: ProjectId, at: DateTime<Utc>) -> Result<Touched, StoreError> {
         // The embedded store serves one developer: read-then-write is enough here.
-        let current: Option<RoomRow> = self
-            .fetch_optional(
-                &Statement::new(ROOM_COLUMNS)
-                    .push("WHERE user_id = ? AND project_id = ?")
-                    .bind(user_id)
-                    .bind(project_id),
-            )
-            .await?;
-        let previous = current.map(|r| r.updated_at);
+        let previous = self.room(user_id, project_id).await?.map(|r| r.updated_at);
         if previous.is_some_and(|p| p >= at) {
             return Ok(Touched::Unchanged);
         }
@@ -491,15 +491,7 @@ impl RoomStore for SqlDb {
             if self.execute(&moved).await?.rows_affected > 0 {
                 return Ok(Marked::Moved(ReadMarker { up_to: up_to.to_owned(), at }));
             }
-            let room: Option<RoomRow> = self
-                .fetch_optional(
-                    &Statement::new(ROOM_COLUMNS)
-                        .push("WHERE user_id = ? AND project_id = ?")
-                        .bind(user_id)
-                        .bind(project_id),
-                )
-                .await?;
-            if let Some(read) = room.and_then(|r| ChatRoom::from(r).read) {
+            if let Some(read) = self.room(user_id, project_id).await?.and_then(|r| ChatRoom::from(r).read) {
                 return Ok(Marked::Unchanged(read));
             }
         }
