@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 
-use crate::domain::{ProjectId, UserId, chat::Connection, time::now_ms};
 use tokio::time::Instant;
 
+use crate::domain::{ProjectId, UserId, chat::Connection, time::now_ms};
 use crate::push::{BROADCAST_BUDGET, FanOut};
 use crate::store::{ConnectionStore, StoreError};
 use crate::ws::frames::ServerFrame;
@@ -98,13 +98,18 @@ impl Presence {
         let deadline = Instant::now() + BROADCAST_BUDGET;
         let Some(project_id) = connection.project_id.filter(|_| connection.member) else { return };
         let Some(listed) = self.listed(project_id).await else { return };
+        // Nobody to tell: nothing to confirm either.
+        let audience = audience(&listed, connection);
+        if audience.is_empty() {
+            return;
+        }
         match self.others_of(connection, &listed).await {
             Ok(others) if others.iter().any(|other| other.opened_before(connection)) => return,
             Ok(_) => {}
             // Unconfirmed: tell anyway; a second "online" changes nothing on a client.
             Err(e) => tracing::warn!(error = %e, %project_id, "could not confirm a member's other sockets"),
         }
-        let dropped = self.tell(listed, connection, project_id, true, deadline).await;
+        let dropped = self.tell(&audience, connection, project_id, true, deadline).await;
         self.dropped(&dropped, deadline).await;
     }
 
@@ -135,7 +140,7 @@ impl Presence {
     async fn left(&self, connection: &Connection, deadline: Instant) -> Vec<Connection> {
         let Some(project_id) = connection.project_id.filter(|_| connection.member) else { return Vec::new() };
         let Some(mut listed) = self.listed(project_id).await else { return Vec::new() };
-        if !listed.iter().any(|c| c.live && c.connection_id != connection.connection_id) {
+        if audience(&listed, connection).is_empty() {
             return Vec::new();
         }
         if !self.settle.is_zero() && self.is_last(connection, &listed).await {
@@ -146,7 +151,7 @@ impl Presence {
         if !self.is_last(connection, &listed).await {
             return Vec::new();
         }
-        self.tell(listed, connection, project_id, false, deadline).await
+        self.tell(&audience(&listed, connection), connection, project_id, false, deadline).await
     }
 
     /// No other socket of the member is open. Unconfirmed counts as not: saying "offline" for
@@ -161,22 +166,20 @@ impl Presence {
         }
     }
 
-    /// The `presence` frame about `connection`'s member to the project's other sockets that
-    /// asked for live-chat frames; returns the sockets found gone.
+    /// The `presence` frame about `connection`'s member to `audience`; returns the sockets
+    /// found gone.
     async fn tell(
         &self,
-        listed: Vec<Connection>,
+        audience: &[Connection],
         connection: &Connection,
         project_id: ProjectId,
         online: bool,
         deadline: Instant,
     ) -> Vec<Connection> {
-        let targets: Vec<Connection> =
-            listed.into_iter().filter(|c| c.live && c.connection_id != connection.connection_id).collect();
-        if targets.is_empty() {
+        if audience.is_empty() {
             return Vec::new();
         }
-        self.fanout.broadcast_until(&targets, &frame(connection, project_id, online), deadline).await.dropped
+        self.fanout.broadcast_until(audience, &frame(connection, project_id, online), deadline).await.dropped
     }
 
     async fn listed(&self, project_id: ProjectId) -> Option<Vec<Connection>> {
@@ -219,6 +222,12 @@ impl Presence {
         }
         Ok(live)
     }
+}
+
+/// Who hears about `connection`'s member: the project's other sockets that asked for live-chat
+/// frames.
+fn audience(listed: &[Connection], connection: &Connection) -> Vec<Connection> {
+    listed.iter().filter(|c| c.live && c.connection_id != connection.connection_id).cloned().collect()
 }
 
 fn frame(connection: &Connection, project_id: ProjectId, online: bool) -> ServerFrame<'static> {
